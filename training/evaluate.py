@@ -1,0 +1,143 @@
+"""Evaluate a model: `python -m training.evaluate --model M --data PATH [--split S] [--tta flip]`.
+
+Prints accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix. Test-time
+augmentation averages the probabilities of several views of each face: `flip` (2 views) or
+`tencrop` (5 crops of 90% of the side, each also flipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fer.model_file import ModelFileError, read_model_info  # noqa: E402
+from training.data import TEST, TEST_ALL, VAL, DatasetError, load_dataset  # noqa: E402
+
+TTA_MODES = ("none", "flip", "tencrop")
+
+
+def tta_views(images: np.ndarray, mode: str) -> list[np.ndarray]:
+    """The views of a uint8 (N, H, W, C) batch that test-time augmentation averages over."""
+    if mode == "none":
+        return [images]
+    if mode == "flip":
+        return [images, images[:, :, ::-1]]
+    if mode != "tencrop":
+        raise ValueError(f"tta must be one of {TTA_MODES}, not {mode!r}")
+    height, width = images.shape[1:3]
+    ch, cw = int(round(height * 0.9)), int(round(width * 0.9))
+    offsets = [(0, 0), (0, width - cw), (height - ch, 0), (height - ch, width - cw),
+               ((height - ch) // 2, (width - cw) // 2)]
+    views = []
+    for top, left in offsets:
+        crops = images[:, top : top + ch, left : left + cw]
+        resized = np.stack([cv2.resize(c, (width, height), interpolation=cv2.INTER_LINEAR) for c in crops])
+        resized = resized.reshape(images.shape)
+        views.extend([resized, resized[:, :, ::-1]])
+    return views
+
+
+def predict_probabilities(model: keras.Model, images: np.ndarray, tta: str = "none", batch_size: int = 512) -> np.ndarray:
+    views = tta_views(images, tta)
+    total = None
+    for view in views:
+        probs = model.predict(view.astype(np.float32), batch_size=batch_size, verbose=0)
+        total = probs if total is None else total + probs
+    return total / len(views)
+
+
+def classification_metrics(labels: np.ndarray, predicted: np.ndarray, class_names: list[str]) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix
+    (rows: true class, columns: predicted)."""
+    n = len(class_names)
+    matrix = np.zeros((n, n), dtype=np.int64)
+    np.add.at(matrix, (labels, predicted), 1)
+    true_pos = np.diag(matrix).astype(np.float64)
+    predicted_count = matrix.sum(axis=0).astype(np.float64)
+    support = matrix.sum(axis=1).astype(np.float64)
+    precision = np.divide(true_pos, predicted_count, out=np.zeros(n), where=predicted_count > 0)
+    recall = np.divide(true_pos, support, out=np.zeros(n), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(n), where=denom > 0)
+    return {
+        "count": int(len(labels)),
+        "accuracy": float(true_pos.sum() / max(1, len(labels))),
+        "macro_f1": float(f1.mean()),
+        "per_class": {
+            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                   "support": int(support[i])}
+            for i, name in enumerate(class_names)
+        },
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def evaluate_model(model: keras.Model, images: np.ndarray, labels: np.ndarray, class_names: list[str], tta: str) -> dict:
+    probs = predict_probabilities(model, images, tta)
+    return classification_metrics(labels, probs.argmax(axis=1), class_names)
+
+
+def format_metrics(title: str, metrics: dict, class_names: list[str]) -> str:
+    lines = [f"== {title}: {metrics['count']} images ==",
+             f"accuracy {metrics['accuracy']:.4f}   macro-F1 {metrics['macro_f1']:.4f}",
+             f"{'class':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}"]
+    for name in class_names:
+        m = metrics["per_class"][name]
+        lines.append(f"{name:<10}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>8.3f}{m['support']:>9d}")
+    width = max(8, max(len(c) for c in class_names) + 1)
+    lines.append("confusion matrix (rows true, columns predicted):")
+    lines.append(" " * width + "".join(f"{c[:7]:>8}" for c in class_names))
+    for name, row in zip(class_names, metrics["confusion_matrix"]):
+        lines.append(f"{name:<{width}}" + "".join(f"{v:>8d}" for v in row))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a .keras file written by training.train")
+    parser.add_argument("--data", required=True, help="dataset path, any format training.train accepts")
+    parser.add_argument("--split", default="auto",
+                        help="val, test, test_all, or auto (test and test_all when present, else val)")
+    parser.add_argument("--tta", choices=TTA_MODES, default="none")
+    parser.add_argument("--json", dest="json_out", help="also write the metrics to this JSON file")
+    args = parser.parse_args(argv)
+    try:
+        info = read_model_info(args.model)
+        model = keras.models.load_model(args.model)
+        dataset = load_dataset(args.data, image_size=info.image_size[0],
+                               color="grayscale" if info.channels == 1 else "rgb")
+    except (ModelFileError, DatasetError, OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if list(info.class_names) != dataset.class_names:
+        print(f"error: the model's classes {list(info.class_names)} differ from the dataset's "
+              f"{dataset.class_names}", file=sys.stderr)
+        return 2
+    if args.split == "auto":
+        splits = [s for s in (TEST, TEST_ALL) if s in dataset.splits] or [VAL]
+    else:
+        splits = [args.split]
+    results = {}
+    for split in splits:
+        if split not in dataset.splits:
+            print(f"error: the dataset has no {split!r} split (it has {', '.join(dataset.splits)})", file=sys.stderr)
+            return 2
+        data = dataset.splits[split]
+        results[split] = evaluate_model(model, data.images, data.labels, dataset.class_names, args.tta)
+        print(format_metrics(f"{info.name} on {split} (tta {args.tta})", results[split], dataset.class_names))
+    if args.json_out:
+        with open(args.json_out, "w") as handle:
+            json.dump({"model": args.model, "tta": args.tta, "results": results}, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

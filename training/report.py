@@ -1,0 +1,111 @@
+"""Export the best checkpoint as a float32 model plus the JSON report the dashboard reads.
+
+The report holds everything the dashboard shows and nothing it has to guess: configuration,
+per-epoch history, class counts per split, validation/test metrics with and without test-time
+augmentation, architecture, size, training time, hardware and a dataset fingerprint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from fer.model_file import ModelInfo, write_model_info
+from training.data import TEST, TEST_ALL, VAL, Dataset
+from training.evaluate import evaluate_model
+
+REPORT_VERSION = 1
+
+
+def report_path_for(model_path: str | Path) -> Path:
+    return Path(model_path).with_suffix(".json")
+
+
+def architecture(model: keras.Model) -> list[dict]:
+    rows = []
+    for layer in model.layers:
+        try:
+            shape = list(layer.output.shape)
+        except (AttributeError, ValueError):
+            shape = None
+        rows.append({"name": layer.name, "type": layer.__class__.__name__, "output_shape": shape,
+                     "params": int(layer.count_params())})
+    return rows
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """The same network computing in float32: mixed-precision checkpoints run slowly (or not at
+    all) on CPUs without bf16 units, so the shipped file is always float32."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        config = model.get_config()
+        for layer in config["layers"]:
+            layer["config"].pop("dtype", None)
+        clone = keras.Model.from_config(config)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, hardware: dict) -> Path:
+    output = Path(config.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    model = float32_copy(keras.models.load_model(best_checkpoint))
+    evaluation = {}
+    for split in (VAL, TEST, TEST_ALL):
+        if split in dataset.splits:
+            data = dataset.splits[split]
+            evaluation[split] = {
+                tta: evaluate_model(model, data.images, data.labels, dataset.class_names, tta)
+                for tta in ("none", "flip")
+            }
+            print(f"{split}: accuracy {evaluation[split]['none']['accuracy']:.4f} "
+                  f"(flip TTA {evaluation[split]['flip']['accuracy']:.4f}), "
+                  f"macro-F1 {evaluation[split]['none']['macro_f1']:.4f}", flush=True)
+    tmp = output.with_name(output.stem + ".tmp.keras")
+    model.save(tmp)
+    info = ModelInfo(config.name, tuple(dataset.class_names), dataset.image_size, dataset.channels)
+    write_model_info(tmp, info)
+    os.replace(tmp, output)
+    report = {
+        "report_version": REPORT_VERSION,
+        "model": {**info.to_json(), "file": output.name, "file_bytes": output.stat().st_size,
+                  "parameters": int(model.count_params()), "input_shape": list(model.input_shape[1:])},
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": asdict(config),
+        "precision": state["precision"],
+        "training": {
+            "epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
+            "best_val_accuracy": state["best_val_accuracy"], "stopped_early": state["stopped_early"],
+            "train_seconds": round(state["train_seconds"], 1), "hardware": hardware,
+            "selection": "checkpoint with the best validation accuracy",
+        },
+        "history": state["history"],
+        "dataset": dataset.describe(),
+        "evaluation": evaluation,
+        "architecture": architecture(model),
+    }
+    write_report(report_path_for(output), report)
+    return output
+
+
+def write_report(path: Path, report: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=1, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,329 @@
+"""Train the emotion CNN: `python -m training.train --data PATH [options]`.
+
+Checkpoints every epoch into a run folder and `--resume` continues from the last one with the
+same batches, augmentations, dropout masks and learning rates an uninterrupted run would have used.
+The best epoch on the validation split (PublicTest for FER2013) is kept; the test split is only
+evaluated once, at the end, for the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from training.augment import AugmentConfig, augment_batch, mixup  # noqa: E402
+from training.data import TRAIN, VAL, Dataset, DatasetError, load_dataset  # noqa: E402
+from training.model import build_model  # noqa: E402
+
+CHECKPOINT = "checkpoint.keras"
+BEST = "best.keras"
+STATE = "state.json"
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    output: str = "models/emotion_cnn.keras"
+    run_dir: str = "runs/emotion_cnn"
+    name: str = "emotion_cnn"
+    epochs: int = 70
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_epochs: int = 2
+    schedule: str = "cosine"  # or "plateau": halve the rate after `plateau_patience` flat epochs
+    plateau_patience: int = 4
+    patience: int = 15  # early stop after this many epochs without a better validation accuracy
+    label_smoothing: float = 0.1
+    mixup_alpha: float = 0.0
+    class_weights: str = "none"  # "balanced" or "sqrt" up-weight rare classes such as disgust
+    width: int = 32
+    blocks: int = 4
+    convs_per_block: int = 2
+    dense_units: int = 256
+    dropout: float = 0.4
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    image_size: int | None = None
+    color: str = "auto"
+    val_fraction: float = 0.1
+    precision: str = "auto"  # "mixed_bfloat16" where the hardware has fast bf16, else float32
+    seed: int = 42
+    max_train_samples: int | None = None  # for quick experiments and tests
+
+
+class AugmentedBatches(keras.utils.PyDataset):
+    """Shuffled, augmented training batches; the order and the noise depend only on (seed, epoch)."""
+
+    def __init__(self, images, labels, num_classes, config: TrainConfig, sample_weights=None):
+        super().__init__()
+        self.images, self.labels = images, labels
+        self.num_classes, self.config = num_classes, config
+        self.sample_weights = sample_weights
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.labels) / self.config.batch_size)
+
+    def __getitem__(self, index: int):
+        order = np.random.default_rng([self.config.seed, self.epoch]).permutation(len(self.labels))
+        idx = order[index * self.config.batch_size : (index + 1) * self.config.batch_size]
+        rng = np.random.default_rng([self.config.seed, self.epoch, index])
+        x = augment_batch(self.images[idx], rng, self.config.augment).astype(np.float32)
+        y = keras.utils.to_categorical(self.labels[idx], self.num_classes).astype(np.float32)
+        if self.config.mixup_alpha > 0:
+            x, y = mixup(x, y, rng, self.config.mixup_alpha)
+        if self.sample_weights is not None:
+            return x, y, self.sample_weights[self.labels[idx]]
+        return x, y
+
+
+class EpochKeeper(keras.callbacks.Callback):
+    """Per-epoch bookkeeping: learning rate, reseeding, history, checkpoints, early stopping."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, batches: AugmentedBatches, state: dict):
+        super().__init__()
+        self.config, self.run_dir, self.batches, self.state = config, run_dir, batches, state
+        self.epoch_start = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.epoch = epoch
+        self.model.optimizer.learning_rate.assign(learning_rate_for(epoch, self.config, self.state))
+        reseed(self.model, self.config.seed, epoch)
+        self.epoch_start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        seconds = time.time() - self.epoch_start
+        record = {
+            "epoch": epoch + 1,
+            "loss": float(logs["loss"]),
+            "accuracy": float(logs["accuracy"]),
+            "val_loss": float(logs["val_loss"]),
+            "val_accuracy": float(logs["val_accuracy"]),
+            "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
+            "seconds": round(seconds, 2),
+        }
+        state = self.state
+        state["history"].append(record)
+        state["epoch"] = epoch + 1
+        state["train_seconds"] += seconds
+        if record["val_accuracy"] > state["best_val_accuracy"]:
+            state["best_val_accuracy"], state["best_epoch"] = record["val_accuracy"], epoch + 1
+            state["epochs_without_improvement"] = 0
+            self.model.save(self.run_dir / BEST)
+        else:
+            state["epochs_without_improvement"] += 1
+        if self.config.schedule == "plateau" and (
+            state["epochs_without_improvement"] > 0
+            and state["epochs_without_improvement"] % self.config.plateau_patience == 0
+        ):
+            state["lr_scale"] *= 0.5
+        if state["epochs_without_improvement"] >= self.config.patience:
+            state["stopped_early"] = True
+            self.model.stop_training = True
+        # Checkpoint first, then the state that points at it: a crash in between only repeats an epoch.
+        self.model.save(self.run_dir / CHECKPOINT)
+        write_json_atomic(self.run_dir / STATE, state)
+        print(
+            f"epoch {epoch + 1}/{self.config.epochs}: loss {record['loss']:.4f} acc {record['accuracy']:.4f} "
+            f"val_loss {record['val_loss']:.4f} val_acc {record['val_accuracy']:.4f} "
+            f"lr {record['learning_rate']:.2e} ({seconds:.0f}s)",
+            flush=True,
+        )
+
+
+def learning_rate_for(epoch: int, config: TrainConfig, state: dict) -> float:
+    """Linear warm-up, then cosine decay to zero (or the plateau scale): a pure function of the epoch."""
+    base = config.learning_rate
+    if epoch < config.warmup_epochs:
+        return base * (epoch + 1) / (config.warmup_epochs + 1)
+    if config.schedule == "plateau":
+        return base * state["lr_scale"]
+    progress = (epoch - config.warmup_epochs) / max(1, config.epochs - config.warmup_epochs)
+    return base * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def reseed(model: keras.Model, seed: int, epoch: int) -> None:
+    """Give every dropout layer's random stream a state that depends only on (seed, epoch, layer)."""
+    generators = [v for v in model.variables if "seed_generator_state" in v.path]
+    for i, variable in enumerate(generators):
+        value = np.random.default_rng([seed, epoch, i]).integers(0, 2**30, size=2)
+        variable.assign(value.astype(variable.dtype))
+
+
+def class_weights_for(labels: np.ndarray, num_classes: int, mode: str) -> np.ndarray | None:
+    if mode == "none":
+        return None
+    counts = np.maximum(np.bincount(labels, minlength=num_classes), 1).astype(np.float64)
+    weights = counts.sum() / (num_classes * counts)
+    if mode == "sqrt":
+        weights = np.sqrt(weights)
+    elif mode != "balanced":
+        raise ValueError(f"class weights must be none, balanced or sqrt, not {mode!r}")
+    return (weights / weights[labels].mean()).astype(np.float32)
+
+
+def choose_precision(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return "mixed_bfloat16" if jax.devices()[0].platform == "gpu" else "float32"
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    return "mixed_bfloat16" if ("amx_bf16" in flags or "avx512_bf16" in flags) else "float32"
+
+
+def hardware_description() -> dict:
+    info = {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count()}
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    info["keras_backend"] = keras.backend.backend()
+    info["keras"] = keras.__version__
+    if keras.backend.backend() == "jax":
+        import jax
+
+        info["devices"] = [str(d) for d in jax.devices()]
+    return info
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1))
+    os.replace(tmp, path)
+
+
+def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None = None) -> Path:
+    """Run (or resume) training and export the best model plus its report; returns the model path."""
+    from training.report import export_model
+
+    run_dir = Path(config.run_dir)
+    state_path = run_dir / STATE
+    if resume:
+        if not state_path.exists():
+            raise SystemExit(f"--resume: no checkpoint in {run_dir} (looked for {STATE})")
+        state = json.loads(state_path.read_text())
+        saved = state["config"]
+        saved["augment"] = AugmentConfig(**saved["augment"])
+        config = TrainConfig(**saved)
+        print(f"resuming {run_dir} after epoch {state['epoch']}", flush=True)
+    elif state_path.exists():
+        raise SystemExit(f"{run_dir} already holds a run: pass --resume to continue it or choose --run-dir")
+
+    keras.utils.set_random_seed(config.seed)
+    precision = choose_precision(config.precision)
+    keras.mixed_precision.set_global_policy(precision)
+    dataset = dataset or load_dataset(
+        config.data, image_size=config.image_size, color=config.color,
+        val_fraction=config.val_fraction, seed=config.seed,
+    )
+    train_split, val_split = dataset.splits[TRAIN], dataset.splits[VAL]
+    if config.max_train_samples:
+        keep = np.random.default_rng(config.seed).permutation(len(train_split))[: config.max_train_samples]
+        train_split.images, train_split.labels = train_split.images[np.sort(keep)], train_split.labels[np.sort(keep)]
+    num_classes = len(dataset.class_names)
+    print(f"data: {dataset.source}; classes {dataset.class_names}; "
+          + ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items()), flush=True)
+
+    weights = class_weights_for(train_split.labels, num_classes, config.class_weights)
+    batches = AugmentedBatches(train_split.images, train_split.labels, num_classes, config, weights)
+    val_data = (val_split.images.astype(np.float32), keras.utils.to_categorical(val_split.labels, num_classes))
+
+    if resume:
+        model = keras.models.load_model(run_dir / CHECKPOINT)
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        state = {
+            "config": asdict(config), "precision": precision, "epoch": 0, "history": [],
+            "best_val_accuracy": -1.0, "best_epoch": 0, "epochs_without_improvement": 0,
+            "lr_scale": 1.0, "train_seconds": 0.0, "stopped_early": False,
+            "dataset_fingerprint": dataset.fingerprint(),
+        }
+        model = build_model(
+            (*dataset.image_size, dataset.channels), num_classes, width=config.width, blocks=config.blocks,
+            convs_per_block=config.convs_per_block, dense_units=config.dense_units, dropout=config.dropout,
+            name=config.name,
+        )
+        model.compile(
+            optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=["accuracy"],
+        )
+    if state.get("dataset_fingerprint") != dataset.fingerprint():
+        raise SystemExit("--resume: the dataset differs from the one this run started with")
+
+    done = state["epoch"] >= config.epochs or state.get("stopped_early")
+    if not done:
+        keeper = EpochKeeper(config, run_dir, batches, state)
+        model.fit(
+            batches, validation_data=val_data, batch_size=config.batch_size, epochs=config.epochs,
+            initial_epoch=state["epoch"], callbacks=[keeper], verbose=2 if sys.stdout.isatty() else 0,
+        )
+    return export_model(config, state, dataset, run_dir / BEST, hardware_description())
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
+    defaults = TrainConfig(data="")
+    aug = AugmentConfig()
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="FER2013 folder or .zip, fer2013.csv/train.csv, or class folders")
+    p.add_argument("--output", default=defaults.output, help="where the final .keras model (+ .json report) goes")
+    p.add_argument("--run-dir", default=None, help="checkpoint folder (default: runs/<name>)")
+    p.add_argument("--name", default=defaults.name)
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last epoch")
+    for flag, attr, kind in [
+        ("--epochs", "epochs", int), ("--batch-size", "batch_size", int), ("--lr", "learning_rate", float),
+        ("--weight-decay", "weight_decay", float), ("--warmup-epochs", "warmup_epochs", int),
+        ("--plateau-patience", "plateau_patience", int), ("--patience", "patience", int),
+        ("--label-smoothing", "label_smoothing", float), ("--mixup", "mixup_alpha", float),
+        ("--width", "width", int), ("--blocks", "blocks", int), ("--convs-per-block", "convs_per_block", int),
+        ("--dense-units", "dense_units", int), ("--dropout", "dropout", float), ("--image-size", "image_size", int),
+        ("--val-fraction", "val_fraction", float), ("--seed", "seed", int),
+        ("--max-train-samples", "max_train_samples", int),
+    ]:
+        p.add_argument(flag, dest=attr, type=kind, default=getattr(defaults, attr))
+    p.add_argument("--schedule", choices=["cosine", "plateau"], default=defaults.schedule)
+    p.add_argument("--class-weights", choices=["none", "balanced", "sqrt"], default=defaults.class_weights)
+    p.add_argument("--color", choices=["auto", "grayscale", "rgb"], default=defaults.color)
+    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default=defaults.precision)
+    p.add_argument("--no-flip", dest="flip", action="store_false", help="no horizontal flips")
+    p.add_argument("--rotate", type=float, default=aug.rotate_degrees, help="max rotation, degrees")
+    p.add_argument("--shift", type=float, default=aug.shift, help="max shift, fraction of the side")
+    p.add_argument("--zoom", type=float, default=aug.zoom, help="max zoom in/out, fraction")
+    p.add_argument("--erase", type=float, default=aug.erase_probability, help="random-erasing probability")
+    args = p.parse_args(argv)
+    augment = AugmentConfig(args.flip, args.rotate, args.shift, args.zoom, args.erase, aug.erase_max_area)
+    values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+    values["run_dir"] = args.run_dir or f"runs/{args.name}"
+    return TrainConfig(**values, augment=augment), args.resume
+
+
+def main(argv: list[str] | None = None) -> int:
+    config, resume = parse_args(argv)
+    try:
+        path = train(config, resume=resume)
+    except DatasetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"saved {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
