@@ -1,0 +1,92 @@
+"""`EmotionRecognizer`: image in, one result per face out. The entry point of the library.
+
+    from fer import EmotionRecognizer
+    recognizer = EmotionRecognizer()            # the shipped model, or EmotionRecognizer("my.keras")
+    for face in recognizer.analyze("group.jpg"):
+        print(face.box, face.label, face.score)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer.classifier import EmotionClassifier
+from fer.detection import MAX_FACES, Box, FaceDetector, default_detector, detect_faces, face_crop
+from fer.images import ImageInput, load_rgb
+
+# Detection works on a copy scaled to this longer side: photos keep small faces, video stays fast.
+PHOTO_DETECTION_SIDE = 960
+VIDEO_DETECTION_SIDE = 320
+CROP_MARGIN = 0.1  # FER2013 faces include a little forehead and chin beyond the detector's box
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    box: Box
+    label: str
+    score: float
+    probabilities: dict[str, float]  # every class, in the model's class order
+
+    def to_json(self) -> dict:
+        return {
+            "box": {"x": self.box.x, "y": self.box.y, "w": self.box.w, "h": self.box.h},
+            "detection_score": round(self.box.score, 4),
+            "label": self.label,
+            "score": round(self.score, 4),
+            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+        }
+
+
+class EmotionRecognizer:
+    """Detector + classifier. Load once and share: `analyze` is safe to call from many threads."""
+
+    def __init__(self, model_path: str | os.PathLike | None = None, detector: FaceDetector | None = None) -> None:
+        self.classifier = EmotionClassifier(model_path)
+        self.detector = detector or default_detector()
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.classifier.class_names
+
+    @property
+    def model_name(self) -> str:
+        return self.classifier.name
+
+    def analyze(
+        self,
+        image: ImageInput,
+        *,
+        bgr: bool = False,
+        min_confidence: float = 0.6,
+        detection_side: int = PHOTO_DETECTION_SIDE,
+        max_faces: int = MAX_FACES,
+    ) -> list[FaceResult]:
+        """Find every face and classify it. `bgr=True` for OpenCV/webcam arrays. No face: []."""
+        rgb = load_rgb(image, assume_bgr=bgr)
+        boxes = detect_faces(
+            self.detector, rgb, max_side=detection_side, min_confidence=min_confidence, max_faces=max_faces
+        )
+        return self.classify_boxes(rgb, boxes)
+
+    def classify_boxes(self, rgb: np.ndarray, boxes: list[Box]) -> list[FaceResult]:
+        crops = [face_crop(rgb, box, CROP_MARGIN) for box in boxes]
+        return self._results(boxes, self.classifier.predict_crops(crops))
+
+    def classify_crops(self, crops: list[ImageInput], *, bgr: bool = False) -> list[FaceResult]:
+        """Classify images that are already face crops (no detection); one result per crop."""
+        rgbs = [load_rgb(crop, assume_bgr=bgr) for crop in crops]
+        boxes = [Box(0, 0, rgb.shape[1], rgb.shape[0], 1.0) for rgb in rgbs]
+        return self._results(boxes, self.classifier.predict_crops(rgbs))
+
+    def _results(self, boxes: list[Box], probabilities: np.ndarray) -> list[FaceResult]:
+        names = self.class_names
+        results = []
+        for box, probs in zip(boxes, probabilities):
+            best = int(np.argmax(probs))
+            results.append(
+                FaceResult(box, names[best], float(probs[best]), {n: float(p) for n, p in zip(names, probs)})
+            )
+        return results
