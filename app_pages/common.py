@@ -1,0 +1,73 @@
+"""What the pages share: the model (loaded once per process), the model list and WebRTC settings."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from fer.classifier import DEFAULT_MODEL, MODELS_DIR
+from fer.recognizer import EmotionRecognizer
+
+# Environment variables that streamlit-webrtc itself turns into TURN servers.
+TURN_PROVIDER_VARIABLES = (
+    ("CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN"),
+    ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),
+    ("HF_TOKEN",),
+)
+
+
+def model_paths() -> list[Path]:
+    """The models in models/, the shipped default first."""
+    found = sorted(MODELS_DIR.glob("*.keras"))
+    return sorted(found, key=lambda p: p != DEFAULT_MODEL)
+
+
+def selected_model_path() -> Path:
+    """The model chosen in the sidebar when models/ holds several; else the default."""
+    paths = model_paths()
+    if len(paths) > 1:
+        choice = st.sidebar.selectbox("Model", [p.name for p in paths], key="model_choice")
+        return MODELS_DIR / choice
+    return paths[0] if paths else DEFAULT_MODEL
+
+
+@st.cache_resource(show_spinner="Loading the emotion model…")
+def load_recognizer(model_path: str) -> EmotionRecognizer:
+    """One recognizer per model per server process, shared by every session and the webcam thread."""
+    recognizer = EmotionRecognizer(model_path)
+    recognizer.analyze(np.zeros((240, 320, 3), np.uint8))  # warm up the detector and the model
+    return recognizer
+
+
+def _secret(name: str):
+    try:
+        return st.secrets.get(name)
+    except Exception:  # noqa: BLE001 - no secrets.toml at all is the normal local case
+        return None
+
+
+def rtc_configuration() -> dict:
+    """ICE servers for WebRTC, from (in order) an explicit list, a TURN provider, or none.
+
+    - `ICE_SERVERS` in Streamlit secrets (a list of {urls, username, credential}) or in the
+      environment (the same list as JSON): used as given.
+    - Credentials that streamlit-webrtc understands (Cloudflare, Twilio or Hugging Face; see the
+      README) in the environment or as root-level secrets: streamlit-webrtc fetches TURN servers.
+    - Nothing configured: no ICE servers, so a local browser connects over the machine's own
+      addresses without waiting on an unreachable public STUN server.
+    """
+    explicit = _secret("ICE_SERVERS") or os.environ.get("ICE_SERVERS")
+    if explicit:
+        servers = json.loads(explicit) if isinstance(explicit, str) else [dict(s) for s in explicit]
+        return {"iceServers": servers}
+    for names in TURN_PROVIDER_VARIABLES:
+        values = [os.environ.get(n) or _secret(n) for n in names]
+        if all(values):
+            for name, value in zip(names, values):
+                os.environ.setdefault(name, str(value))
+            return {}  # iceServers unset: streamlit-webrtc asks the provider
+    return {"iceServers": []}

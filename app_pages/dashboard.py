@@ -1,0 +1,165 @@
+"""Model dashboard: what the training report says about the shipped model(s), and nothing else."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from app_pages.common import model_paths
+
+SPLIT_TITLES = {"train": "train", "val": "validation (PublicTest)", "test": "test (PrivateTest)",
+                "test_all": "whole test folder"}
+
+
+def load_report(model_path) -> tuple[dict | None, str | None]:
+    path = model_path.with_suffix(".json")
+    if not path.exists():
+        return None, f"No report found next to {model_path.name} (expected {path.name})."
+    try:
+        return json.loads(path.read_text()), None
+    except (OSError, json.JSONDecodeError) as err:
+        return None, f"The report {path.name} could not be read: {err}"
+
+
+def section(report: dict, *keys: str):
+    """The nested value at `keys`, or None when the report lacks it (an older or partial report)."""
+    value = report
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def missing(what: str) -> None:
+    st.info(f"The report has no {what}; re-export the model with `python -m training.train` to add it.")
+
+
+def headline(report: dict) -> None:
+    evaluation = report.get("evaluation", {})
+    final = "test" if "test" in evaluation else "val"
+    metrics = section(report, "evaluation", final, "none") or {}
+    flip = section(report, "evaluation", final, "flip") or {}
+    model = report.get("model", {})
+    latency = section(report, "benchmarks", "latency_ms_median")
+    cols = st.columns(5)
+    cols[0].metric(f"Accuracy ({SPLIT_TITLES.get(final, final)})",
+                   f"{metrics['accuracy']:.1%}" if metrics else "n/a",
+                   help=f"with flip test-time augmentation: {flip['accuracy']:.1%}" if flip else None)
+    cols[1].metric("Macro-F1", f"{metrics['macro_f1']:.3f}" if metrics else "n/a")
+    cols[2].metric("Parameters", f"{model['parameters']:,}" if "parameters" in model else "n/a")
+    cols[3].metric("File size", f"{model['file_bytes'] / 1e6:.1f} MB" if "file_bytes" in model else "n/a")
+    cols[4].metric("Latency per face", f"{latency:.1f} ms" if latency else "n/a",
+                   help="median, batch of 1, one CPU thread (benchmarks/latency.py)")
+    training = report.get("training", {})
+    if training:
+        hardware = training.get("hardware", {})
+        st.caption(
+            f"Trained {training.get('epochs_run', '?')} epochs in {training.get('train_seconds', 0) / 60:.0f} min on "
+            f"{hardware.get('cpu', hardware.get('devices', 'unknown hardware'))} ({report.get('precision', '?')}); "
+            f"best epoch {training.get('best_epoch', '?')} chosen on validation accuracy. "
+            f"Data: {section(report, 'dataset', 'source') or '?'}."
+        )
+
+
+def curves(report: dict) -> None:
+    history = report.get("history")
+    if not history:
+        return missing("training history")
+    frame = pd.DataFrame(history)
+    left, right = st.columns(2)
+    for column, metric, title in ((left, "loss", "Loss"), (right, "accuracy", "Accuracy")):
+        figure = go.Figure()
+        figure.add_trace(go.Scatter(x=frame["epoch"], y=frame[metric], name="train", mode="lines"))
+        figure.add_trace(go.Scatter(x=frame["epoch"], y=frame[f"val_{metric}"], name="validation", mode="lines"))
+        best = section(report, "training", "best_epoch")
+        if best:
+            figure.add_vline(x=best, line_dash="dot", annotation_text="selected")
+        figure.update_layout(title=title, height=320, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="epoch")
+        column.plotly_chart(figure, key=f"curve-{metric}")
+    if "learning_rate" in frame:
+        figure = px.line(frame, x="epoch", y="learning_rate", title="Learning rate", height=220)
+        figure.update_layout(margin=dict(l=10, r=10, t=40, b=10))
+        st.plotly_chart(figure, key="curve-lr")
+
+
+def class_distribution(report: dict) -> None:
+    splits = section(report, "dataset", "splits")
+    names = section(report, "dataset", "class_names") or section(report, "model", "class_names")
+    if not splits or not names:
+        return missing("class distribution")
+    figure = go.Figure()
+    for split, info in splits.items():
+        figure.add_trace(go.Bar(x=names, y=info["class_counts"], name=f"{SPLIT_TITLES.get(split, split)} ({info['count']})"))
+    figure.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="images")
+    st.plotly_chart(figure, key="distribution")
+
+
+def confusion_and_metrics(report: dict) -> None:
+    evaluation = report.get("evaluation")
+    if not evaluation:
+        return missing("evaluation")
+    names = section(report, "model", "class_names") or section(report, "dataset", "class_names")
+    splits = list(evaluation)
+    default = splits.index("test") if "test" in splits else 0
+    col_split, col_tta, col_norm = st.columns(3)
+    split = col_split.selectbox("Split", splits, index=default, format_func=lambda s: SPLIT_TITLES.get(s, s))
+    tta = col_tta.selectbox("Test-time augmentation", list(evaluation[split]), key="tta")
+    normalised = col_norm.toggle("Row-normalised", value=True)
+    metrics = evaluation[split][tta]
+    matrix = np.array(metrics["confusion_matrix"], dtype=float)
+    shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalised else matrix
+    text = [[f"{v:.0%}" if normalised else f"{int(v)}" for v in row] for row in shown]
+    figure = go.Figure(go.Heatmap(z=shown, x=names, y=names, text=text, texttemplate="%{text}", colorscale="Blues",
+                                  hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
+    figure.update_layout(height=480, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="predicted",
+                         yaxis_title="true", yaxis=dict(autorange="reversed"))
+    left, right = st.columns([3, 2])
+    left.plotly_chart(figure, key="confusion")
+    table = pd.DataFrame([{"emotion": n, **metrics["per_class"][n]} for n in names])
+    right.metric("Accuracy", f"{metrics['accuracy']:.2%}")
+    right.metric("Macro-F1", f"{metrics['macro_f1']:.3f}")
+    right.dataframe(table, hide_index=True, column_config={
+        c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
+
+
+def architecture(report: dict) -> None:
+    layers = report.get("architecture")
+    if not layers:
+        return missing("architecture")
+    frame = pd.DataFrame(layers)
+    frame["output_shape"] = frame["output_shape"].map(lambda s: "x".join("?" if d is None else str(d) for d in s) if s else "")
+    st.dataframe(frame, hide_index=True, height=360)
+
+
+st.title("Model dashboard")
+paths = model_paths()
+if not paths:
+    st.warning("There is no model in `models/` yet. Train one with `python -m training.train --data PATH`.")
+    st.stop()
+chosen = paths[0]
+if len(paths) > 1:
+    chosen = next(p for p in paths if p.name == st.selectbox("Model", [p.name for p in paths]))
+report, problem = load_report(chosen)
+if report is None:
+    st.warning(f"{problem} The dashboard shows only what the training report holds; "
+               "`python -m training.train` writes it next to the model.")
+    st.stop()
+
+st.caption(f"{chosen.name}: {', '.join(section(report, 'model', 'class_names') or [])}")
+headline(report)
+st.header("Training curves")
+curves(report)
+st.header("Class distribution")
+class_distribution(report)
+st.header("Confusion matrix and per-class metrics")
+confusion_and_metrics(report)
+st.header("Architecture")
+architecture(report)
+with st.expander("Full training configuration"):
+    st.json(report.get("config", {}))

@@ -1,0 +1,41 @@
+"""Home page: what the app does, what it cannot do, and where images go (nowhere)."""
+
+import streamlit as st
+
+st.title("Facial expression recognition")
+st.write(
+    "This app finds faces in photos or in your webcam's video and estimates which of seven expressions each "
+    "one shows: **angry, disgust, fear, happy, neutral, sad, surprise**. It runs a convolutional network "
+    "trained from scratch on FER2013, plus an offline face detector."
+)
+col_upload, col_live, col_model = st.columns(3)
+with col_upload:
+    st.subheader("Photos")
+    st.write("Upload several photos with any number of faces; download annotated images and a table.")
+    st.page_link("app_pages/upload.py", label="Open the photo page", icon=":material/photo_library:")
+with col_live:
+    st.subheader("Live webcam")
+    st.write("Stream your camera over WebRTC and watch labels follow each face, with a timeline.")
+    st.page_link("app_pages/live.py", label="Open the webcam page", icon=":material/videocam:")
+with col_model:
+    st.subheader("The model")
+    st.write("Accuracy, confusion matrix, training curves and architecture, from the training report.")
+    st.page_link("app_pages/dashboard.py", label="Open the dashboard", icon=":material/monitoring:")
+
+st.header("Privacy")
+st.write(
+    "Photos and video frames are processed in the memory of the machine that runs this app and are never "
+    "written to disk or sent to any other service. There is no telemetry. If you run it locally, your "
+    "images never leave your computer."
+)
+st.header("Limits")
+st.markdown(
+    "- **An expression is not an emotion.** The model reads facial muscle patterns that people *often* show "
+    "with an emotion; it cannot know what anyone feels. Do not use it to judge people: not for hiring, "
+    "policing, grading, health or any decision about a person.\n"
+    "- **FER2013's limits are the model's limits.** 48x48 grayscale faces collected by web search: mostly "
+    "frontal, posed or exaggerated expressions, uneven across ages, skin tones and cultures, and with noisy "
+    "labels (human agreement on FER2013 is estimated at about 65%). `disgust` has few examples and is the "
+    "least reliable class.\n"
+    "- Small, dark, blurred, strongly turned or masked faces may be missed or misread."
+)

@@ -1,0 +1,132 @@
+"""Upload page: classify every face in several photos (or a camera snapshot) and download results."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+from app_pages.common import load_recognizer, selected_model_path
+from fer.drawing import color_for, draw_results
+from fer.images import ImageError, load_rgb
+from fer.recognizer import EmotionRecognizer, FaceResult
+
+PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
+DISPLAY_MAX_SIDE = 1600  # annotated images are drawn at most this large (a 50 MP photo stays usable)
+
+
+def shrink_for_display(rgb: np.ndarray) -> tuple[np.ndarray, float]:
+    scale = min(1.0, DISPLAY_MAX_SIDE / max(rgb.shape[:2]))
+    if scale == 1.0:
+        return rgb, 1.0
+    size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS)), scale
+
+
+def scaled(face: FaceResult, scale: float) -> FaceResult:
+    box = face.box
+    resized = type(box)(round(box.x * scale), round(box.y * scale), round(box.w * scale), round(box.h * scale), box.score)
+    return FaceResult(resized, face.label, face.score, face.probabilities)
+
+
+def probability_chart(face: FaceResult, title: str) -> go.Figure:
+    names = list(face.probabilities)
+    values = [face.probabilities[n] for n in names]
+    figure = go.Figure(go.Bar(
+        x=values, y=names, orientation="h", marker_color=[f"rgb{color_for(n)}" for n in names],
+        text=[f"{v:.0%}" for v in values], textposition="outside", cliponaxis=False,
+    ))
+    figure.update_layout(title=title, height=260, margin=dict(l=10, r=30, t=40, b=10),
+                         xaxis=dict(range=[0, 1], tickformat=".0%"), yaxis=dict(autorange="reversed"))
+    return figure
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def analyze_photo(recognizer: EmotionRecognizer, name: str, data: bytes, min_confidence: float, show_bars: bool):
+    """Analyse one photo and show it; returns its rows for the summary table (or None on error)."""
+    try:
+        rgb = load_rgb(data)
+    except ImageError as err:
+        st.error(f"**{name}**: {err}. The other photos are still shown.")
+        return None
+    faces = recognizer.analyze(rgb, min_confidence=min_confidence)
+    display, scale = shrink_for_display(rgb)
+    annotated = draw_results(display, [scaled(f, scale) for f in faces], show_probabilities=show_bars)
+    st.subheader(name)
+    left, right = st.columns([3, 2])
+    left.image(annotated, caption=f"{len(faces)} face(s) found", width="stretch")
+    left.download_button("Download annotated image", png_bytes(annotated), file_name=f"{name.rsplit('.', 1)[0]}_annotated.png",
+                         mime="image/png", key=f"dl-{hashlib.sha1(data).hexdigest()}")
+    if not faces:
+        right.info("No face found in this photo. Try a larger, frontal face, or lower the detector "
+                   "confidence in the sidebar.")
+    for i, face in enumerate(faces[:6]):
+        right.plotly_chart(probability_chart(face, f"Face {i + 1}: {face.label} {face.score:.0%}"),
+                           width="stretch", key=f"chart-{name}-{i}")
+    if len(faces) > 6:
+        right.caption(f"{len(faces) - 6} more faces are in the table below.")
+    return [{"photo": name, "face": i + 1, **face.to_json()} for i, face in enumerate(faces)]
+
+
+def flatten(rows: list[dict]) -> pd.DataFrame:
+    flat = []
+    for row in rows:
+        flat.append({"photo": row["photo"], "face": row["face"], "label": row["label"], "score": row["score"],
+                     **row["box"], **row["probabilities"]})
+    return pd.DataFrame(flat)
+
+
+st.title("Emotions in photos")
+st.write("Upload one or more photos. Every face is found, boxed and classified; nothing is stored.")
+model_path = selected_model_path()
+with st.sidebar:
+    min_confidence = st.slider("Face detector confidence", 0.3, 0.95, 0.6, 0.05,
+                               help="Lower finds more (and smaller) faces, with more false alarms.")
+    show_bars = st.toggle("Probability bars on the image", value=False)
+
+try:
+    recognizer = load_recognizer(str(model_path))
+except Exception as err:  # noqa: BLE001 - a missing or broken model file must not crash the page
+    st.error(f"The model could not be loaded ({err}). Train one with `python -m training.train`.")
+    st.stop()
+
+upload_tab, camera_tab = st.tabs(["Upload photos", "Camera snapshot"])
+with upload_tab:
+    uploads = st.file_uploader("Photos (JPEG, PNG, WebP, BMP, TIFF)", type=PHOTO_TYPES, accept_multiple_files=True)
+with camera_tab:
+    snapshot = st.camera_input("Take a snapshot (the photo stays on this server's memory only)")
+
+photos = [(u.name, u.getvalue()) for u in uploads or []]
+if snapshot is not None:
+    photos.append(("camera snapshot.jpg", snapshot.getvalue()))
+
+all_rows: list[dict] = []
+for name, data in photos:
+    rows = analyze_photo(recognizer, name, data, min_confidence, show_bars)
+    all_rows.extend(rows or [])
+
+if photos:
+    st.divider()
+    st.subheader("All faces")
+    if all_rows:
+        table = flatten(all_rows)
+        st.dataframe(table, hide_index=True, width="stretch")
+        col_csv, col_json = st.columns(2)
+        col_csv.download_button("Download results (CSV)", table.to_csv(index=False), "emotions.csv", "text/csv")
+        col_json.download_button("Download results (JSON)", json.dumps(all_rows, indent=1), "emotions.json",
+                                 "application/json")
+    else:
+        st.info("No faces in these photos yet.")
+else:
+    st.info("Add photos above to begin. Try a group photo: every face gets its own result.")

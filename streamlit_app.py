@@ -1,0 +1,13 @@
+"""Entry point: `streamlit run streamlit_app.py`."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Facial expression recognition", page_icon=":material/mood:", layout="wide")
+
+pages = st.navigation([
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/upload.py", title="Photos", icon=":material/photo_library:"),
+    st.Page("app_pages/live.py", title="Live webcam", icon=":material/videocam:"),
+    st.Page("app_pages/dashboard.py", title="Model dashboard", icon=":material/monitoring:"),
+])
+pages.run()
