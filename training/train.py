@@ -20,12 +20,12 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from training.augment import AugmentConfig, augment_batch, mixup  # noqa: E402
-from training.data import TRAIN, VAL, Dataset, DatasetError, load_dataset  # noqa: E402
-from training.model import build_model  # noqa: E402
+from training.augment import AugmentConfig, augment_batch, mixup
+from training.data import TRAIN, VAL, Dataset, DatasetError, load_dataset
+from training.model import build_model
 
 CHECKPOINT = "checkpoint.keras"
 BEST = "best.keras"
@@ -122,7 +122,7 @@ class EpochKeeper(keras.callbacks.Callback):
         if record["val_accuracy"] > state["best_val_accuracy"]:
             state["best_val_accuracy"], state["best_epoch"] = record["val_accuracy"], epoch + 1
             state["epochs_without_improvement"] = 0
-            self.model.save(self.run_dir / BEST)
+            save_atomic(self.model, self.run_dir / BEST)
         else:
             state["epochs_without_improvement"] += 1
         if self.config.schedule == "plateau" and (
@@ -134,7 +134,7 @@ class EpochKeeper(keras.callbacks.Callback):
             state["stopped_early"] = True
             self.model.stop_training = True
         # Checkpoint first, then the state that points at it: a crash in between only repeats an epoch.
-        self.model.save(self.run_dir / CHECKPOINT)
+        save_atomic(self.model, self.run_dir / CHECKPOINT)
         write_json_atomic(self.run_dir / STATE, state)
         print(
             f"epoch {epoch + 1}/{self.config.epochs}: loss {record['loss']:.4f} acc {record['accuracy']:.4f} "
@@ -203,6 +203,13 @@ def hardware_description() -> dict:
     return info
 
 
+def save_atomic(model: keras.Model, path: Path) -> None:
+    """Write the model beside its target and rename: a kill mid-save leaves the old file intact."""
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
 def write_json_atomic(path: Path, payload: dict) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(payload, indent=1))
@@ -211,21 +218,29 @@ def write_json_atomic(path: Path, payload: dict) -> None:
 
 def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None = None) -> Path:
     """Run (or resume) training and export the best model plus its report; returns the model path."""
-    from training.report import export_model
-
     run_dir = Path(config.run_dir)
     state_path = run_dir / STATE
     if resume:
         if not state_path.exists():
             raise SystemExit(f"--resume: no checkpoint in {run_dir} (looked for {STATE})")
         state = json.loads(state_path.read_text())
-        saved = state["config"]
-        saved["augment"] = AugmentConfig(**saved["augment"])
-        config = TrainConfig(**saved)
+        saved = dict(state["config"])
+        config = TrainConfig(**{**saved, "augment": AugmentConfig(**saved["augment"])})
         print(f"resuming {run_dir} after epoch {state['epoch']}", flush=True)
     elif state_path.exists():
         raise SystemExit(f"{run_dir} already holds a run: pass --resume to continue it or choose --run-dir")
 
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        return _train(config, state if resume else None, run_dir, dataset)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Dataset | None) -> Path:
+    from training.report import export_model
+
+    resume = state is not None
     keras.utils.set_random_seed(config.seed)
     precision = choose_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)
@@ -272,8 +287,8 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
     if not done:
         keeper = EpochKeeper(config, run_dir, batches, state)
         model.fit(
-            batches, validation_data=val_data, batch_size=config.batch_size, epochs=config.epochs,
-            initial_epoch=state["epoch"], callbacks=[keeper], verbose=2 if sys.stdout.isatty() else 0,
+            batches, validation_data=val_data, epochs=config.epochs, shuffle=False,  # batches shuffle themselves
+            initial_epoch=state["epoch"], callbacks=[keeper], verbose=1 if sys.stdout.isatty() else 0,
         )
     return export_model(config, state, dataset, run_dir / BEST, hardware_description())
 
