@@ -95,7 +95,8 @@ def class_distribution(report: dict) -> None:
         return missing("class distribution")
     figure = go.Figure()
     for split, info in splits.items():
-        figure.add_trace(go.Bar(x=names, y=info["class_counts"], name=f"{SPLIT_TITLES.get(split, split)} ({info['count']})"))
+        label = f"{SPLIT_TITLES.get(split, split)} ({info['count']})"
+        figure.add_trace(go.Bar(x=names, y=info["class_counts"], name=label))
     figure.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="images")
     st.plotly_chart(figure, key="distribution")
 
@@ -133,7 +134,8 @@ def architecture(report: dict) -> None:
     if not layers:
         return missing("architecture")
     frame = pd.DataFrame(layers)
-    frame["output_shape"] = frame["output_shape"].map(lambda s: "x".join("?" if d is None else str(d) for d in s) if s else "")
+    frame["output_shape"] = frame["output_shape"].map(
+        lambda shape: " x ".join("batch" if d is None else str(d) for d in shape) if shape else "")
     st.dataframe(frame, hide_index=True, height=360)
 
 

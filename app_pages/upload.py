@@ -13,6 +13,7 @@ import streamlit as st
 from PIL import Image
 
 from app_pages.common import load_recognizer, selected_model_path
+from fer.detection import Box
 from fer.drawing import color_for, draw_results
 from fer.images import ImageError, load_rgb
 from fer.recognizer import EmotionRecognizer, FaceResult
@@ -31,7 +32,7 @@ def shrink_for_display(rgb: np.ndarray) -> tuple[np.ndarray, float]:
 
 def scaled(face: FaceResult, scale: float) -> FaceResult:
     box = face.box
-    resized = type(box)(round(box.x * scale), round(box.y * scale), round(box.w * scale), round(box.h * scale), box.score)
+    resized = Box(round(box.x * scale), round(box.y * scale), round(box.w * scale), round(box.h * scale), box.score)
     return FaceResult(resized, face.label, face.score, face.probabilities)
 
 
@@ -66,8 +67,9 @@ def analyze_photo(recognizer: EmotionRecognizer, name: str, data: bytes, min_con
     st.subheader(name)
     left, right = st.columns([3, 2])
     left.image(annotated, caption=f"{len(faces)} face(s) found", width="stretch")
-    left.download_button("Download annotated image", png_bytes(annotated), file_name=f"{name.rsplit('.', 1)[0]}_annotated.png",
-                         mime="image/png", key=f"dl-{hashlib.sha1(data).hexdigest()}")
+    stem = name.rsplit(".", 1)[0]
+    left.download_button("Download annotated image", png_bytes(annotated), mime="image/png",
+                         file_name=f"{stem}_annotated.png", key=f"dl-{hashlib.sha1(data).hexdigest()}")
     if not faces:
         right.info("No face found in this photo. Try a larger, frontal face, or lower the detector "
                    "confidence in the sidebar.")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from fer.model_file import ModelFileError, ModelInfo, read_model_info  # noqa: E402
-from fer.preprocessing import prepare_faces  # noqa: E402
+from fer.model_file import ModelFileError, ModelInfo, read_model_info
+from fer.preprocessing import prepare_faces
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "fer2013_vgg32.keras"
@@ -33,7 +33,7 @@ class EmotionClassifier:
         self.info: ModelInfo = read_model_info(self.path)
         try:
             self._model = keras.models.load_model(self.path, compile=False)
-        except Exception as err:  # noqa: BLE001 - Keras raises many types for a bad file
+        except Exception as err:
             raise ModelFileError(f"cannot load the model {self.path}: {err}") from err
         self._lock = threading.Lock()
         self.predict_crops([np.zeros((*self.info.image_size, 3), np.uint8)])  # compile before first use

@@ -117,9 +117,8 @@ def _save_annotated(folder: Path, source: Path, rgb) -> None:
 
 
 def cmd_predict_csv(args: argparse.Namespace) -> int:
-    from training.data import DatasetError, iter_pixel_csv
-
     from fer.recognizer import EmotionRecognizer
+    from training.data import DatasetError, iter_pixel_csv
 
     recognizer = EmotionRecognizer(args.model)
     names = recognizer.class_names

@@ -10,7 +10,6 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -19,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # upload into gigabytes of memory (a "decompression bomb").
 MAX_PIXELS = 64_000_000
 
-ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
+ImageInput = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
 
 class ImageError(ValueError):

@@ -102,7 +102,7 @@ def test_stratified_split_is_seeded():
 
     split = Split(np.zeros((100, 2, 2, 1), np.uint8), np.repeat(np.arange(4), 25))
     a_train, a_val = stratified_split(split, 0.2, seed=3)
-    b_train, b_val = stratified_split(split, 0.2, seed=3)
+    _, b_val = stratified_split(split, 0.2, seed=3)
     assert np.array_equal(a_val.labels, b_val.labels) and len(a_val) == 20 and len(a_train) == 80
 
 
@@ -131,7 +131,7 @@ def test_wrong_length_on_a_later_row(tmp_path):
 
 def test_csv_missing_split(tmp_path):
     rows = [(0, [1] * 2304, "Training"), (1, [1] * 2304, "PublicTest")]
-    with pytest.raises(DatasetError, match="missing split.*PrivateTest"):
+    with pytest.raises(DatasetError, match=r"missing split.*PrivateTest"):
         load_dataset(fer_csv(tmp_path / "fer2013.csv", rows))
 
 
@@ -139,14 +139,14 @@ def test_unreadable_image_is_named(tmp_path):
     root = make_fer_folder(tmp_path / "fer", per_class=1)
     bad = root / "train" / "sad" / "Training_broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    with pytest.raises(DatasetError, match="Training_broken.jpg"):
+    with pytest.raises(DatasetError, match=r"Training_broken\.jpg"):
         load_dataset(root, image_size=48, color="grayscale")
 
 
 def test_empty_class_folder_is_named(tmp_path):
     root = make_fer_folder(tmp_path / "fer", per_class=1)
     (root / "train" / "calm").mkdir()
-    with pytest.raises(DatasetError, match="calm/ is empty"):
+    with pytest.raises(DatasetError, match=r"calm/ is empty"):
         load_dataset(root)
 
 

@@ -283,7 +283,7 @@ def _infer_format(files, items, image_size, color) -> tuple[tuple[int, int], int
                     rgb = np.asarray(img.convert("RGB"))
                     if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])):
                         gray = False
-        except Exception as err:  # noqa: BLE001 - reported with the file name
+        except Exception as err:
             raise DatasetError(f"{files.label}: cannot read image {rel} ({err})") from err
     size = image_size or int(min(np.median(sides), MAX_AUTO_SIZE))
     channels = {"auto": 1 if gray else 3, "grayscale": 1, "rgb": 3}[color]
@@ -408,8 +408,7 @@ def _load_csv(path: Path, *, val_fraction: float, seed: int) -> Dataset:
 def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            for line_no, record in enumerate(csv.reader(handle), start=1):
-                yield line_no, record
+            yield from enumerate(csv.reader(handle), start=1)
     except UnicodeDecodeError as err:
         raise DatasetError(f"{path}: not a text CSV file ({err})") from err
     except csv.Error as err:

@@ -14,12 +14,12 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2  # noqa: E402
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import keras
+import numpy as np
 
-from fer.model_file import ModelFileError, read_model_info  # noqa: E402
-from training.data import TEST, TEST_ALL, VAL, DatasetError, load_dataset  # noqa: E402
+from fer.model_file import ModelFileError, read_model_info
+from training.data import TEST, TEST_ALL, VAL, DatasetError, load_dataset
 
 TTA_MODES = ("none", "flip", "tencrop")
 
@@ -45,7 +45,9 @@ def tta_views(images: np.ndarray, mode: str) -> list[np.ndarray]:
     return views
 
 
-def predict_probabilities(model: keras.Model, images: np.ndarray, tta: str = "none", batch_size: int = 512) -> np.ndarray:
+def predict_probabilities(
+    model: keras.Model, images: np.ndarray, tta: str = "none", batch_size: int = 512
+) -> np.ndarray:
     views = tta_views(images, tta)
     total = None
     for view in views:
@@ -68,7 +70,7 @@ def classification_metrics(labels: np.ndarray, predicted: np.ndarray, class_name
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros(n), where=denom > 0)
     return {
-        "count": int(len(labels)),
+        "count": len(labels),
         "accuracy": float(true_pos.sum() / max(1, len(labels))),
         "macro_f1": float(f1.mean()),
         "per_class": {
@@ -80,7 +82,9 @@ def classification_metrics(labels: np.ndarray, predicted: np.ndarray, class_name
     }
 
 
-def evaluate_model(model: keras.Model, images: np.ndarray, labels: np.ndarray, class_names: list[str], tta: str) -> dict:
+def evaluate_model(
+    model: keras.Model, images: np.ndarray, labels: np.ndarray, class_names: list[str], tta: str
+) -> dict:
     probs = predict_probabilities(model, images, tta)
     return classification_metrics(labels, probs.argmax(axis=1), class_names)
 
