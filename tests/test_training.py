@@ -1,0 +1,144 @@
+"""Training end to end on a tiny generated dataset: train, report, evaluate, resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer.model_file import read_model_info
+from tests.conftest import ROOT, write_image
+from training.augment import AugmentConfig
+from training.train import TrainConfig, train
+
+CLASSES = ("horizontal", "vertical", "plain")
+
+
+def make_pattern_dataset(root: Path, per_class: int, seed: int = 0) -> Path:
+    """Three easy classes of 24x24 grayscale images: horizontal stripes, vertical stripes, flat."""
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", per_class), ("test", max(3, per_class // 4))):
+        for c, name in enumerate(CLASSES):
+            for i in range(count):
+                image = np.full((24, 24), 128.0)
+                if c == 0:
+                    image[::4] = 230
+                elif c == 1:
+                    image[:, ::4] = 230
+                image += rng.normal(0, 12, image.shape)
+                write_image(root / split / name / f"{i}.png", np.clip(image, 0, 255).astype(np.uint8))
+    return root
+
+
+def tiny_config(tmp_path: Path, data: Path, **overrides) -> TrainConfig:
+    values = dict(
+        data=str(data), output=str(tmp_path / "models" / "tiny.keras"), run_dir=str(tmp_path / "run"), name="tiny",
+        epochs=3, batch_size=16, width=4, blocks=2, dense_units=16, precision="float32", warmup_epochs=1,
+        augment=AugmentConfig(rotate_degrees=5, shift=0.05, zoom=0.05, erase_probability=0.2),
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def test_train_evaluate_and_report(tmp_path):
+    data = make_pattern_dataset(tmp_path / "data", per_class=100)
+    model_path = train(tiny_config(tmp_path, data, epochs=6, batch_size=8, learning_rate=3e-3))
+    report = json.loads(model_path.with_suffix(".json").read_text())
+
+    info = read_model_info(model_path)
+    assert list(info.class_names) == sorted(CLASSES) and info.image_size == (24, 24) and info.channels == 1
+    assert report["model"]["class_names"] == list(info.class_names)
+    assert report["model"]["input_shape"] == [24, 24, 1]
+    assert report["model"]["file_bytes"] == model_path.stat().st_size
+    assert [row["epoch"] for row in report["history"]] == [1, 2, 3, 4, 5, 6]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
+        assert all(np.isfinite(row[key]) for row in report["history"])
+    assert set(report["dataset"]["splits"]) == {"train", "val", "test"}
+    assert report["dataset"]["splits"]["val"]["class_counts"] == [10, 10, 10]
+    assert len(report["dataset"]["fingerprint"]) == 64
+    assert report["training"]["hardware"]["keras_backend"]
+    assert {layer["type"] for layer in report["architecture"]} >= {"Conv2D", "Dense"}
+    test = report["evaluation"]["test"]["none"]
+    matrix = np.array(test["confusion_matrix"])
+    assert matrix.sum() == 75 and test["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    assert test["accuracy"] > 0.6, "three striped/flat classes should be easy"
+    assert report["training"]["best_epoch"] == 1 + int(np.argmax([r["val_accuracy"] for r in report["history"]]))
+
+    out = subprocess.run(
+        [sys.executable, "-m", "training.evaluate", "--model", str(model_path), "--data", str(data),
+         "--split", "test", "--tta", "flip", "--json", str(tmp_path / "eval.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "macro-F1" in out.stdout and "confusion matrix" in out.stdout
+    evaluated = json.loads((tmp_path / "eval.json").read_text())["results"]["test"]
+    assert evaluated["accuracy"] == pytest.approx(report["evaluation"]["test"]["flip"]["accuracy"])
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+    data = make_pattern_dataset(tmp_path / "data", per_class=120)
+    epochs = 6
+    reference = tiny_config(tmp_path / "a", data, epochs=epochs, batch_size=8)
+    train(reference)
+    expected = json.loads((Path(reference.run_dir) / "state.json").read_text())
+
+    run_dir = tmp_path / "b" / "run"
+    command = [sys.executable, "-m", "training.train", "--data", str(data), "--run-dir", str(run_dir),
+               "--output", str(tmp_path / "b" / "tiny.keras"), "--name", "tiny", "--epochs", str(epochs),
+               "--batch-size", "8", "--width", "4", "--blocks", "2", "--dense-units", "16", "--precision", "float32",
+               "--warmup-epochs", "1", "--rotate", "5", "--shift", "0.05", "--zoom", "0.05", "--erase", "0.2"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    state_file = run_dir / "state.json"
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if state_file.exists() and json.loads(state_file.read_text())["epoch"] >= 1:
+                break
+            time.sleep(0.01)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    interrupted = json.loads(state_file.read_text())
+    assert 1 <= interrupted["epoch"] < epochs, "the run should have been killed part-way"
+
+    resumed_config = TrainConfig(data=str(data), run_dir=str(run_dir))
+    train(resumed_config, resume=True)
+    resumed = json.loads(state_file.read_text())
+    assert resumed["epoch"] == epochs
+    for got, want in zip(resumed["history"], expected["history"], strict=True):
+        assert got["learning_rate"] == pytest.approx(want["learning_rate"])
+        assert got["loss"] == pytest.approx(want["loss"], rel=1e-4)
+        assert got["val_accuracy"] == pytest.approx(want["val_accuracy"])
+
+    import keras
+
+    a = keras.models.load_model(Path(reference.run_dir) / "checkpoint.keras").get_weights()
+    b = keras.models.load_model(run_dir / "checkpoint.keras").get_weights()
+    for wa, wb in zip(a, b, strict=True):
+        np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
+
+
+def test_resume_without_checkpoint_and_existing_run(tmp_path):
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        train(TrainConfig(data="x", run_dir=str(tmp_path / "none")), resume=True)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "state.json").write_text("{}")
+    with pytest.raises(SystemExit, match="already holds a run"):
+        train(TrainConfig(data="x", run_dir=str(tmp_path / "busy")))
+
+
+def test_cli_reports_a_bad_dataset_without_a_traceback(tmp_path):
+    bad = tmp_path / "fer2013.csv"
+    bad.write_text("label,image\n0,1 2 3\n")
+    out = subprocess.run([sys.executable, "-m", "training.train", "--data", str(bad), "--run-dir",
+                          str(tmp_path / "run")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "unexpected CSV header" in out.stderr and "Traceback" not in out.stderr
