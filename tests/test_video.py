@@ -1,0 +1,69 @@
+"""Tracker, smoothing and fps meter on synthetic sequences."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from fer.detection import Box
+from fer.recognizer import FaceResult
+from fer.video import FaceTracker, FpsMeter
+
+CLASSES = ("happy", "neutral", "sad")
+
+
+def result(x: int, probs: tuple[float, float, float]) -> FaceResult:
+    best = int(np.argmax(probs))
+    return FaceResult(Box(x, 50, 100, 100, 0.9), CLASSES[best], probs[best], dict(zip(CLASSES, probs)))
+
+
+def test_ids_follow_moving_faces_and_new_faces_get_new_ids():
+    tracker = FaceTracker(CLASSES, smoothing=0.0)
+    first = tracker.update([result(0, (1, 0, 0)), result(300, (0, 1, 0))])
+    ids = [tid for tid, _ in first]
+    assert len(set(ids)) == 2
+    moved = tracker.update([result(310, (0, 1, 0)), result(8, (1, 0, 0))])  # order swapped, both moved
+    assert [tid for tid, _ in moved] == [ids[1], ids[0]]
+    third = tracker.update([result(12, (1, 0, 0)), result(600, (0, 0, 1))])
+    assert third[0][0] == ids[0] and third[1][0] not in ids
+
+
+def label_changes(labels: list[str]) -> int:
+    return sum(a != b for a, b in itertools.pairwise(labels))
+
+
+def test_smoothing_stops_label_flicker():
+    rng = np.random.default_rng(0)
+    raw_labels, smooth_labels = [], []
+    tracker = FaceTracker(CLASSES, smoothing=0.8)
+    for frame in range(60):
+        # The true expression is "happy"; every third frame the raw prediction flips to "sad".
+        probs = (0.3, 0.1, 0.6) if frame % 3 == 2 else (0.6, 0.1, 0.3)
+        probs = tuple(np.clip(np.array(probs) + rng.normal(0, 0.02, 3), 0, 1))
+        raw = result(int(frame), probs)
+        raw_labels.append(raw.label)
+        (_, smoothed), = tracker.update([raw])
+        smooth_labels.append(smoothed.label)
+        assert abs(sum(smoothed.probabilities.values()) - sum(probs)) < 0.2
+    assert label_changes(raw_labels) >= 30
+    assert label_changes(smooth_labels[5:]) == 0 and smooth_labels[-1] == "happy"
+
+
+def test_lost_tracks_expire():
+    tracker = FaceTracker(CLASSES, smoothing=0.5, max_missed=3)
+    (tid, _), = tracker.update([result(0, (1, 0, 0))])
+    for _ in range(4):
+        tracker.update([])
+    (new_id, _), = tracker.update([result(0, (1, 0, 0))])
+    assert new_id != tid
+
+
+def test_fps_meter():
+    meter = FpsMeter(window_seconds=1.0)
+    assert meter.fps == 0.0
+    for i in range(31):
+        fps = meter.tick(now=10.0 + i / 30)
+    assert abs(fps - 30.0) < 0.5
+    meter.tick(now=20.0)  # a long pause empties the window
+    assert meter.fps == 0.0
