@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from fer.classifier import DEFAULT_MODEL, MODELS_DIR
+from fer.classifier import default_model_path, models_dir
 from fer.recognizer import EmotionRecognizer
 
 # Environment variables that streamlit-webrtc itself turns into TURN servers.
@@ -21,18 +21,18 @@ TURN_PROVIDER_VARIABLES = (
 
 
 def model_paths() -> list[Path]:
-    """The models in models/, the shipped default first."""
-    found = sorted(MODELS_DIR.glob("*.keras"))
-    return sorted(found, key=lambda p: p != DEFAULT_MODEL)
+    """The models in models/ (or FER_MODELS_DIR), the default first."""
+    default = default_model_path()
+    return sorted(models_dir().glob("*.keras"), key=lambda p: (p != default, p.name))
 
 
 def selected_model_path() -> Path:
-    """The model chosen in the sidebar when models/ holds several; else the default."""
+    """The model chosen in the sidebar when the models folder holds several; else the default."""
     paths = model_paths()
     if len(paths) > 1:
         choice = st.sidebar.selectbox("Model", [p.name for p in paths], key="model_choice")
-        return MODELS_DIR / choice
-    return paths[0] if paths else DEFAULT_MODEL
+        return models_dir() / choice
+    return paths[0] if paths else default_model_path()
 
 
 @st.cache_resource(show_spinner="Loading the emotion model…")

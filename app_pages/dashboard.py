@@ -146,7 +146,8 @@ if not paths:
     st.stop()
 chosen = paths[0]
 if len(paths) > 1:
-    chosen = next(p for p in paths if p.name == st.selectbox("Model", [p.name for p in paths]))
+    choice = st.selectbox("Model", [p.name for p in paths])
+    chosen = next(p for p in paths if p.name == choice)
 report, problem = load_report(chosen)
 if report is None:
     st.warning(f"{problem} The dashboard shows only what the training report holds; "

@@ -19,8 +19,23 @@ from fer.model_file import ModelFileError, ModelInfo, read_model_info
 from fer.preprocessing import prepare_faces
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = MODELS_DIR / "fer2013_vgg32.keras"
+DEFAULT_MODEL_NAME = "fer2013_vgg32.keras"
 MAX_BATCH = 64
+
+
+def models_dir() -> Path:
+    """The folder of models: `models/` in the project, or `FER_MODELS_DIR` to use your own."""
+    return Path(os.environ.get("FER_MODELS_DIR") or MODELS_DIR)
+
+
+def default_model_path() -> Path:
+    """The shipped model, or the first model in `FER_MODELS_DIR` when that folder has no such file."""
+    folder = models_dir()
+    preferred = folder / DEFAULT_MODEL_NAME
+    if preferred.exists():
+        return preferred
+    others = sorted(folder.glob("*.keras"))
+    return others[0] if others else preferred
 
 
 class EmotionClassifier:
@@ -29,11 +44,11 @@ class EmotionClassifier:
     def __init__(self, model_path: str | os.PathLike | None = None) -> None:
         import keras
 
-        self.path = Path(model_path) if model_path else DEFAULT_MODEL
+        self.path = Path(model_path) if model_path else default_model_path()
         self.info: ModelInfo = read_model_info(self.path)
         try:
             self._model = keras.models.load_model(self.path, compile=False)
-        except Exception as err:
+        except Exception as err:  # Keras raises many types for a damaged file
             raise ModelFileError(f"cannot load the model {self.path}: {err}") from err
         self._lock = threading.Lock()
         self.predict_crops([np.zeros((*self.info.image_size, 3), np.uint8)])  # compile before first use

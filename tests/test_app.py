@@ -1,0 +1,194 @@
+"""Every page's logic through Streamlit's AppTest, with the real model and real images."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import av
+import numpy as np
+import pytest
+import streamlit_webrtc  # noqa: F401 - imported here, on the main thread, before page scripts need it
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from fer.classifier import DEFAULT_MODEL_NAME, MODELS_DIR
+from tests.conftest import ROOT
+
+APP = str(ROOT / "streamlit_app.py")
+TIMEOUT = 180
+SHIPPED = MODELS_DIR / DEFAULT_MODEL_NAME
+
+
+def png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def jpeg(array: np.ndarray, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_home_page():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.title[0].value == "Facial expression recognition"
+    text = " ".join(m.value for m in at.markdown)
+    assert ("never" in text and "not an emotion" in text.lower()) or "expression is not an emotion" in text
+
+
+def test_upload_several_photos_with_good_bad_and_faceless_files(face_photo):
+    at = open_page("app_pages/upload.py")
+    bomb = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(bomb, format="PNG")
+    at.file_uploader[0].set_value([
+        ("astronaut.png", png(face_photo), "image/png"),
+        ("broken.jpg", jpeg(face_photo)[:2000], "image/jpeg"),
+        ("wall.png", png(np.full((200, 300, 3), 180, np.uint8)), "image/png"),
+        ("bomb.png", bomb.getvalue(), "image/png"),
+        ("notes.jpg", b"plain text pretending to be a photo", "image/jpeg"),
+    ]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert "broken.jpg" in errors and "damaged or truncated" in errors
+    assert "bomb.png" in errors and ("megapixels" in errors or "too large" in errors)
+    assert "notes.jpg" in errors
+    assert any("No face found" in i.value for i in at.info)
+    assert [s.value for s in at.subheader][:2] == ["astronaut.png", "wall.png"]
+    table = at.dataframe[0].value
+    assert list(table["photo"]) == ["astronaut.png"]
+    assert table.loc[0, "label"] in table.columns  # the label is one of the probability columns
+    assert abs(table.iloc[0][["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]].sum() - 1) < 0.01
+
+
+def test_upload_50_megapixel_photo(face_photo):
+    big = np.asarray(Image.fromarray(face_photo).resize((8660, 5774)))  # 50 MP
+    at = open_page("app_pages/upload.py")
+    at.file_uploader[0].set_value(("huge.jpg", jpeg(big, 80), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert list(at.dataframe[0].value["photo"]) == ["huge.jpg"]
+
+
+def test_camera_snapshot(face_photo):
+    at = open_page("app_pages/upload.py")
+    at.camera_input[0].set_value(("snapshot.jpg", jpeg(face_photo), "image/jpeg")).run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["photo"]) == ["camera snapshot.jpg"]
+
+
+def test_dashboard_shows_the_shipped_report():
+    report = json.loads(SHIPPED.with_suffix(".json").read_text())
+    at = open_page("app_pages/dashboard.py")
+    assert not at.warning, [w.value for w in at.warning]
+    labels = {m.label: m.value for m in at.metric}
+    split = "test" if "test" in report["evaluation"] else "val"
+    expected = f"{report['evaluation'][split]['none']['accuracy']:.1%}"
+    assert any(value == expected for label, value in labels.items() if label.startswith("Accuracy"))
+    assert labels["Parameters"] == f"{report['model']['parameters']:,}"
+    assert [h.value for h in at.header] == ["Training curves", "Class distribution",
+                                            "Confusion matrix and per-class metrics", "Architecture"]
+    per_class = at.dataframe[0].value
+    assert list(per_class["emotion"]) == report["model"]["class_names"]
+
+
+@pytest.fixture()
+def models_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setenv("FER_MODELS_DIR", str(folder))
+    return folder
+
+
+def test_dashboard_without_any_model(models_folder):
+    at = open_page("app_pages/dashboard.py")
+    assert "no model" in at.warning[0].value.lower()
+
+
+def test_dashboard_missing_and_partial_report(models_folder):
+    shutil.copy(SHIPPED, models_folder / "mine.keras")
+    at = open_page("app_pages/dashboard.py")
+    assert "No report found" in at.warning[0].value
+    full = json.loads(SHIPPED.with_suffix(".json").read_text())
+    partial = {"model": full["model"], "history": full["history"][:3]}
+    (models_folder / "mine.json").write_text(json.dumps(partial))
+    at = open_page("app_pages/dashboard.py")
+    assert not at.warning
+    infos = " ".join(i.value for i in at.info)
+    assert "no evaluation" in infos and "no architecture" in infos and "no class distribution" in infos
+    (models_folder / "mine.json").write_text("{not json")
+    at = open_page("app_pages/dashboard.py")
+    assert "could not be read" in at.warning[0].value
+
+
+def test_dashboard_model_selector(models_folder):
+    for name in ("a.keras", "b.keras"):
+        shutil.copy(SHIPPED, models_folder / name)
+        shutil.copy(SHIPPED.with_suffix(".json"), models_folder / name.replace(".keras", ".json"))
+    at = open_page("app_pages/dashboard.py")
+    assert at.selectbox[0].label == "Model" and at.selectbox[0].options == ["a.keras", "b.keras"]
+    at.selectbox[0].select("b.keras").run()
+    assert not at.exception and "b.keras" in at.caption[0].value
+
+
+def video_frame(rgb: np.ndarray) -> av.VideoFrame:
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:, :, ::-1]), format="bgr24")
+
+
+def test_live_page_callback_timeline_and_summary(face_photo):
+    """AppTest has no WebRTC: the page says so, and the real callback is fed real frames directly."""
+    at = open_page("app_pages/live.py")
+    assert any("webcam stream is not available" in e.value for e in at.error)
+    assert [s.label for s in at.slider][:2] == ["Face detector confidence", "Smoothing over time"]
+    session = at.session_state["live_session"]
+    for _ in range(5):
+        out = session(video_frame(face_photo))
+        assert out.width == face_photo.shape[1] and out.height == face_photo.shape[0]
+    annotated = out.to_ndarray(format="rgb24")
+    assert not np.array_equal(annotated, face_photo[:, ::-1])  # boxes, labels and fps were drawn
+    at.run()
+    assert not at.exception
+    assert at.subheader[0].value == "Session summary"
+    summary = at.dataframe[0].value
+    assert abs(summary["share of frames"].sum() - 1) < 1e-6
+
+
+def test_live_callback_error_is_shown_once_and_video_goes_on(face_photo):
+    from app_pages.live_session import LiveSettings
+
+    at = open_page("app_pages/live.py")
+    session = at.session_state["live_session"]
+    session.update_settings(LiveSettings(min_confidence=None))  # makes detection raise inside the callback
+    frames = [session(video_frame(face_photo)) for _ in range(3)]
+    assert all(f.to_ndarray(format="rgb24").shape == face_photo.shape for f in frames)
+    assert session.pending_error() is not None and session.pending_error() is None  # reported once
+    session.update_settings(LiveSettings())
+    assert session(video_frame(face_photo)).to_ndarray(format="rgb24").shape == face_photo.shape
+    assert session.frames >= 1
+
+
+def test_ice_servers_configuration(monkeypatch):
+    from app_pages.common import rtc_configuration
+
+    for name in ("ICE_SERVERS", "CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN", "TWILIO_ACCOUNT_SID",
+                 "TWILIO_AUTH_TOKEN", "HF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert rtc_configuration() == {"iceServers": []}
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC123")
+    assert rtc_configuration() == {"iceServers": []}, "half a credential pair is not a configuration"
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "secret")
+    assert rtc_configuration() == {}, "iceServers left unset so that streamlit-webrtc fetches TURN servers"
+    servers = [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]
+    monkeypatch.setenv("ICE_SERVERS", json.dumps(servers))
+    assert rtc_configuration() == {"iceServers": servers}
