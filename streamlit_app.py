@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+# Import WebRTC before TensorFlow, in every server process. TensorFlow bundles BoringSSL, and
+# pylibsrtp (aiortc's SRTP binding) crashes the whole process in srtp_init() when it loads after it.
+import streamlit_webrtc  # noqa: F401
+
 st.set_page_config(page_title="Facial expression recognition", page_icon=":material/mood:", layout="wide")
 
 pages = st.navigation([
