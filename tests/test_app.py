@@ -9,7 +9,7 @@ import shutil
 import av
 import numpy as np
 import pytest
-import streamlit_webrtc  # noqa: F401 - imported here, on the main thread, before page scripts need it
+import streamlit_webrtc  # noqa: F401 - before TensorFlow: see streamlit_app.py
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
