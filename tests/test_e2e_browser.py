@@ -7,37 +7,30 @@ back into the page's <video> element.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
-from tests.conftest import ROOT, write_image
+from tests.conftest import write_image
+from tests.e2e_support import (
+    CHROMIUM,
+    START_BUTTON,
+    WEBRTC_IFRAME,
+    launch_chromium,
+    streamlit_server,
+    wait_for_stats,
+    write_camera_video,
+)
 
-CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None)
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
     pytest.mark.timeout(300, method="signal"),  # the signal method still runs fixture teardown
 ]
-BACKGROUND = 128  # mid-grey camera background: the black fps tag stands out on processed frames
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,66 +40,19 @@ def stats_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(stats_file):
-    port = free_port()
-    env = {**os.environ, "FER_LIVE_STATS_FILE": str(stats_file), "PYTHONUNBUFFERED": "1"}
-    for name in ("ICE_SERVERS", "TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN"):
-        env.pop(name, None)
-    log = open(stats_file.parent / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start:\n" + (stats_file.parent / "server.log").read_text())
-            time.sleep(0.3)
+    with streamlit_server(stats_file, stats_file.parent / "server.log") as (url, _pid):
         yield url
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def camera_video(tmp_path_factory, face_photo) -> Path:
-    """Four seconds of 640x480 MJPEG: the astronaut's face drifting slowly over a grey background."""
-    face = cv2.resize(face_photo[30:250, 120:340], (200, 200))
-    path = tmp_path_factory.mktemp("camera") / "faces.mjpeg"
-    with path.open("wb") as handle:
-        for i in range(120):
-            frame = np.full((480, 640, 3), BACKGROUND, np.uint8)
-            x = 220 + int(30 * np.sin(i / 20))
-            frame[140:340, x : x + 200] = face
-            ok, encoded = cv2.imencode(".jpg", frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
-            assert ok
-            handle.write(encoded.tobytes())
-    return path
+    return write_camera_video(tmp_path_factory.mktemp("camera") / "faces.mjpeg", face_photo)
 
 
 @pytest.fixture()
 def browser(camera_video):
     with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
-                  "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera_video}"],
-        )
+        chromium = launch_chromium(playwright, camera_video)
         try:
             yield chromium
         finally:
@@ -132,31 +78,15 @@ def test_upload_page_with_a_real_face_photo(server, browser, face_photo, tmp_pat
         shutil.copy(tmp_path / "upload.png", Path(os.environ["FER_SCREENSHOTS"]) / "upload.png")
 
 
-def read_stats(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 def test_live_webcam_over_webrtc(server, browser, stats_file):
     stats_file.unlink(missing_ok=True)
     page = browser.new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{server}/live")
-    frame = page.frame_locator('iframe[title*="streamlit_webrtc"]')
-    try:
-        frame.get_by_role("button", name=re.compile("^start$", re.I)).click()
-    finally:
-        page.screenshot(path=str(stats_file.parent / "live_start.png"))
-
-    deadline = time.monotonic() + 90
-    stats = {}
-    while time.monotonic() < deadline:
-        stats = read_stats(stats_file)
-        if stats.get("frames", 0) >= 30 and stats.get("frames_with_faces", 0) >= 10:
-            break
-        time.sleep(0.5)
+    frame = page.frame_locator(WEBRTC_IFRAME)
+    frame.get_by_role("button", name=re.compile(START_BUTTON, re.I)).click()
+    stats = wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 30 and s.get("frames_with_faces", 0) >= 10,
+                           timeout=90)
     assert stats.get("frames", 0) >= 30, f"frames did not reach the callback: {stats}"
     assert stats["frames_with_faces"] >= 10, f"no faces found in the fake camera's frames: {stats}"
     height, width = stats["frame_shape"][:2]
@@ -183,7 +113,7 @@ def test_live_webcam_over_webrtc(server, browser, stats_file):
         )
         if corner < 40:
             break
-        time.sleep(0.25)
+        page.wait_for_timeout(250)
     assert corner is not None and corner < 40, f"no annotated frame came back to the <video> (corner {corner})"
 
     page.get_by_text("Processing rate").wait_for(timeout=30_000)

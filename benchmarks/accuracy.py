@@ -1,0 +1,55 @@
+"""Accuracy and macro-F1 on FER2013 PrivateTest and the whole test folder, with and without TTA.
+
+    python benchmarks/accuracy.py [--model M] [--data ../shared/data/fer2013]
+
+PublicTest is the validation split used to pick the checkpoint; PrivateTest is only reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import keras  # noqa: E402
+
+from fer.classifier import default_model_path  # noqa: E402
+from fer.model_file import read_model_info  # noqa: E402
+from training.data import TEST, TEST_ALL, VAL, load_dataset  # noqa: E402
+from training.evaluate import TTA_MODES, evaluate_model  # noqa: E402
+
+SPLIT_NAMES = {VAL: "PublicTest (validation)", TEST: "PrivateTest", TEST_ALL: "whole test folder"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(default_model_path()))
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
+    args = parser.parse_args()
+    info = read_model_info(args.model)
+    model = keras.models.load_model(args.model, compile=False)
+    dataset = load_dataset(args.data, image_size=info.image_size[0],
+                           color="grayscale" if info.channels == 1 else "rgb")
+    print(f"model {Path(args.model).name} ({model.count_params():,} parameters) on {dataset.source}")
+    print(f"{'split':<26}{'TTA':<10}{'accuracy':>10}{'macro-F1':>10}{'seconds':>9}")
+    for split in (VAL, TEST, TEST_ALL):
+        if split not in dataset.splits:
+            continue
+        data = dataset.splits[split]
+        for tta in TTA_MODES:
+            start = time.perf_counter()
+            metrics = evaluate_model(model, data.images, data.labels, dataset.class_names, tta)
+            seconds = time.perf_counter() - start
+            print(f"{SPLIT_NAMES[split]:<26}{tta:<10}{metrics['accuracy']:>10.4f}{metrics['macro_f1']:>10.4f}"
+                  f"{seconds:>9.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""The running app, measured in a real browser: cold start, live fps, time to first frame, memory.
+
+    python benchmarks/app_live.py [--seconds 20]
+
+Starts `streamlit run`, opens the live page in Debian's Chromium with a fake 640x480 camera showing
+a real face, presses START and prints:
+- cold start: server start -> live page rendered with the model loaded (START button visible);
+- START -> first annotated frame processed by the callback (server side);
+- frames per second processed by the callback over `--seconds` (the camera sends 30);
+- the server's resident and peak memory with the model loaded and a stream running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from skimage import data
+
+from tests.e2e_support import (
+    START_BUTTON,
+    WEBRTC_IFRAME,
+    launch_chromium,
+    process_memory_mb,
+    read_stats,
+    streamlit_server,
+    wait_for_stats,
+    write_camera_video,
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        stats_file = tmp / "stats.json"
+        video = write_camera_video(tmp / "faces.mjpeg", data.astronaut())
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright, video)
+            try:
+                started = time.monotonic()
+                with streamlit_server(stats_file, tmp / "server.log") as (url, pid):
+                    page = browser.new_page()
+                    page.set_default_timeout(120_000)
+                    page.goto(f"{url}/live")
+                    start_button = page.frame_locator(WEBRTC_IFRAME).get_by_role("button",
+                                                                                 name=re.compile(START_BUTTON, re.I))
+                    start_button.wait_for()
+                    cold_start = time.monotonic() - started
+                    clicked = time.monotonic()
+                    start_button.click()
+                    first = wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 1, timeout=60)
+                    if not first:
+                        print("no frame reached the callback within 60 s")
+                        return 1
+                    first_frame = time.monotonic() - clicked
+                    time.sleep(2.0)  # let the stream settle before counting
+                    begin = read_stats(stats_file)
+                    time.sleep(args.seconds)
+                    end = read_stats(stats_file)
+                    memory = process_memory_mb(pid)
+            finally:
+                browser.close()
+    frames = end["frames"] - begin["frames"]
+    seconds = end["time"] - begin["time"]
+    with_faces = end["frames_with_faces"] - begin["frames_with_faces"]
+    height, width = end["frame_shape"][:2]
+    print(f"cold start (server start -> live page ready, model loaded): {cold_start:.1f} s")
+    print(f"START -> first processed frame: {first_frame:.2f} s")
+    print(f"callback: {frames} frames in {seconds:.1f} s = {frames / seconds:.1f} fps at {width}x{height} "
+          f"(faces found in {with_faces / max(frames, 1):.0%} of them)")
+    print(f"server memory with model loaded and a stream running: resident {memory['VmRSS']:.0f} MB "
+          f"(private {memory['RssAnon']:.0f} MB + {memory['RssFile']:.0f} MB of libraries mapped from disk), "
+          f"peak resident {memory['VmHWM']:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

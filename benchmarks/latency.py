@@ -1,0 +1,129 @@
+"""Latency of the real call path on ONE CPU thread: per face, per 640x480 frame, and batch throughput.
+
+    python benchmarks/latency.py [--model M] [--update-report]
+
+Prints median and p95 after warm-up for:
+- classification of one face crop (EmotionClassifier.predict_crops, batch of 1: what the app does);
+- throughput for a batch of 64 crops;
+- EmotionRecognizer.analyze() on a 640x480 frame with 1 and with 4 faces, at the live page's
+  detection size, split into detection and classification.
+`--update-report` stores the figures in the model's report, where the dashboard shows them.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One thread everywhere, set before NumPy, OpenCV or TensorFlow start their pools.
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                 "TF_NUM_INTEROP_THREADS"):
+    os.environ[variable] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+cv2.setNumThreads(1)
+
+import tensorflow as tf  # noqa: E402
+
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+
+from fer.detection import detect_faces, face_crop  # noqa: E402
+from fer.recognizer import CROP_MARGIN, VIDEO_DETECTION_SIDE, EmotionRecognizer  # noqa: E402
+
+
+def timed(function, repeats: int, warmup: int = 20) -> np.ndarray:
+    for _ in range(warmup):
+        function()
+    times = np.empty(repeats)
+    for i in range(repeats):
+        start = time.perf_counter()
+        function()
+        times[i] = time.perf_counter() - start
+    return times * 1000.0
+
+
+def summary(times_ms: np.ndarray) -> dict:
+    return {"median_ms": round(float(np.median(times_ms)), 3), "p95_ms": round(float(np.percentile(times_ms, 95)), 3)}
+
+
+def frame_with_faces(face_photo: np.ndarray, count: int) -> np.ndarray:
+    """A 640x480 frame with `count` copies of a real face (160 px, like a person at a webcam)."""
+    frame = np.full((480, 640, 3), 110, np.uint8)
+    face = cv2.resize(face_photo[30:250, 120:340], (160, 160))
+    spots = [(80, 240), (80, 40), (280, 240), (280, 440)] if count > 1 else [(160, 240)]
+    for y, x in spots[:count]:
+        frame[y : y + 160, x : x + 160] = face
+    return frame
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a .keras model (default: the shipped one)")
+    parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--update-report", action="store_true", help="write the figures into the model's report")
+    args = parser.parse_args()
+
+    from skimage import data
+
+    recognizer = EmotionRecognizer(args.model)
+    classifier = recognizer.classifier
+    photo = data.astronaut()
+    crop = face_crop(photo, recognizer.analyze(photo)[0].box, CROP_MARGIN)
+    results: dict = {"model": classifier.path.name, "threads": 1, "cpu": platform.processor() or platform.machine()}
+
+    one = timed(lambda: classifier.predict_crops([crop]), args.repeats)
+    results["classify_one_face"] = summary(one)
+    batch = [crop] * 64
+    batch_times = timed(lambda: classifier.predict_crops(batch), max(20, args.repeats // 10), warmup=5)
+    results["batch_64_faces_per_second"] = round(64 / (np.median(batch_times) / 1000.0), 1)
+
+    for count in (1, 4):
+        frame = frame_with_faces(photo, count)
+        found = recognizer.analyze(frame, detection_side=VIDEO_DETECTION_SIDE)
+        boxes = [f.box for f in found]
+        detect = timed(lambda frame=frame: detect_faces(recognizer.detector, frame, max_side=VIDEO_DETECTION_SIDE,
+                                                        min_confidence=0.6), args.repeats)
+        classify = timed(lambda frame=frame, boxes=boxes: recognizer.classify_boxes(frame, boxes), args.repeats)
+        total = timed(lambda frame=frame: recognizer.analyze(frame, detection_side=VIDEO_DETECTION_SIDE),
+                      args.repeats)
+        results[f"frame_640x480_{count}_faces"] = {
+            "faces_found": len(found), "detection": summary(detect), "classification": summary(classify),
+            "analyze_total": summary(total),
+        }
+
+    print(f"model {results['model']}, 1 thread, {results['cpu']}")
+    print(f"classify one face (batch of 1): median {results['classify_one_face']['median_ms']:.2f} ms, "
+          f"p95 {results['classify_one_face']['p95_ms']:.2f} ms")
+    print(f"classify a batch of 64: {results['batch_64_faces_per_second']:.0f} faces/s")
+    for count in (1, 4):
+        row = results[f"frame_640x480_{count}_faces"]
+        print(f"analyze() 640x480 with {count} face(s) (found {row['faces_found']}): "
+              f"total median {row['analyze_total']['median_ms']:.2f} ms (p95 {row['analyze_total']['p95_ms']:.2f}); "
+              f"detection {row['detection']['median_ms']:.2f} ms, classification "
+              f"{row['classification']['median_ms']:.2f} ms")
+    print(json.dumps(results))
+
+    if args.update_report:
+        report_path = classifier.path.with_suffix(".json")
+        report = json.loads(report_path.read_text())
+        report.setdefault("benchmarks", {})
+        report["benchmarks"]["latency_ms_median"] = results["classify_one_face"]["median_ms"]
+        report["benchmarks"]["latency"] = results
+        report_path.write_text(json.dumps(report, indent=1))
+        print(f"updated {report_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

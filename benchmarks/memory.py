@@ -1,0 +1,60 @@
+"""Peak memory of loading the model (with one analysed photo) and of training.
+
+    python benchmarks/memory.py [--data ../shared/data/fer2013]
+
+Each measurement runs in a fresh process and reads its peak resident set size (ru_maxrss). The
+training figure is one epoch over 3,000 training images with the full data set loaded (the loaded
+arrays and the model, not the epoch count, set the peak), at the shipped model's width.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LOAD = """
+import resource, json
+from skimage import data
+from fer import EmotionRecognizer
+recognizer = EmotionRecognizer()
+recognizer.analyze(data.astronaut())
+status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
+print(json.dumps({'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  'private_mb': int(status['RssAnon'].split()[0]) / 1024}))
+"""
+
+TRAIN = """
+import resource, json, sys
+from training.train import main
+main(sys.argv[1:])
+print(json.dumps({'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run(code: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
+    args = parser.parse_args()
+    loaded = run(LOAD)
+    print(f"load the model + detector and analyse one photo: peak {loaded['peak_mb']:.0f} MB resident "
+          f"({loaded['private_mb']:.0f} MB private; the rest is TensorFlow's libraries mapped from disk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        trained = run(TRAIN, "--data", args.data, "--epochs", "1", "--max-train-samples", "3000",
+                      "--run-dir", f"{tmp}/run", "--output", f"{tmp}/model.keras")
+    print(f"training (FER2013 loaded, width-32 model, batch 128): peak {trained['peak_mb']:.0f} MB resident")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""Running the real app for browser tests and benchmarks: a `streamlit run` server, Debian's
+Chromium with a fake camera fed from a video of real faces, and the live page's server-side stats."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None)
+CAMERA_BACKGROUND = 128  # mid-grey: the black fps tag stands out on processed frames
+START_BUTTON = r"^start$"
+WEBRTC_IFRAME = 'iframe[title*="streamlit_webrtc"]'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(stats_file: Path, log_path: Path, timeout: float = 90.0) -> Iterator[tuple[str, int]]:
+    """`streamlit run` on a free port in its own process group, ended (group and all) on exit.
+    Yields (url, server pid)."""
+    port = free_port()
+    env = {**os.environ, "FER_LIVE_STATS_FILE": str(stats_file), "PYTHONUNBUFFERED": "1"}
+    for name in ("ICE_SERVERS", "TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN"):
+        env.pop(name, None)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while not _healthy(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()}")
+                time.sleep(0.2)
+            yield url, process.pid
+        finally:
+            _stop_group(process)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=15)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def write_camera_video(path: Path, face_photo: np.ndarray, seconds: float = 4.0, fps: int = 30) -> Path:
+    """640x480 MJPEG (concatenated JPEG frames): a real face drifting slowly over a grey background.
+    Chromium loops it as its fake camera."""
+    face = cv2.resize(face_photo[30:250, 120:340], (200, 200))
+    with path.open("wb") as handle:
+        for i in range(int(seconds * fps)):
+            frame = np.full((480, 640, 3), CAMERA_BACKGROUND, np.uint8)
+            x = 220 + int(30 * np.sin(i / 20))
+            frame[140:340, x : x + 200] = face
+            ok, encoded = cv2.imencode(".jpg", frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+            if not ok:
+                raise RuntimeError("could not encode a camera frame")
+            handle.write(encoded.tobytes())
+    return path
+
+
+def launch_chromium(playwright, camera_video: Path):
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+              "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
+              "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera_video}"],
+    )
+
+
+def read_stats(path: Path) -> dict:
+    """The live callback's counters, written atomically by the server (see app_pages/live_session.py)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def wait_for_stats(path: Path, condition, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    stats = read_stats(path)
+    while not condition(stats) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        stats = read_stats(path)
+    return stats
+
+
+def process_memory_mb(pid: int) -> dict:
+    """Resident (VmRSS), peak resident (VmHWM), private (RssAnon) and file-backed (RssFile: shared
+    libraries mapped from disk, which the kernel can drop and re-read) memory of a process, in MB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values
