@@ -1,0 +1,82 @@
+"""Take the README's screenshots of every page from the real app: `python scripts/screenshots.py`.
+
+Uses the same server, Chromium and fake camera as the browser tests; writes docs/screenshots/*.png.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PIL import Image  # noqa: E402
+from skimage import data  # noqa: E402
+
+from tests.e2e_support import (  # noqa: E402
+    START_BUTTON,
+    WEBRTC_IFRAME,
+    launch_chromium,
+    streamlit_server,
+    wait_for_stats,
+    write_camera_video,
+)
+
+OUT = ROOT / "docs" / "screenshots"
+
+
+def group_photo(path: Path) -> Path:
+    """The astronaut photo beside a mirrored copy: two faces, as a small group picture."""
+    photo = data.astronaut()
+    both = Image.new("RGB", (784, 512))
+    both.paste(Image.fromarray(photo[:, 60:452]), (0, 0))
+    both.paste(Image.fromarray(photo[:, 60:452][:, ::-1]), (392, 0))
+    both.save(path)
+    return path
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        video = write_camera_video(tmp / "faces.mjpeg", data.astronaut(), seconds=6)
+        photo = group_photo(tmp / "group.png")
+        with sync_playwright() as playwright, streamlit_server(tmp / "stats.json", tmp / "server.log") as (url, _):
+            browser = launch_chromium(playwright, video)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+
+            page.goto(url)
+            page.get_by_text("Privacy").wait_for()
+            page.screenshot(path=str(OUT / "home.png"))
+
+            page.goto(f"{url}/upload")
+            page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(photo))
+            page.get_by_text("2 face(s) found").wait_for()
+            page.get_by_text(re.compile(r"Face 2: \w+")).first.wait_for()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(OUT / "upload.png"))
+
+            page.goto(f"{url}/live")
+            page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name=re.compile(START_BUTTON, re.I)).click()
+            wait_for_stats(tmp / "stats.json", lambda s: s.get("frames", 0) >= 60, timeout=120)
+            page.get_by_text("Processing rate").wait_for()
+            page.wait_for_timeout(3000)
+            page.screenshot(path=str(OUT / "live.png"))
+
+            page.goto(f"{url}/dashboard")
+            page.get_by_text("Training curves").wait_for()
+            page.wait_for_timeout(2000)
+            page.screenshot(path=str(OUT / "dashboard.png"))
+            browser.close()
+    print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.png')))} to {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
