@@ -17,10 +17,9 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from fer.images import ImageError, load_rgb
+from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
 from fer.model_file import ModelFileError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"}
 CROP_BATCH = 256  # --cropped classifies this many files per model call
 
 

@@ -17,6 +17,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # Photos above this many pixels are refused before decoding: a 16k x 16k PNG can expand a few KB of
 # upload into gigabytes of memory (a "decompression bomb").
 MAX_PIXELS = 64_000_000
+# File suffixes we treat as images when walking folders (CLI, dataset loaders).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"})
 
 ImageInput = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 

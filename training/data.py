@@ -24,10 +24,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from fer.images import ImageError, load_rgb
+from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
 from fer.preprocessing import prepare_face
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"}
 # fer2013.csv label index -> class name (its order is not alphabetical).
 FER2013_CSV_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 FER2013_CLASSES = sorted(FER2013_CSV_CLASSES)
