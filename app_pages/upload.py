@@ -54,14 +54,15 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def analyze_photo(recognizer: EmotionRecognizer, name: str, data: bytes, min_confidence: float, show_bars: bool):
+def analyze_photo(recognizer: EmotionRecognizer, name: str, data: bytes, min_confidence: float, show_bars: bool,
+                  tta: str):
     """Analyse one photo and show it; returns its rows for the summary table (or None on error)."""
     try:
         rgb = load_rgb(data)
     except ImageError as err:
         st.error(f"**{name}**: {err}. The other photos are still shown.")
         return None
-    faces = recognizer.analyze(rgb, min_confidence=min_confidence)
+    faces = recognizer.analyze(rgb, min_confidence=min_confidence, tta=tta)
     display, scale = shrink_for_display(rgb)
     annotated = draw_results(display, [scaled(f, scale) for f in faces], show_probabilities=show_bars)
     st.subheader(name)
@@ -96,6 +97,9 @@ with st.sidebar:
     min_confidence = st.slider("Face detector confidence", 0.3, 0.95, 0.6, 0.05,
                                help="Lower finds more (and smaller) faces, with more false alarms.")
     show_bars = st.toggle("Probability bars on the image", value=False)
+    flip_tta = st.toggle("Also read each face mirrored", value=True,
+                         help="Averages the prediction for each face and its mirror image (test-time "
+                              "augmentation): slightly more accurate, twice the classification work.")
 
 try:
     recognizer = load_recognizer(str(model_path))
@@ -115,7 +119,7 @@ if snapshot is not None:
 
 all_rows: list[dict] = []
 for name, data in photos:
-    rows = analyze_photo(recognizer, name, data, min_confidence, show_bars)
+    rows = analyze_photo(recognizer, name, data, min_confidence, show_bars, "flip" if flip_tta else "none")
     all_rows.extend(rows or [])
 
 if photos:

@@ -23,6 +23,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
+    parser.add_argument("--tta", choices=["none", "flip", "tencrop"], default="none")
     args = parser.parse_args()
     test_dir = Path(args.data) / "test"
     model_args = ["--model", args.model] if args.model else []
@@ -30,17 +31,19 @@ def main() -> int:
         out = Path(tmp) / "predictions.jsonl"
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "fer", "predict", "--cropped", "--quiet", str(test_dir),
-                        "--output", str(out), *model_args], cwd=ROOT, check=True)
+                        "--tta", args.tta, "--output", str(out), *model_args], cwd=ROOT, check=True)
         seconds = time.perf_counter() - start
         records = [json.loads(line) for line in out.read_text().splitlines()]
         evaluation = Path(tmp) / "evaluate.json"
         subprocess.run([sys.executable, "-m", "training.evaluate", "--data", args.data, "--split", "test_all",
-                        "--json", str(evaluation), *(model_args or ["--model", str(default_model())])],
+                        "--tta", args.tta, "--json", str(evaluation),
+                        *(model_args or ["--model", str(default_model())])],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         reference = json.loads(evaluation.read_text())["results"]["test_all"]["accuracy"]
     correct = sum(Path(r["path"]).parent.name == r["faces"][0]["label"] for r in records)
     accuracy = correct / len(records)
-    print(f"CLI --cropped: {len(records)} images in {seconds:.1f} s (process start and model load included): "
+    print(f"CLI --cropped --tta {args.tta}: {len(records)} images in {seconds:.1f} s "
+          "(process start and model load included): "
           f"{len(records) / seconds:.0f} images/s")
     print(f"CLI accuracy on the whole test folder: {accuracy:.4f}; training.evaluate: {reference:.4f}; "
           f"{'equal' if abs(accuracy - reference) < 0.5 / len(records) else 'DIFFERENT'}")

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
 from fer.model_file import ModelFileError
+from fer.preprocessing import TTA_MODES
 
 CROP_BATCH = 256  # --cropped classifies this many files per model call
 
@@ -94,10 +95,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
                     failures += 1
                     tqdm.write(f"skipped {path}: {err}", file=sys.stderr)
             if args.cropped:
-                results = recognizer.classify_crops(list(images.values())) if images else []
+                results = recognizer.classify_crops(list(images.values()), tta=args.tta) if images else []
                 per_image = {path: [result] for path, result in zip(images, results)}
             else:
-                per_image = {path: recognizer.analyze(rgb, min_confidence=args.min_confidence)
+                per_image = {path: recognizer.analyze(rgb, min_confidence=args.min_confidence, tta=args.tta)
                              for path, rgb in images.items()}
             for path, faces in per_image.items():
                 writer.write(str(path), [face.to_json() for face in faces])
@@ -157,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--annotate", metavar="DIR", help="also save annotated copies of the images in DIR")
     predict.add_argument("--model", help="a .keras model from training.train (default: the shipped one)")
     predict.add_argument("--min-confidence", type=float, default=0.6, help="face detector threshold, 0-1")
+    predict.add_argument("--tta", choices=TTA_MODES, default="none",
+                         help="test-time augmentation: flip averages each face with its mirror image")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=cmd_predict)
     pcsv = sub.add_parser("predict-csv", help="classify each row of a Kaggle-style CSV with a pixels column")

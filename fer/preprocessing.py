@@ -40,3 +40,27 @@ def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     shrinking = image.shape[1] > width or image.shape[0] > height
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+TTA_MODES = ("none", "flip", "tencrop")
+
+
+def tta_views(images: np.ndarray, mode: str) -> list[np.ndarray]:
+    """The views of a uint8 (N, H, W, C) batch that test-time augmentation averages over."""
+    if mode == "none":
+        return [images]
+    if mode == "flip":
+        return [images, images[:, :, ::-1]]
+    if mode != "tencrop":
+        raise ValueError(f"tta must be one of {TTA_MODES}, not {mode!r}")
+    height, width = images.shape[1:3]
+    ch, cw = int(round(height * 0.9)), int(round(width * 0.9))
+    offsets = [(0, 0), (0, width - cw), (height - ch, 0), (height - ch, width - cw),
+               ((height - ch) // 2, (width - cw) // 2)]
+    views = []
+    for top, left in offsets:
+        crops = images[:, top : top + ch, left : left + cw]
+        resized = np.stack([cv2.resize(c, (width, height), interpolation=cv2.INTER_LINEAR) for c in crops])
+        resized = resized.reshape(images.shape)
+        views.extend([resized, resized[:, :, ::-1]])
+    return views

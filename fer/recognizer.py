@@ -63,23 +63,25 @@ class EmotionRecognizer:
         min_confidence: float = 0.6,
         detection_side: int = PHOTO_DETECTION_SIDE,
         max_faces: int = MAX_FACES,
+        tta: str = "none",
     ) -> list[FaceResult]:
-        """Find every face and classify it. `bgr=True` for OpenCV/webcam arrays. No face: []."""
+        """Find every face and classify it. `bgr=True` for OpenCV/webcam arrays. No face: [].
+        `tta="flip"` also classifies each face's mirror image and averages (photos; not needed for video)."""
         rgb = load_rgb(image, assume_bgr=bgr)
         boxes = detect_faces(
             self.detector, rgb, max_side=detection_side, min_confidence=min_confidence, max_faces=max_faces
         )
-        return self.classify_boxes(rgb, boxes)
+        return self.classify_boxes(rgb, boxes, tta=tta)
 
-    def classify_boxes(self, rgb: np.ndarray, boxes: list[Box]) -> list[FaceResult]:
+    def classify_boxes(self, rgb: np.ndarray, boxes: list[Box], tta: str = "none") -> list[FaceResult]:
         crops = [face_crop(rgb, box, CROP_MARGIN) for box in boxes]
-        return self._results(boxes, self.classifier.predict_crops(crops))
+        return self._results(boxes, self.classifier.predict_crops(crops, tta))
 
-    def classify_crops(self, crops: list[ImageInput], *, bgr: bool = False) -> list[FaceResult]:
+    def classify_crops(self, crops: list[ImageInput], *, bgr: bool = False, tta: str = "none") -> list[FaceResult]:
         """Classify images that are already face crops (no detection); one result per crop."""
         rgbs = [load_rgb(crop, assume_bgr=bgr) for crop in crops]
         boxes = [Box(0, 0, rgb.shape[1], rgb.shape[0], 1.0) for rgb in rgbs]
-        return self._results(boxes, self.classifier.predict_crops(rgbs))
+        return self._results(boxes, self.classifier.predict_crops(rgbs, tta))
 
     def _results(self, boxes: list[Box], probabilities: np.ndarray) -> list[FaceResult]:
         names = self.class_names

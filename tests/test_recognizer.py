@@ -83,6 +83,15 @@ def test_48px_face_crop_is_found_after_upscaling(recognizer, face_photo):
     assert cropped[0].probabilities == pytest.approx(cropped[1].probabilities, abs=1e-4)  # model is grayscale
 
 
+def test_flip_tta_averages_a_face_and_its_mirror(recognizer, face_photo):
+    crop = face_only(face_photo)
+    plain, mirrored = recognizer.classifier.predict_crops([crop, crop[:, ::-1]])
+    averaged = recognizer.classifier.predict_crops([crop], tta="flip")[0]
+    np.testing.assert_allclose(averaged, (plain + mirrored) / 2, atol=1e-5)
+    assert recognizer.analyze(face_photo, tta="flip")[0].probabilities == pytest.approx(
+        dict(zip(recognizer.class_names, averaged.tolist())), abs=1e-5)
+
+
 def test_bad_images_raise_image_error(recognizer):
     with pytest.raises(ImageError):
         recognizer.analyze(b"not an image")

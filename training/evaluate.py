@@ -14,35 +14,12 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2
 import keras
 import numpy as np
 
 from fer.model_file import ModelFileError, read_model_info
+from fer.preprocessing import TTA_MODES, tta_views
 from training.data import TEST, TEST_ALL, VAL, DatasetError, load_dataset
-
-TTA_MODES = ("none", "flip", "tencrop")
-
-
-def tta_views(images: np.ndarray, mode: str) -> list[np.ndarray]:
-    """The views of a uint8 (N, H, W, C) batch that test-time augmentation averages over."""
-    if mode == "none":
-        return [images]
-    if mode == "flip":
-        return [images, images[:, :, ::-1]]
-    if mode != "tencrop":
-        raise ValueError(f"tta must be one of {TTA_MODES}, not {mode!r}")
-    height, width = images.shape[1:3]
-    ch, cw = int(round(height * 0.9)), int(round(width * 0.9))
-    offsets = [(0, 0), (0, width - cw), (height - ch, 0), (height - ch, width - cw),
-               ((height - ch) // 2, (width - cw) // 2)]
-    views = []
-    for top, left in offsets:
-        crops = images[:, top : top + ch, left : left + cw]
-        resized = np.stack([cv2.resize(c, (width, height), interpolation=cv2.INTER_LINEAR) for c in crops])
-        resized = resized.reshape(images.shape)
-        views.extend([resized, resized[:, :, ::-1]])
-    return views
 
 
 def predict_probabilities(
