@@ -336,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {config.run_dir} keeps every finished epoch; continue exactly where it stopped with\n"
+              f"  python -m training.train --resume --run-dir {config.run_dir}", file=sys.stderr)
+        return 130
     print(f"saved {path} and {path.with_suffix('.json')}")
     return 0
 
