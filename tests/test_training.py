@@ -142,3 +142,25 @@ def test_cli_reports_a_bad_dataset_without_a_traceback(tmp_path):
                           str(tmp_path / "run")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "unexpected CSV header" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path):
+    data = make_pattern_dataset(tmp_path / "data", per_class=120)
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "training.train", "--data", str(data), "--run-dir", str(run_dir), "--output",
+         str(tmp_path / "tiny.keras"), "--epochs", "30", "--batch-size", "8", "--width", "4", "--blocks", "2",
+         "--precision", "float32"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (run_dir / "state.json").exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130
+    assert f"--resume --run-dir {run_dir}" in stderr and "Traceback" not in stderr
