@@ -220,6 +220,7 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
     """Run (or resume) training and export the best model plus its report; returns the model path."""
     run_dir = Path(config.run_dir)
     state_path = run_dir / STATE
+    state = None
     if resume:
         if not state_path.exists():
             raise SystemExit(f"--resume: no checkpoint in {run_dir} (looked for {STATE})")
@@ -232,7 +233,7 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
 
     previous_policy = keras.mixed_precision.global_policy()
     try:
-        return _train(config, state if resume else None, run_dir, dataset)
+        return _train(config, state, run_dir, dataset)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
@@ -253,6 +254,7 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
         keep = np.random.default_rng(config.seed).permutation(len(train_split))[: config.max_train_samples]
         train_split.images, train_split.labels = train_split.images[np.sort(keep)], train_split.labels[np.sort(keep)]
     num_classes = len(dataset.class_names)
+    fingerprint = dataset.fingerprint()
     print(f"data: {dataset.source}; classes {dataset.class_names}; "
           + ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items()), flush=True)
 
@@ -268,7 +270,7 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
             "config": asdict(config), "precision": precision, "epoch": 0, "history": [],
             "best_val_accuracy": -1.0, "best_epoch": 0, "epochs_without_improvement": 0,
             "lr_scale": 1.0, "train_seconds": 0.0, "stopped_early": False,
-            "dataset_fingerprint": dataset.fingerprint(),
+            "dataset_fingerprint": fingerprint,
         }
         model = build_model(
             (*dataset.image_size, dataset.channels), num_classes, width=config.width, blocks=config.blocks,
@@ -280,7 +282,7 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
             metrics=["accuracy"],
         )
-    if state.get("dataset_fingerprint") != dataset.fingerprint():
+    if state["dataset_fingerprint"] != fingerprint:
         raise SystemExit("--resume: the dataset differs from the one this run started with")
 
     done = state["epoch"] >= config.epochs or state.get("stopped_early")
