@@ -8,6 +8,8 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from app_pages.common import load_recognizer, rtc_configuration, selected_model_path
 from app_pages.live_session import LiveSession, LiveSettings, session_summary, timeline_chart, timeline_frame
 
+LIVE_PANEL_REFRESH_SECONDS = 2.0
+
 st.title("Live webcam")
 st.write("Press **START** and allow the camera. Video goes from your browser to this app's server and straight "
          "back; nothing is recorded or sent anywhere else.")
@@ -51,7 +53,9 @@ if playing and not st.session_state.get("live_was_playing"):
 st.session_state.live_was_playing = playing
 
 
-@st.fragment(run_every=1.0 if playing else None)
+# Every script run (this refresh included) makes Streamlit call keras.backend.clear_session(), a full
+# garbage collection that pauses the video threads: refresh often enough to feel live, no more.
+@st.fragment(run_every=LIVE_PANEL_REFRESH_SECONDS if playing else None)
 def live_panel() -> None:
     session.drain()
     error = session.pending_error()
