@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -40,6 +41,11 @@ def load_recognizer(model_path: str) -> EmotionRecognizer:
     """One recognizer per model per server process, shared by every session and the webcam thread."""
     recognizer = EmotionRecognizer(model_path)
     recognizer.analyze(np.zeros((240, 320, 3), np.uint8))  # warm up the detector and the model
+    # Streamlit runs a full garbage collection after every script run (keras.backend.clear_session).
+    # TensorFlow's million long-lived objects made each one take ~0.15 s, stalling the live video
+    # threads; freezing them once here keeps later collections to the objects that can be garbage.
+    gc.collect()
+    gc.freeze()
     return recognizer
 
 
