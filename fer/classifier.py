@@ -61,10 +61,6 @@ class EmotionClassifier:
     def name(self) -> str:
         return self.info.name
 
-    @property
-    def keras_model(self):
-        return self._model
-
     def predict_crops(self, rgb_crops: Sequence[np.ndarray], tta: str = "none") -> np.ndarray:
         """Class probabilities, (N, classes) float32, for RGB (or grayscale) uint8 face crops.
         `tta="flip"` averages each face with its mirror image: a little more accurate, twice the work."""

@@ -30,6 +30,13 @@ class FaceResult:
     score: float
     probabilities: dict[str, float]  # every class, in the model's class order
 
+    @classmethod
+    def from_probabilities(cls, box: Box, class_names: tuple[str, ...], probabilities) -> FaceResult:
+        """The result for one face: the top class, its score and every class's probability."""
+        best = int(np.argmax(probabilities))
+        return cls(box, class_names[best], float(probabilities[best]),
+                   {n: float(p) for n, p in zip(class_names, probabilities)})
+
     def to_json(self) -> dict:
         return {
             "box": {"x": self.box.x, "y": self.box.y, "w": self.box.w, "h": self.box.h},
@@ -84,11 +91,4 @@ class EmotionRecognizer:
         return self._results(boxes, self.classifier.predict_crops(rgbs, tta))
 
     def _results(self, boxes: list[Box], probabilities: np.ndarray) -> list[FaceResult]:
-        names = self.class_names
-        results = []
-        for box, probs in zip(boxes, probabilities):
-            best = int(np.argmax(probs))
-            results.append(
-                FaceResult(box, names[best], float(probs[best]), {n: float(p) for n, p in zip(names, probs)})
-            )
-        return results
+        return [FaceResult.from_probabilities(box, self.class_names, probs) for box, probs in zip(boxes, probabilities)]

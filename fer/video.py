@@ -32,7 +32,6 @@ class Track:
     box: Box
     probabilities: np.ndarray
     last_seen: int
-    hits: int = 1
 
 
 @dataclass
@@ -81,14 +80,7 @@ class FaceTracker:
                 else:
                     track.probabilities = alpha * track.probabilities + (1.0 - alpha) * probs
                     track.box, track.last_seen = result.box, self.frame_index
-                    track.hits += 1
-                best = int(np.argmax(track.probabilities))
-                smoothed = FaceResult(
-                    result.box,
-                    self.class_names[best],
-                    float(track.probabilities[best]),
-                    {n: float(p) for n, p in zip(self.class_names, track.probabilities)},
-                )
+                smoothed = FaceResult.from_probabilities(result.box, self.class_names, track.probabilities)
                 output.append((track.track_id, smoothed))
             self.tracks = [t for t in self.tracks if self.frame_index - t.last_seen <= self.max_missed]
             return output

@@ -21,9 +21,6 @@ class AugmentConfig:
     erase_probability: float = 0.5  # random erasing: hides a patch, as hands or glasses do
     erase_max_area: float = 0.2
 
-    def is_identity(self) -> bool:
-        return not (self.flip or self.rotate_degrees or self.shift or self.zoom or self.erase_probability)
-
 
 def augment_batch(images: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
     """Return an augmented copy of an (N, H, W, C) uint8 batch."""
