@@ -57,29 +57,14 @@ def float32_copy(model: keras.Model) -> keras.Model:
 
 def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, hardware: dict) -> Path:
     output = Path(config.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     model = float32_copy(keras.models.load_model(best_checkpoint))
-    evaluation = {}
-    for split in (VAL, TEST, TEST_ALL):
-        if split in dataset.splits:
-            data = dataset.splits[split]
-            evaluation[split] = {
-                tta: evaluate_model(model, data.images, data.labels, dataset.class_names, tta)
-                for tta in ("none", "flip")
-            }
-            print(f"{split}: accuracy {evaluation[split]['none']['accuracy']:.4f} "
-                  f"(flip TTA {evaluation[split]['flip']['accuracy']:.4f}), "
-                  f"macro-F1 {evaluation[split]['none']['macro_f1']:.4f}", flush=True)
-    tmp = output.with_name(output.stem + ".tmp.keras")
-    model.save(tmp)
+    evaluation = evaluate_splits(model, dataset)
     info = ModelInfo(config.name, tuple(dataset.class_names), dataset.image_size, dataset.channels)
-    write_model_info(tmp, info)
-    os.replace(tmp, output)
+    save_with_info(model, info, output)
     report = {
         "report_version": REPORT_VERSION,
-        "model": {**info.to_json(), "file": output.name, "file_bytes": output.stat().st_size,
-                  "parameters": int(model.count_params()), "input_shape": list(model.input_shape[1:])},
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "model": model_section(model, info, output),
+        "created": now_iso(),
         "config": asdict(config),
         "precision": state["precision"],
         "training": {
@@ -95,6 +80,40 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
     }
     write_report(report_path_for(output), report)
     return output
+
+
+def evaluate_splits(model: keras.Model, dataset: Dataset) -> dict:
+    """Metrics on validation, test and the whole test folder, without and with flip TTA."""
+    evaluation = {}
+    for split in (VAL, TEST, TEST_ALL):
+        if split in dataset.splits:
+            data = dataset.splits[split]
+            evaluation[split] = {
+                tta: evaluate_model(model, data.images, data.labels, dataset.class_names, tta)
+                for tta in ("none", "flip")
+            }
+            print(f"{split}: accuracy {evaluation[split]['none']['accuracy']:.4f} "
+                  f"(flip TTA {evaluation[split]['flip']['accuracy']:.4f}), "
+                  f"macro-F1 {evaluation[split]['none']['macro_f1']:.4f}", flush=True)
+    return evaluation
+
+
+def save_with_info(model: keras.Model, info: ModelInfo, output: Path) -> None:
+    """Save atomically, with the class list inside the file, so no reader ever sees half a model."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.stem + ".tmp.keras")
+    model.save(tmp)
+    write_model_info(tmp, info)
+    os.replace(tmp, output)
+
+
+def model_section(model: keras.Model, info: ModelInfo, output: Path) -> dict:
+    return {**info.to_json(), "file": output.name, "file_bytes": output.stat().st_size,
+            "parameters": int(model.count_params()), "input_shape": list(model.input_shape[1:])}
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def write_report(path: Path, report: dict) -> None:

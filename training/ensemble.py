@@ -1,0 +1,137 @@
+"""Average trained models into one `.keras` file:
+`python -m training.ensemble --data PATH --members A.keras B.keras ... --output models/NAME.keras`.
+
+Independently seeded CNNs make partly different mistakes on FER2013, so averaging their
+probabilities buys accuracy without any new training, at N times the inference work. The result
+is an ordinary model file (the members are nested inside it), so the app, the CLI and
+`training.evaluate` use it like any other; the report next to it holds every member's own report.
+The members' checkpoints were chosen on the validation split; the ensemble adds no choice of its own
+beyond the member list, whose validation accuracies this command prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+from keras import layers
+
+from fer.model_file import ModelFileError, ModelInfo, read_model_info
+from training.data import VAL, DatasetError, load_dataset
+from training.evaluate import evaluate_model
+from training.report import (
+    REPORT_VERSION,
+    architecture,
+    evaluate_splits,
+    model_section,
+    now_iso,
+    report_path_for,
+    save_with_info,
+    write_report,
+)
+
+MEMBER_REPORT_KEYS = ("model", "config", "precision", "training", "history", "evaluation")
+
+
+def build_ensemble(members: list[keras.Model], name: str = "ensemble") -> keras.Model:
+    """One model whose output is the mean of the members' probabilities (members nested as layers)."""
+    inputs = keras.Input(shape=members[0].input_shape[1:], name="pixels")
+    outputs = [renamed(member, f"member_{i}")(inputs) for i, member in enumerate(members)]
+    averaged = layers.Average(name="probabilities")(outputs) if len(outputs) > 1 else outputs[0]
+    return keras.Model(inputs, averaged, name=name)
+
+
+def renamed(model: keras.Model, name: str) -> keras.Model:
+    """A copy under a new name: members trained by the same code share a name, and a model's
+    layer names must be unique."""
+    clone = keras.Model.from_config({**model.get_config(), "name": name})
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def common_info(paths: list[Path]) -> ModelInfo:
+    """The members' shared class list and input format; mixing formats is an error."""
+    infos = [read_model_info(path) for path in paths]
+    first = infos[0]
+    for path, info in zip(paths[1:], infos[1:]):
+        if (info.class_names, info.image_size, info.channels) != (first.class_names, first.image_size, first.channels):
+            raise ModelFileError(f"{path} has classes {list(info.class_names)}, input {info.image_size} x "
+                                 f"{info.channels}; {paths[0]} has {list(first.class_names)}, "
+                                 f"{first.image_size} x {first.channels}")
+    return first
+
+
+def member_report(path: Path) -> dict:
+    """The parts of a member's own training report the dashboard shows (empty if it has none)."""
+    report_path = report_path_for(path)
+    if not report_path.exists():
+        return {"model": {"file": path.name}}
+    report = json.loads(report_path.read_text())
+    return {key: report[key] for key in MEMBER_REPORT_KEYS if key in report}
+
+
+def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str) -> dict:
+    first = common_info(member_paths)
+    info = ModelInfo(name, first.class_names, first.image_size, first.channels)
+    dataset = load_dataset(data, image_size=info.image_size[0], color="grayscale" if info.channels == 1 else "rgb")
+    if list(info.class_names) != dataset.class_names:
+        raise ModelFileError(f"the members' classes {list(info.class_names)} differ from the dataset's "
+                             f"{dataset.class_names}")
+    members = [keras.models.load_model(path, compile=False) for path in member_paths]
+    validation = dataset.splits.get(VAL)
+    if validation is not None:
+        for path, member in zip(member_paths, members):
+            metrics = evaluate_model(member, validation.images, validation.labels, dataset.class_names, "none")
+            print(f"member {path.name}: validation accuracy {metrics['accuracy']:.4f}", flush=True)
+    model = build_ensemble(members, name)
+    evaluation = evaluate_splits(model, dataset)
+    save_with_info(model, info, output)
+    reports = [member_report(path) for path in member_paths]
+    seconds = sum((r.get("training") or {}).get("train_seconds", 0) for r in reports)
+    report = {
+        "report_version": REPORT_VERSION,
+        "model": model_section(model, info, output),
+        "created": now_iso(),
+        "config": {"data": data, "output": str(output), "name": name,
+                   "members": [str(path) for path in member_paths]},
+        "precision": "float32",
+        "training": {
+            "members": len(members), "train_seconds": round(seconds, 1),
+            "hardware": (reports[0].get("training") or {}).get("hardware", {}),
+            "selection": "each member: its checkpoint with the best validation accuracy; "
+                         "the ensemble: the mean of the members' probabilities, equal weights",
+        },
+        "members": reports,
+        "dataset": dataset.describe(),
+        "evaluation": evaluation,
+        "architecture": architecture(model),
+    }
+    write_report(report_path_for(output), report)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.ensemble", description=__doc__.splitlines()[0])
+    parser.add_argument("--members", nargs="+", required=True, help=".keras files written by training.train")
+    parser.add_argument("--data", required=True, help="the dataset the members were trained on")
+    parser.add_argument("--output", required=True, help="where the ensemble .keras (+ .json report) goes")
+    parser.add_argument("--name", help="model name (default: the output file's stem)")
+    args = parser.parse_args(argv)
+    output = Path(args.output)
+    try:
+        make_ensemble([Path(p) for p in args.members], args.data, output, args.name or output.stem)
+    except (ModelFileError, DatasetError, OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {output} and {report_path_for(output).name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
