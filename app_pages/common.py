@@ -21,19 +21,22 @@ TURN_PROVIDER_VARIABLES = (
 )
 
 
-def model_paths() -> list[Path]:
-    """The models in models/ (or FER_MODELS_DIR), the default first."""
-    default = default_model_path()
+def model_paths(purpose: str = "photos") -> list[Path]:
+    """The models in models/ (or FER_MODELS_DIR), the default for `purpose` first."""
+    default = default_model_path(purpose)
     return sorted(models_dir().glob("*.keras"), key=lambda p: (p != default, p.name))
 
 
-def selected_model_path() -> Path:
-    """The model chosen in the sidebar when the models folder holds several; else the default."""
-    paths = model_paths()
+def selected_model_path(purpose: str) -> Path:
+    """The model chosen in the sidebar when the models folder holds several; else the default.
+    Each purpose keeps its own choice: photos default to the accurate model, video to the fast one."""
+    paths = model_paths(purpose)
     if len(paths) > 1:
-        choice = st.sidebar.selectbox("Model", [p.name for p in paths], key="model_choice")
+        choice = st.sidebar.selectbox("Model", [p.name for p in paths], key=f"model_choice_{purpose}",
+                                      help="Photos default to the most accurate model, live video to the "
+                                           "fastest; the Model dashboard compares them.")
         return models_dir() / choice
-    return paths[0] if paths else default_model_path()
+    return paths[0] if paths else default_model_path(purpose)
 
 
 @st.cache_resource(show_spinner="Loading the emotion model…")

@@ -57,7 +57,10 @@ def headline(report: dict) -> None:
     cols[4].metric("Latency per face", f"{latency:.1f} ms" if latency else "n/a",
                    help="median, batch of 1, one CPU thread (benchmarks/latency.py)")
     training = report.get("training", {})
-    if training:
+    members = report.get("members")
+    if members:
+        st.caption(ensemble_summary(report, members))
+    elif training:
         hardware = training.get("hardware", {})
         st.caption(
             f"Trained {training.get('epochs_run', '?')} epochs in {training.get('train_seconds', 0) / 60:.0f} min on "
@@ -67,7 +70,31 @@ def headline(report: dict) -> None:
         )
 
 
+def ensemble_summary(report: dict, members: list[dict]) -> str:
+    parts = []
+    for member in members:
+        name = section(member, "model", "name") or section(member, "model", "file") or "?"
+        accuracy = section(member, "evaluation", "test", "none", "accuracy")
+        epochs = section(member, "training", "epochs_run")
+        parts.append(f"{name} ({epochs or '?'} epochs"
+                     + (f", {accuracy:.1%} alone on PrivateTest)" if accuracy is not None else ")"))
+    minutes = section(report, "training", "train_seconds") or 0
+    return (f"An ensemble: the mean of {len(members)} CNNs' probabilities: {'; '.join(parts)}. "
+            f"Training took {minutes / 60:.0f} min in all; each member's checkpoint was chosen on validation "
+            f"accuracy. Each face costs {len(members)} CNN passes, so live video uses a single CNN.")
+
+
+def member_curves(report: dict) -> None:
+    """An ensemble has no curves of its own: show each member's."""
+    members = report["members"]
+    names = [section(m, "model", "name") or f"member {i + 1}" for i, m in enumerate(members)]
+    index = st.selectbox("Member", range(len(members)), format_func=lambda i: names[i], key="member")
+    curves(members[index])
+
+
 def curves(report: dict) -> None:
+    if report.get("members"):
+        return member_curves(report)
     history = report.get("history")
     if not history:
         return missing("training history")

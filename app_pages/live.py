@@ -15,7 +15,7 @@ st.write("Press **START** and allow the camera. Video goes from your browser to 
          "back; nothing is recorded or sent anywhere else.")
 
 try:
-    recognizer = load_recognizer(str(selected_model_path()))
+    recognizer = load_recognizer(str(selected_model_path("video")))
 except Exception as err:  # noqa: BLE001
     st.error(f"The model could not be loaded ({err}). Train one with `python -m training.train`.")
     st.stop()

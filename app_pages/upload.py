@@ -92,7 +92,7 @@ def flatten(rows: list[dict]) -> pd.DataFrame:
 
 st.title("Emotions in photos")
 st.write("Upload one or more photos. Every face is found, boxed and classified; nothing is stored.")
-model_path = selected_model_path()
+model_path = selected_model_path("photos")
 with st.sidebar:
     min_confidence = st.slider("Face detector confidence", 0.3, 0.95, 0.6, 0.05,
                                help="Lower finds more (and smaller) faces, with more false alarms.")

@@ -19,7 +19,9 @@ from fer.model_file import ModelFileError, ModelInfo, read_model_info
 from fer.preprocessing import prepare_faces, tta_views
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL_NAME = "fer2013_vgg32.keras"
+FAST_MODEL_NAME = "fer2013_vgg32.keras"  # one CNN, a few ms a face: live video
+ACCURATE_MODEL_NAME = "fer2013_ensemble.keras"  # several CNNs averaged: photos, the CLI, the library
+PURPOSES = ("photos", "video")
 MAX_BATCH = 64
 
 
@@ -28,14 +30,18 @@ def models_dir() -> Path:
     return Path(os.environ.get("FER_MODELS_DIR") or MODELS_DIR)
 
 
-def default_model_path() -> Path:
-    """The shipped model, or the first model in `FER_MODELS_DIR` when that folder has no such file."""
+def default_model_path(purpose: str = "photos") -> Path:
+    """The shipped model for `purpose`: the accurate ensemble for photos, the fast single CNN for
+    live video; either falls back to the other, then to the first model in the folder."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}, not {purpose!r}")
     folder = models_dir()
-    preferred = folder / DEFAULT_MODEL_NAME
-    if preferred.exists():
-        return preferred
+    names = (ACCURATE_MODEL_NAME, FAST_MODEL_NAME) if purpose == "photos" else (FAST_MODEL_NAME, ACCURATE_MODEL_NAME)
+    for name in names:
+        if (folder / name).exists():
+            return folder / name
     others = sorted(folder.glob("*.keras"))
-    return others[0] if others else preferred
+    return others[0] if others else folder / names[0]
 
 
 class EmotionClassifier:

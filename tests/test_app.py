@@ -13,12 +13,12 @@ import streamlit_webrtc  # noqa: F401 - before TensorFlow: see streamlit_app.py
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from fer.classifier import DEFAULT_MODEL_NAME, MODELS_DIR
+from fer.classifier import ACCURATE_MODEL_NAME, FAST_MODEL_NAME, MODELS_DIR, default_model_path
 from tests.conftest import ROOT
 
 APP = str(ROOT / "streamlit_app.py")
 TIMEOUT = 180
-SHIPPED = MODELS_DIR / DEFAULT_MODEL_NAME
+SHIPPED = MODELS_DIR / FAST_MODEL_NAME
 
 
 def png(array: np.ndarray) -> bytes:
@@ -89,7 +89,8 @@ def test_camera_snapshot(face_photo):
 
 
 def test_dashboard_shows_the_shipped_report():
-    report = json.loads(SHIPPED.with_suffix(".json").read_text())
+    shown = default_model_path("photos")  # the dashboard opens on the model photos use
+    report = json.loads(shown.with_suffix(".json").read_text())
     at = open_page("app_pages/dashboard.py")
     assert not at.warning, [w.value for w in at.warning]
     labels = {m.label: m.value for m in at.metric}
@@ -101,6 +102,11 @@ def test_dashboard_shows_the_shipped_report():
                                             "Confusion matrix and per-class metrics", "Architecture"]
     per_class = at.dataframe[0].value
     assert list(per_class["emotion"]) == report["model"]["class_names"]
+    if report.get("members"):  # an ensemble shows each member's curves
+        member = next(s for s in at.selectbox if s.label == "Member")
+        assert len(member.options) == len(report["members"])
+        member.select_index(len(member.options) - 1).run()
+        assert not at.exception
 
 
 @pytest.fixture()
@@ -140,6 +146,16 @@ def test_dashboard_model_selector(models_folder):
     assert at.selectbox[0].label == "Model" and at.selectbox[0].options == ["a.keras", "b.keras"]
     at.selectbox[0].select("b.keras").run()
     assert not at.exception and "b.keras" in at.caption[0].value
+
+
+def test_photos_default_to_the_accurate_model_and_video_to_the_fast_one(models_folder):
+    for name in (FAST_MODEL_NAME, ACCURATE_MODEL_NAME, "mine.keras"):
+        shutil.copy(SHIPPED, models_folder / name)
+    photos = open_page("app_pages/upload.py")
+    assert photos.sidebar.selectbox[0].value == ACCURATE_MODEL_NAME
+    assert photos.sidebar.selectbox[0].options[0] == ACCURATE_MODEL_NAME
+    live = open_page("app_pages/live.py")
+    assert live.sidebar.selectbox[0].value == FAST_MODEL_NAME
 
 
 def video_frame(rgb: np.ndarray) -> av.VideoFrame:
