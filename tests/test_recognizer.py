@@ -138,3 +138,18 @@ def test_both_detectors_find_the_astronaut(face_photo, detector_class):
     recognizer = EmotionRecognizer(detector=detector_class())
     faces = recognizer.analyze(face_photo, min_confidence=0.5)
     assert faces and iou(faces[0].box, ASTRONAUT_FACE) > 0.4
+
+
+def test_default_model_for_photos_and_video(tmp_path, monkeypatch):
+    from fer import default_model_path
+    from fer.classifier import ACCURATE_MODEL_NAME, FAST_MODEL_NAME
+
+    monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
+    (tmp_path / "mine.keras").write_bytes(b"")
+    assert default_model_path("photos").name == default_model_path("video").name == "mine.keras"
+    (tmp_path / FAST_MODEL_NAME).write_bytes(b"")
+    assert default_model_path("photos").name == default_model_path("video").name == FAST_MODEL_NAME
+    (tmp_path / ACCURATE_MODEL_NAME).write_bytes(b"")
+    assert default_model_path().name == ACCURATE_MODEL_NAME and default_model_path("video").name == FAST_MODEL_NAME
+    with pytest.raises(ValueError, match="purpose"):
+        default_model_path("audio")
