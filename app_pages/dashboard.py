@@ -79,7 +79,7 @@ def ensemble_summary(report: dict, members: list[dict]) -> str:
         parts.append(f"{name} ({epochs or '?'} epochs"
                      + (f", {accuracy:.1%} alone on PrivateTest)" if accuracy is not None else ")"))
     minutes = section(report, "training", "train_seconds") or 0
-    return (f"An ensemble: the mean of {len(members)} CNNs' probabilities: {'; '.join(parts)}. "
+    return (f"An ensemble averaging the probabilities of {len(members)} CNNs: {'; '.join(parts)}. "
             f"Training took {minutes / 60:.0f} min in all; each member's checkpoint was chosen on validation "
             f"accuracy. Each face costs {len(members)} CNN passes, so live video uses a single CNN.")
 

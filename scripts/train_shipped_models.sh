@@ -20,6 +20,6 @@ train() {  # name, extra options...
 
 train fer2013_vgg32 models/fer2013_vgg32.keras --epochs 50
 train fer2013_vgg32_s1 runs/members/fer2013_vgg32_s1.keras --epochs 40 --seed 1
-train fer2013_vgg32_s2 runs/members/fer2013_vgg32_s2.keras --epochs 40 --seed 2 --erase 0.25 --dropout 0.3
+train fer2013_vgg32_s2 runs/members/fer2013_vgg32_s2.keras --epochs 30 --seed 2 --erase 0.25 --dropout 0.3
 "$PY" -m training.ensemble --data "$DATA" --output models/fer2013_ensemble.keras \
   --members models/fer2013_vgg32.keras runs/members/fer2013_vgg32_s1.keras runs/members/fer2013_vgg32_s2.keras
