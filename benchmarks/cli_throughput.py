@@ -17,13 +17,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fer.classifier import default_model_path  # noqa: E402 - light: no TensorFlow until a model loads
+from fer.preprocessing import TTA_MODES  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
-    parser.add_argument("--tta", choices=["none", "flip", "tencrop"], default="none")
+    parser.add_argument("--tta", choices=TTA_MODES, default="none")
     args = parser.parse_args()
     test_dir = Path(args.data) / "test"
     model_args = ["--model", args.model] if args.model else []
@@ -37,7 +41,7 @@ def main() -> int:
         evaluation = Path(tmp) / "evaluate.json"
         subprocess.run([sys.executable, "-m", "training.evaluate", "--data", args.data, "--split", "test_all",
                         "--tta", args.tta, "--json", str(evaluation),
-                        *(model_args or ["--model", str(default_model())])],
+                        *(model_args or ["--model", str(default_model_path())])],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         reference = json.loads(evaluation.read_text())["results"]["test_all"]["accuracy"]
     correct = sum(Path(r["path"]).parent.name == r["faces"][0]["label"] for r in records)
@@ -48,13 +52,6 @@ def main() -> int:
     print(f"CLI accuracy on the whole test folder: {accuracy:.4f}; training.evaluate: {reference:.4f}; "
           f"{'equal' if abs(accuracy - reference) < 0.5 / len(records) else 'DIFFERENT'}")
     return 0 if abs(accuracy - reference) < 0.5 / len(records) else 1
-
-
-def default_model() -> Path:
-    sys.path.insert(0, str(ROOT))
-    from fer.classifier import default_model_path
-
-    return default_model_path()
 
 
 if __name__ == "__main__":
