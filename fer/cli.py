@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="json: one object per line per image; csv: one row per face")
     predict.add_argument("--output", help="write results here instead of stdout")
     predict.add_argument("--annotate", metavar="DIR", help="also save annotated copies of the images in DIR")
-    predict.add_argument("--model", help="a .keras model from training.train (default: the shipped accurate one)")
+    predict.add_argument("--model", help="a .keras model from training.train (default: the shipped model for photos)")
     predict.add_argument("--min-confidence", type=float, default=0.6, help="face detector threshold, 0-1")
     predict.add_argument("--tta", choices=TTA_MODES, default="none",
                          help="test-time augmentation: flip averages each face with its mirror image")
@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     pcsv = sub.add_parser("predict-csv", help="classify each row of a Kaggle-style CSV with a pixels column")
     pcsv.add_argument("csv", help="CSV with a 'pixels' column (e.g. fer2013.csv, test.csv)")
     pcsv.add_argument("--output", help="write predictions here instead of stdout")
-    pcsv.add_argument("--model", help="a .keras model from training.train (default: the shipped accurate one)")
+    pcsv.add_argument("--model", help="a .keras model from training.train (default: the shipped model for photos)")
     pcsv.set_defaults(func=cmd_predict_csv)
     return parser
 
