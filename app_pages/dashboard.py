@@ -57,9 +57,8 @@ def headline(report: dict) -> None:
     cols[4].metric("Latency per face", f"{latency:.1f} ms" if latency else "n/a",
                    help="median, batch of 1, one CPU thread (benchmarks/latency.py)")
     training = report.get("training", {})
-    members = report.get("members")
-    if members:
-        st.caption(ensemble_summary(report, members))
+    if report.get("members"):
+        st.caption(ensemble_summary(report))
     elif training:
         hardware = training.get("hardware", {})
         st.caption(
@@ -70,7 +69,8 @@ def headline(report: dict) -> None:
         )
 
 
-def ensemble_summary(report: dict, members: list[dict]) -> str:
+def ensemble_summary(report: dict) -> str:
+    members = report["members"]
     parts = []
     for member in members:
         name = section(member, "model", "name") or section(member, "model", "file") or "?"
