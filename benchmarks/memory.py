@@ -1,10 +1,10 @@
 """Peak memory of loading the model (with one analysed photo) and of training.
 
-    python benchmarks/memory.py [--data ../shared/data/fer2013]
+    python benchmarks/memory.py [--data ../shared/data/fer2013] [--width 32]
 
 Each measurement runs in a fresh process and reads its peak resident set size (ru_maxrss). The
 training figure is one epoch over 3,000 training images with the full data set loaded (the loaded
-arrays and the model, not the epoch count, set the peak), at the shipped model's width.
+arrays and the model, not the epoch count, set the peak), at the given network width (default 32, the live model's).
 """
 
 from __future__ import annotations
@@ -45,14 +45,15 @@ def run(code: str, *args: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
+    parser.add_argument("--width", type=int, default=32, help="channels of the first block of the trained network")
     args = parser.parse_args()
     loaded = run(LOAD)
     print(f"load the model + detector and analyse one photo: peak {loaded['peak_mb']:.0f} MB resident "
           f"({loaded['private_mb']:.0f} MB private; the rest is TensorFlow's libraries mapped from disk)")
     with tempfile.TemporaryDirectory() as tmp:
         trained = run(TRAIN, "--data", args.data, "--epochs", "1", "--max-train-samples", "3000",
-                      "--run-dir", f"{tmp}/run", "--output", f"{tmp}/model.keras")
-    print(f"training (FER2013 loaded, width-32 model, batch 128): peak {trained['peak_mb']:.0f} MB resident")
+                      "--width", str(args.width), "--run-dir", f"{tmp}/run", "--output", f"{tmp}/model.keras")
+    print(f"training (FER2013 loaded, width-{args.width} model, batch 128): peak {trained['peak_mb']:.0f} MB resident")
     return 0
 
 
