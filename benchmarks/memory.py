@@ -1,4 +1,4 @@
-"""Peak memory of loading the model (with one analysed photo) and of training.
+"""Peak memory of loading each shipped model, and both (with one analysed photo), and of training.
 
     python benchmarks/memory.py [--data ../shared/data/fer2013] [--width 32]
 
@@ -19,11 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 LOAD = """
-import resource, json
+import resource, json, sys
 from skimage import data
 from fer import EmotionRecognizer
-recognizer = EmotionRecognizer()
-recognizer.analyze(data.astronaut())
+from fer.classifier import default_model_path
+for purpose in sys.argv[1:]:
+    EmotionRecognizer(default_model_path(purpose)).analyze(data.astronaut())
 status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
 print(json.dumps({'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   'private_mb': int(status['RssAnon'].split()[0]) / 1024}))
@@ -47,9 +48,11 @@ def main() -> int:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
     parser.add_argument("--width", type=int, default=32, help="channels of the first block of the trained network")
     args = parser.parse_args()
-    loaded = run(LOAD)
-    print(f"load the model + detector and analyse one photo: peak {loaded['peak_mb']:.0f} MB resident "
-          f"({loaded['private_mb']:.0f} MB private; the rest is TensorFlow's libraries mapped from disk)")
+    for purposes, what in [(["photos"], "the photos model"), (["video"], "the live-video model"),
+                           (["photos", "video"], "both models (a server whose users opened both pages)")]:
+        loaded = run(LOAD, *purposes)
+        print(f"load {what} + detector and analyse one photo: peak {loaded['peak_mb']:.0f} MB resident "
+              f"({loaded['private_mb']:.0f} MB private; the rest is TensorFlow's libraries mapped from disk)")
     with tempfile.TemporaryDirectory() as tmp:
         trained = run(TRAIN, "--data", args.data, "--epochs", "1", "--max-train-samples", "3000",
                       "--width", str(args.width), "--run-dir", f"{tmp}/run", "--output", f"{tmp}/model.keras")
