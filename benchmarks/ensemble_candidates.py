@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from training.data import VAL, load_dataset  # noqa: E402
+from training.data import VAL  # noqa: E402
+from training.ensemble import load_members_dataset  # noqa: E402
 from training.evaluate import predict_probabilities  # noqa: E402
 
 TTAS = ("none", "flip")
@@ -33,7 +34,8 @@ def main() -> int:
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
     args = parser.parse_args()
-    validation = load_dataset(args.data).splits[VAL]
+    _, dataset = load_members_dataset(args.models, args.data)
+    validation = dataset.splits[VAL]
     probabilities = {}
     for path in args.models:
         model = keras.models.load_model(path, compile=False)

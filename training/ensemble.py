@@ -23,7 +23,7 @@ import keras
 from keras import layers
 
 from fer.model_file import ModelFileError, ModelInfo, read_model_info
-from training.data import VAL, DatasetError, load_dataset
+from training.data import VAL, Dataset, DatasetError, load_dataset
 from training.evaluate import evaluate_model
 from training.report import (
     REPORT_VERSION,
@@ -76,13 +76,20 @@ def member_report(path: Path) -> dict:
     return {key: report[key] for key in MEMBER_REPORT_KEYS if key in report}
 
 
-def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str) -> dict:
-    first = common_info(member_paths)
-    info = ModelInfo(name, first.class_names, first.image_size, first.channels)
+def load_members_dataset(member_paths: list[Path], data: str) -> tuple[ModelInfo, Dataset]:
+    """The dataset in the members' input format, so their probabilities can be averaged on it;
+    members that disagree with each other or with the dataset's classes are an error."""
+    info = common_info(member_paths)
     dataset = load_dataset(data, image_size=info.image_size[0], color="grayscale" if info.channels == 1 else "rgb")
     if list(info.class_names) != dataset.class_names:
         raise ModelFileError(f"the members' classes {list(info.class_names)} differ from the dataset's "
                              f"{dataset.class_names}")
+    return info, dataset
+
+
+def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str) -> dict:
+    first, dataset = load_members_dataset(member_paths, data)
+    info = ModelInfo(name, first.class_names, first.image_size, first.channels)
     members = [keras.models.load_model(path, compile=False) for path in member_paths]
     validation = dataset.splits.get(VAL)
     if validation is not None:
