@@ -1,26 +1,25 @@
 """The emotion CNN at inference time: load once, classify face crops fast, from any thread.
 
-`predict_on_batch` runs Keras' compiled predict step directly (a few ms for one face), unlike
-`predict()`, which builds a data pipeline on every call and costs tens of ms before any maths.
+A model is a `.tflite` file (run by LiteRT: what the app, the CLI and the library use by default) or a
+`.keras` file straight from training (run by Keras). Both carry the same metadata and give the same
+probabilities; this class hides which one runs.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
 
-from fer.model_file import ModelFileError, ModelInfo, read_model_info
+from fer.model_file import MODEL_SUFFIXES, ModelFileError, ModelInfo, model_files, read_model_info
 from fer.preprocessing import prepare_faces, tta_views
+from fer.runtime import litert_available, open_network
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-FAST_MODEL_NAME = "fer2013_vgg32.keras"  # one CNN, a few ms a face: live video
-ACCURATE_MODEL_NAME = "fer2013_ensemble.keras"  # several CNNs averaged: photos, the CLI, the library
+FAST_MODEL = "fer2013_vgg32"  # one CNN, a few ms a face: live video
+ACCURATE_MODEL = "fer2013_ensemble"  # several CNNs averaged: photos, the CLI, the library
 PURPOSES = ("photos", "video")
 MAX_BATCH = 64
 
@@ -30,34 +29,47 @@ def models_dir() -> Path:
     return Path(os.environ.get("FER_MODELS_DIR") or MODELS_DIR)
 
 
+def usable_suffixes() -> tuple[str, ...]:
+    """Model formats this installation can run, preferred first."""
+    return MODEL_SUFFIXES if litert_available() else tuple(s for s in MODEL_SUFFIXES if s != ".tflite")
+
+
+def available_models() -> list[Path]:
+    """One file per model in the models folder, in the preferred format this installation runs."""
+    usable = usable_suffixes()
+    files = model_files(models_dir())
+    if ".tflite" not in usable:  # list the .keras copy of a model, or nothing where there is none
+        files = [p.with_suffix(".keras") if p.suffix == ".tflite" else p for p in files]
+        files = [p for p in files if p.exists()]
+    return files
+
+
 def default_model_path(purpose: str = "photos") -> Path:
     """The shipped model for `purpose`: the accurate ensemble for photos, the fast single CNN for
     live video; either falls back to the other, then to the first model in the folder."""
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}, not {purpose!r}")
     folder = models_dir()
-    names = (ACCURATE_MODEL_NAME, FAST_MODEL_NAME) if purpose == "photos" else (FAST_MODEL_NAME, ACCURATE_MODEL_NAME)
-    for name in names:
-        if (folder / name).exists():
-            return folder / name
-    others = sorted(folder.glob("*.keras"))
-    return others[0] if others else folder / names[0]
+    stems = (ACCURATE_MODEL, FAST_MODEL) if purpose == "photos" else (FAST_MODEL, ACCURATE_MODEL)
+    for stem in stems:
+        for suffix in usable_suffixes():
+            if (folder / (stem + suffix)).exists():
+                return folder / (stem + suffix)
+    others = available_models()
+    return others[0] if others else folder / (stems[0] + usable_suffixes()[0])
 
 
 class EmotionClassifier:
-    """A `.keras` model written by `training.train`, with its class list and input format."""
+    """A model written by `training.train` (`.tflite` or `.keras`), with its class list and input format."""
 
-    def __init__(self, model_path: str | os.PathLike | None = None) -> None:
-        import keras
-
+    def __init__(self, model_path: str | os.PathLike | None = None, threads: int | None = None) -> None:
         self.path = Path(model_path) if model_path else default_model_path()
         self.info: ModelInfo = read_model_info(self.path)
-        try:
-            self._model = keras.models.load_model(self.path, compile=False)
-        except Exception as err:  # Keras raises many types for a damaged file
-            raise ModelFileError(f"cannot load the model {self.path}: {err}") from err
-        self._lock = threading.Lock()
-        self.predict_crops([np.zeros((*self.info.image_size, 3), np.uint8)])  # compile before first use
+        self._network = open_network(self.path, threads)
+        probabilities = self.predict_crops([np.zeros((*self.info.image_size, 3), np.uint8)])  # warm up
+        if probabilities.shape != (1, len(self.class_names)):
+            raise ModelFileError(f"{self.path} gives {probabilities.shape[-1]} outputs but its metadata names "
+                                 f"{len(self.class_names)} classes")
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -71,19 +83,16 @@ class EmotionClassifier:
         """Class probabilities, (N, classes) float32, for RGB (or grayscale) uint8 face crops.
         `tta="flip"` averages each face with its mirror image: a little more accurate, twice the work."""
         batch = prepare_faces(rgb_crops, self.info.image_size, self.info.channels)
-        if tta == "none" or len(batch) == 0:
-            return self.predict_prepared(batch)
-        views = tta_views(batch, tta)
-        probabilities = self.predict_prepared(np.concatenate(views))
-        return probabilities.reshape(len(views), len(batch), -1).mean(axis=0)
+        return self.predict_prepared(batch, tta)
 
-    def predict_prepared(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities for crops already passed through `prepare_faces`."""
+    def predict_prepared(self, batch: np.ndarray, tta: str = "none") -> np.ndarray:
+        """Probabilities for a uint8 batch already passed through `prepare_faces`, averaged over the
+        test-time augmentation views of `tta`. Training's evaluation uses this same path."""
         if len(batch) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
-        outputs = []
-        for start in range(0, len(batch), MAX_BATCH):
-            chunk = batch[start : start + MAX_BATCH].astype(np.float32)
-            with self._lock:  # Keras' compiled step is built lazily and is not re-entrant
-                outputs.append(np.asarray(self._model.predict_on_batch(chunk), dtype=np.float32))
-        return np.concatenate(outputs)
+        views = tta_views(batch, tta)
+        stacked = np.concatenate(views) if len(views) > 1 else batch
+        outputs = [self._network.predict(stacked[start : start + MAX_BATCH].astype(np.float32))
+                   for start in range(0, len(stacked), MAX_BATCH)]
+        probabilities = np.concatenate(outputs)
+        return probabilities.reshape(len(views), len(batch), -1).mean(axis=0)

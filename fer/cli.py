@@ -22,6 +22,7 @@ from fer.model_file import ModelFileError
 from fer.preprocessing import TTA_MODES
 
 CROP_BATCH = 256  # --cropped classifies this many files per model call
+MODEL_HELP = "a .tflite or .keras model from training.train (default: the shipped model for photos)"
 
 
 def expand_paths(paths: Iterable[str]) -> tuple[list[Path], list[str]]:
@@ -156,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="json: one object per line per image; csv: one row per face")
     predict.add_argument("--output", help="write results here instead of stdout")
     predict.add_argument("--annotate", metavar="DIR", help="also save annotated copies of the images in DIR")
-    predict.add_argument("--model", help="a .keras model from training.train (default: the shipped model for photos)")
+    predict.add_argument("--model", help=MODEL_HELP)
     predict.add_argument("--min-confidence", type=float, default=0.6, help="face detector threshold, 0-1")
     predict.add_argument("--tta", choices=TTA_MODES, default="none",
                          help="test-time augmentation: flip averages each face with its mirror image")
@@ -165,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     pcsv = sub.add_parser("predict-csv", help="classify each row of a Kaggle-style CSV with a pixels column")
     pcsv.add_argument("csv", help="CSV with a 'pixels' column (e.g. fer2013.csv, test.csv)")
     pcsv.add_argument("--output", help="write predictions here instead of stdout")
-    pcsv.add_argument("--model", help="a .keras model from training.train (default: the shipped model for photos)")
+    pcsv.add_argument("--model", help=MODEL_HELP)
     pcsv.set_defaults(func=cmd_predict_csv)
     return parser
 

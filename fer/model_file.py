@@ -1,17 +1,24 @@
-"""Read and write the metadata that travels inside a `.keras` file: class names, colour, model name.
+"""Read and write the metadata that travels inside a model file: class names, input size and colour, name.
 
-A `.keras` file is a zip; Keras reads only its own members, so one more JSON member rides along.
-That way a model copied anywhere still knows what its outputs mean, with no sidecar to lose.
+Two formats carry it, so a model copied anywhere still knows what its outputs mean, with no sidecar to lose:
+- `.keras` (training, and models users bring): a zip; Keras reads only its own members, so one more
+  JSON member rides along.
+- `.tflite` (what the app runs, through LiteRT): a flatbuffer whose `metadata` table holds named
+  buffers; ours is one more entry, which the interpreter ignores.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-METADATA_MEMBER = "fer_metadata.json"
+METADATA_MEMBER = "fer_metadata.json"  # the zip member of a .keras file
+TFLITE_METADATA_NAME = "fer_metadata"  # the metadata entry of a .tflite file
+# Model file suffixes, in the order a folder's copies of one model are preferred: LiteRT needs no TensorFlow.
+MODEL_SUFFIXES = (".tflite", ".keras")
 
 
 class ModelFileError(ValueError):
@@ -33,28 +40,92 @@ class ModelInfo:
             "channels": self.channels,
         }
 
+    @classmethod
+    def from_json(cls, raw: dict) -> ModelInfo:
+        return cls(
+            name=str(raw["name"]),
+            class_names=tuple(str(n) for n in raw["class_names"]),
+            image_size=(int(raw["image_size"][0]), int(raw["image_size"][1])),
+            channels=int(raw["channels"]),
+        )
+
 
 def write_model_info(path: str | Path, info: ModelInfo) -> None:
+    """Store `info` inside the model file at `path` (a .keras or .tflite file), in place."""
+    path = Path(path)
+    payload = json.dumps(info.to_json(), indent=1)
+    if path.suffix == ".tflite":
+        _write_tflite_info(path, payload)
+        return
     with zipfile.ZipFile(path, "a") as archive:
         if METADATA_MEMBER in archive.namelist():
             raise ModelFileError(f"{path} already has {METADATA_MEMBER}")
-        archive.writestr(METADATA_MEMBER, json.dumps(info.to_json(), indent=1))
+        archive.writestr(METADATA_MEMBER, payload)
 
 
 def read_model_info(path: str | Path) -> ModelInfo:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
+    raw_json = _read_tflite_info(path) if path.suffix == ".tflite" else _read_keras_info(path)
+    try:
+        raw = json.loads(raw_json)
+        return ModelInfo.from_json(raw)
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        raise ModelFileError(f"{path} has damaged metadata ({type(err).__name__}: {err})") from err
+
+
+def model_files(folder: str | os.PathLike) -> list[Path]:
+    """One file per model in `folder` (a model shipped as .tflite and .keras is listed once, as its
+    preferred format), sorted by name."""
+    by_stem: dict[str, Path] = {}
+    for suffix in reversed(MODEL_SUFFIXES):  # later suffixes win
+        for path in Path(folder).glob(f"*{suffix}"):
+            by_stem[path.stem] = path
+    return [by_stem[stem] for stem in sorted(by_stem)]
+
+
+def _read_keras_info(path: Path) -> bytes:
     try:
         with zipfile.ZipFile(path) as archive:
-            raw = json.loads(archive.read(METADATA_MEMBER))
+            return archive.read(METADATA_MEMBER)
     except zipfile.BadZipFile as err:
         raise ModelFileError(f"{path} is not a .keras model file ({err})") from err
     except KeyError as err:
         raise ModelFileError(f"{path} has no class list ({METADATA_MEMBER}); train it with training.train") from err
-    return ModelInfo(
-        name=str(raw["name"]),
-        class_names=tuple(raw["class_names"]),
-        image_size=(int(raw["image_size"][0]), int(raw["image_size"][1])),
-        channels=int(raw["channels"]),
-    )
+
+
+def _read_tflite_info(path: Path) -> bytes:
+    from ai_edge_litert import schema_py_generated as schema
+
+    data = path.read_bytes()
+    try:
+        if not schema.Model.ModelBufferHasIdentifier(data, 0):
+            raise ModelFileError(f"{path} is not a .tflite model file")
+        model = schema.Model.GetRootAs(data, 0)
+        for j in range(model.MetadataLength()):
+            entry = model.Metadata(j)
+            if entry.Name() == TFLITE_METADATA_NAME.encode():
+                return model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+    except ModelFileError:
+        raise
+    except Exception as err:  # flatbuffers raises many types for a damaged file
+        raise ModelFileError(f"{path} is not a readable .tflite model file ({type(err).__name__})") from err
+    raise ModelFileError(f"{path} has no class list ({TFLITE_METADATA_NAME}); export it with training.export_litert")
+
+
+def _write_tflite_info(path: Path, payload: str) -> None:
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(path.read_bytes()))
+    if any(entry.name == TFLITE_METADATA_NAME.encode() for entry in model.metadata or []):
+        raise ModelFileError(f"{path} already has {TFLITE_METADATA_NAME}")
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(payload.encode(), dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = TFLITE_METADATA_NAME, len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
+    path.write_bytes(flatbuffer_utils.convert_object_to_bytearray(model))

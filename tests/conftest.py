@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit_webrtc  # noqa: F401 - before TensorFlow in every test process: see streamlit_app.py
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

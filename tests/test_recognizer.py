@@ -142,14 +142,17 @@ def test_both_detectors_find_the_astronaut(face_photo, detector_class):
 
 def test_default_model_for_photos_and_video(tmp_path, monkeypatch):
     from fer import default_model_path
-    from fer.classifier import ACCURATE_MODEL_NAME, FAST_MODEL_NAME
+    from fer.classifier import ACCURATE_MODEL, FAST_MODEL
 
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
     (tmp_path / "mine.keras").write_bytes(b"")
     assert default_model_path("photos").name == default_model_path("video").name == "mine.keras"
-    (tmp_path / FAST_MODEL_NAME).write_bytes(b"")
-    assert default_model_path("photos").name == default_model_path("video").name == FAST_MODEL_NAME
-    (tmp_path / ACCURATE_MODEL_NAME).write_bytes(b"")
-    assert default_model_path().name == ACCURATE_MODEL_NAME and default_model_path("video").name == FAST_MODEL_NAME
+    (tmp_path / f"{FAST_MODEL}.keras").write_bytes(b"")
+    assert default_model_path("photos").name == default_model_path("video").name == f"{FAST_MODEL}.keras"
+    (tmp_path / f"{FAST_MODEL}.tflite").write_bytes(b"")  # LiteRT is preferred: no TensorFlow in memory
+    assert default_model_path("photos").name == default_model_path("video").name == f"{FAST_MODEL}.tflite"
+    (tmp_path / f"{ACCURATE_MODEL}.keras").write_bytes(b"")
+    assert default_model_path().name == f"{ACCURATE_MODEL}.keras"
+    assert default_model_path("video").name == f"{FAST_MODEL}.tflite"
     with pytest.raises(ValueError, match="purpose"):
         default_model_path("audio")

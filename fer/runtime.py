@@ -1,0 +1,123 @@
+"""The two ways to run a trained network on a batch of prepared faces: LiteRT for `.tflite` files,
+Keras for `.keras` files.
+
+LiteRT is what the app, the CLI and `EmotionRecognizer()` use: the interpreter and both shipped models
+take about a tenth of the memory of TensorFlow, and one face is as fast or faster. Keras stays for
+models users bring straight from training; it is imported only when such a file is opened.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from fer.model_file import ModelFileError
+
+
+class Network(Protocol):
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities, (N, classes) float32, for a float32 (N, height, width, channels) batch."""
+
+
+def litert_available() -> bool:
+    """Whether the LiteRT interpreter is installed (it has no wheel for a few platforms)."""
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def open_network(path: Path, threads: int | None = None) -> Network:
+    """The right runtime for `path`'s format."""
+    if path.suffix == ".tflite":
+        return LiteRTNetwork(path, threads)
+    return KerasNetwork(path)
+
+
+def default_threads() -> int:
+    """Threads for one model call: `FER_THREADS`, else up to 4 of the machine's cores."""
+    configured = os.environ.get("FER_THREADS", "")
+    return int(configured) if configured.isdigit() and int(configured) > 0 else min(4, os.cpu_count() or 1)
+
+
+class LiteRTNetwork:
+    """A `.tflite` model in the LiteRT interpreter. The interpreter is not re-entrant, so calls are
+    serialised; its input is resized only when the batch size changes (a video stream keeps one size)."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as err:
+            raise ModelFileError(f"{path} needs the LiteRT runtime: pip install ai-edge-litert ({err})") from err
+        try:
+            with native_info_lines_dropped():
+                self._interpreter = Interpreter(model_path=str(path), num_threads=threads or default_threads())
+                self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as err:
+            raise ModelFileError(f"cannot load the model {path}: {err}") from err
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._batch_size = int(self._interpreter.get_input_details()[0]["shape"][0])
+        self._lock = threading.Lock()
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            if len(batch) != self._batch_size:
+                self._interpreter.resize_tensor_input(self._input, [len(batch), *batch.shape[1:]])
+                self._interpreter.allocate_tensors()
+                self._batch_size = len(batch)
+            self._interpreter.set_tensor(self._input, np.ascontiguousarray(batch, dtype=np.float32))
+            self._interpreter.invoke()
+            return np.array(self._interpreter.get_tensor(self._output), dtype=np.float32)
+
+
+@contextmanager
+def native_info_lines_dropped() -> Iterator[None]:
+    """LiteRT's C++ core prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to
+    file descriptor 2 whenever a model loads, with no switch to turn it off. Catch what native code writes
+    there meanwhile and pass on everything but INFO lines, so a user sees no noise and every real error."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr (e.g. a service without one): nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            for line in caught.read().decode(errors="replace").splitlines(keepends=True):
+                if not line.startswith("INFO: "):
+                    sys.stderr.write(line)
+
+
+class KerasNetwork:
+    """A `.keras` model. `predict_on_batch` runs Keras' compiled predict step directly (a few ms for
+    one face), unlike `predict()`, which builds a data pipeline on every call."""
+
+    def __init__(self, path: Path) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras
+
+        try:
+            self._model = keras.models.load_model(path, compile=False)
+        except Exception as err:  # Keras raises many types for a damaged file
+            raise ModelFileError(f"cannot load the model {path}: {err}") from err
+        self._lock = threading.Lock()
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:  # Keras' compiled step is built lazily and is not re-entrant
+            return np.asarray(self._model.predict_on_batch(batch.astype(np.float32)), dtype=np.float32)
