@@ -39,6 +39,8 @@ def test_ensemble_averages_its_members_and_reports_them(members, tmp_path):
     crops = [np.random.default_rng(i).integers(0, 255, (30, 30, 3), dtype=np.uint8) for i in range(5)]
     expected = np.mean([EmotionClassifier(p).predict_crops(crops) for p in paths], axis=0)
     np.testing.assert_allclose(EmotionClassifier(output).predict_crops(crops), expected, atol=1e-5)
+    litert = EmotionClassifier(output.with_suffix(".tflite"))  # float16 weights: within a few thousandths
+    np.testing.assert_allclose(litert.predict_crops(crops), expected, atol=5e-3)
 
     report = json.loads(output.with_suffix(".json").read_text())
     assert [m["model"]["name"] for m in report["members"]] == ["tiny1", "tiny2"]

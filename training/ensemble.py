@@ -29,6 +29,7 @@ from training.report import (
     REPORT_VERSION,
     architecture,
     evaluate_splits,
+    litert_copy,
     model_section,
     now_iso,
     report_path_for,
@@ -118,6 +119,7 @@ def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str) 
         "dataset": dataset.describe(),
         "evaluation": evaluation,
         "architecture": architecture(model),
+        "litert": litert_copy(model, info, output, dataset),
     }
     write_report(report_path_for(output), report)
     return report
@@ -127,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.ensemble", description=__doc__.splitlines()[0])
     parser.add_argument("--members", nargs="+", required=True, help=".keras files written by training.train")
     parser.add_argument("--data", required=True, help="the dataset the members were trained on")
-    parser.add_argument("--output", required=True, help="where the ensemble .keras (+ .json report) goes")
+    parser.add_argument("--output", required=True,
+                        help="where the ensemble .keras goes (its .tflite copy and .json report go beside it)")
     parser.add_argument("--name", help="model name (default: the output file's stem)")
     args = parser.parse_args(argv)
     output = Path(args.output)

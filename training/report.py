@@ -78,8 +78,26 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
         "evaluation": evaluation,
         "architecture": architecture(model),
     }
+    report["litert"] = litert_copy(model, info, output, dataset)
     write_report(report_path_for(output), report)
     return output
+
+
+def litert_copy(model: keras.Model, info: ModelInfo, output: Path, dataset: Dataset) -> dict | None:
+    """Write the `.tflite` copy the app runs beside `output`; its report section (None when this
+    backend cannot convert: the model is saved, and `training.export_litert` converts it later)."""
+    from training.export_litert import check_splits, export_litert, litert_path_for
+
+    if keras.backend.backend() != "tensorflow":
+        print(f"no .tflite written on the {keras.backend.backend()} backend: run "
+              f"`python -m training.export_litert {output}` where TensorFlow is installed", flush=True)
+        return None
+    try:
+        return export_litert(model, info, litert_path_for(output), check_splits=check_splits(dataset))
+    except (ValueError, RuntimeError, OSError) as err:  # the .keras model is saved: do not lose the run
+        print(f"the .tflite copy could not be written ({err}); retry with "
+              f"`python -m training.export_litert {output}`", flush=True)
+        return None
 
 
 def evaluate_splits(model: keras.Model, dataset: Dataset) -> dict:
