@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from fer.classifier import default_model_path, models_dir
+from fer.classifier import available_models, default_model_path, models_dir
 from fer.recognizer import EmotionRecognizer
 
 # Environment variables that streamlit-webrtc itself turns into TURN servers.
@@ -22,9 +22,10 @@ TURN_PROVIDER_VARIABLES = (
 
 
 def model_paths(purpose: str = "photos") -> list[Path]:
-    """The models in models/ (or FER_MODELS_DIR), the default for `purpose` first."""
+    """The models in models/ (or FER_MODELS_DIR), one file each (LiteRT where there is a .tflite),
+    the default for `purpose` first."""
     default = default_model_path(purpose)
-    return sorted(models_dir().glob("*.keras"), key=lambda p: (p != default, p.name))
+    return sorted(available_models(), key=lambda p: (p != default, p.name))
 
 
 def selected_model_path(purpose: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ def missing(what: str) -> None:
     st.info(f"The report has no {what}; re-export the model with `python -m training.train` to add it.")
 
 
-def headline(report: dict) -> None:
+def headline(report: dict, model_file: Path) -> None:
     evaluation = report.get("evaluation", {})
     final = "test" if "test" in evaluation else "val"
     metrics = section(report, "evaluation", final, "none") or {}
@@ -53,7 +54,10 @@ def headline(report: dict) -> None:
                    help=f"with flip test-time augmentation: {flip['accuracy']:.1%}" if flip else None)
     cols[1].metric("Macro-F1", f"{metrics['macro_f1']:.3f}" if metrics else "n/a")
     cols[2].metric("Parameters", f"{model['parameters']:,}" if "parameters" in model else "n/a")
-    cols[3].metric("File size", f"{model['file_bytes'] / 1e6:.1f} MB" if "file_bytes" in model else "n/a")
+    runtime_file = report.get("litert") if model_file.suffix == ".tflite" and report.get("litert") else model
+    cols[3].metric("File size", f"{runtime_file['file_bytes'] / 1e6:.1f} MB" if "file_bytes" in runtime_file else "n/a",
+                   help=f"{runtime_file.get('file', '')}, the file the app runs"
+                        + (f" ({runtime_file['weights']} weights)" if "weights" in runtime_file else ""))
     cols[4].metric("Latency per face", f"{latency:.1f} ms" if latency else "n/a",
                    help="median, batch of 1, one CPU thread (benchmarks/latency.py)")
     training = report.get("training", {})
@@ -182,7 +186,7 @@ if report is None:
     st.stop()
 
 st.caption(f"{chosen.name}: {', '.join(section(report, 'model', 'class_names') or [])}")
-headline(report)
+headline(report, chosen)
 st.header("Training curves")
 curves(report)
 st.header("Class distribution")

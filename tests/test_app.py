@@ -13,12 +13,12 @@ import streamlit_webrtc  # noqa: F401 - before TensorFlow: see streamlit_app.py
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from fer.classifier import ACCURATE_MODEL_NAME, FAST_MODEL_NAME, MODELS_DIR, default_model_path
+from fer.classifier import ACCURATE_MODEL, FAST_MODEL, MODELS_DIR, default_model_path
 from tests.conftest import ROOT
 
 APP = str(ROOT / "streamlit_app.py")
 TIMEOUT = 180
-SHIPPED = MODELS_DIR / FAST_MODEL_NAME
+SHIPPED = MODELS_DIR / f"{FAST_MODEL}.tflite"  # what the app runs
 
 
 def png(array: np.ndarray) -> bytes:
@@ -123,7 +123,7 @@ def test_dashboard_without_any_model(models_folder):
 
 
 def test_dashboard_missing_and_partial_report(models_folder):
-    shutil.copy(SHIPPED, models_folder / "mine.keras")
+    shutil.copy(SHIPPED, models_folder / "mine.tflite")
     at = open_page("app_pages/dashboard.py")
     assert "No report found" in at.warning[0].value
     full = json.loads(SHIPPED.with_suffix(".json").read_text())
@@ -139,23 +139,24 @@ def test_dashboard_missing_and_partial_report(models_folder):
 
 
 def test_dashboard_model_selector(models_folder):
-    for name in ("a.keras", "b.keras"):
+    for name in ("a.tflite", "b.tflite"):
         shutil.copy(SHIPPED, models_folder / name)
-        shutil.copy(SHIPPED.with_suffix(".json"), models_folder / name.replace(".keras", ".json"))
+        shutil.copy(SHIPPED.with_suffix(".json"), models_folder / name.replace(".tflite", ".json"))
+    shutil.copy(SHIPPED.with_suffix(".keras"), models_folder / "b.keras")  # one model, two formats: listed once
     at = open_page("app_pages/dashboard.py")
-    assert at.selectbox[0].label == "Model" and at.selectbox[0].options == ["a.keras", "b.keras"]
-    at.selectbox[0].select("b.keras").run()
-    assert not at.exception and "b.keras" in at.caption[0].value
+    assert at.selectbox[0].label == "Model" and at.selectbox[0].options == ["a.tflite", "b.tflite"]
+    at.selectbox[0].select("b.tflite").run()
+    assert not at.exception and "b.tflite" in at.caption[0].value
 
 
 def test_photos_default_to_the_accurate_model_and_video_to_the_fast_one(models_folder):
-    for name in (FAST_MODEL_NAME, ACCURATE_MODEL_NAME, "mine.keras"):
+    for name in (f"{FAST_MODEL}.tflite", f"{ACCURATE_MODEL}.tflite", "mine.tflite"):
         shutil.copy(SHIPPED, models_folder / name)
     photos = open_page("app_pages/upload.py")
-    assert photos.sidebar.selectbox[0].value == ACCURATE_MODEL_NAME
-    assert photos.sidebar.selectbox[0].options[0] == ACCURATE_MODEL_NAME
+    assert photos.sidebar.selectbox[0].value == f"{ACCURATE_MODEL}.tflite"
+    assert photos.sidebar.selectbox[0].options[0] == f"{ACCURATE_MODEL}.tflite"
     live = open_page("app_pages/live.py")
-    assert live.sidebar.selectbox[0].value == FAST_MODEL_NAME
+    assert live.sidebar.selectbox[0].value == f"{FAST_MODEL}.tflite"
 
 
 def video_frame(rgb: np.ndarray) -> av.VideoFrame:

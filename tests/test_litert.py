@@ -1,0 +1,156 @@
+"""LiteRT models: inference without TensorFlow, metadata inside the .tflite file, and the app and CLI
+running from .tflite files alone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fer.classifier import ACCURATE_MODEL, FAST_MODEL, MODELS_DIR, EmotionClassifier
+from fer.model_file import ModelFileError, ModelInfo, read_model_info, write_model_info
+from tests.conftest import ROOT, write_image
+
+TENSORFLOW_MODULES = "[m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax', 'torch')]"
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **env})
+
+
+def test_the_library_and_the_cli_never_import_tensorflow(tmp_path, face_photo):
+    photo = write_image(tmp_path / "astronaut.png", face_photo)
+    code = f"""
+import json, sys
+from fer import EmotionRecognizer
+from fer.cli import main
+faces = EmotionRecognizer().analyze({str(photo)!r})
+video = EmotionRecognizer(__import__('fer').default_model_path('video')).analyze({str(photo)!r})
+status = main(['predict', {str(photo)!r}, '--output', {str(tmp_path / 'out.jsonl')!r}])
+print(json.dumps({{'faces': len(faces), 'video': len(video), 'status': status, 'loaded': {TENSORFLOW_MODULES}}}))
+"""
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"faces": 1, "video": 1, "status": 0, "loaded": []}
+    assert json.loads((tmp_path / "out.jsonl").read_text())["faces"][0]["label"]
+
+
+def test_a_keras_model_still_loads_through_keras(face_photo):
+    keras_file = MODELS_DIR / f"{FAST_MODEL}.keras"
+    classifier = EmotionClassifier(keras_file)
+    probabilities = classifier.predict_crops([face_photo[40:200, 160:300]])
+    assert probabilities.shape == (1, 7) and probabilities.sum() == pytest.approx(1.0, abs=1e-4)
+    assert "keras" in sys.modules
+
+
+@pytest.fixture(scope="module")
+def tiny_keras(tmp_path_factory):
+    """A small untrained network saved as training saves one, with its metadata."""
+    import keras
+
+    from training.report import save_with_info
+
+    folder = tmp_path_factory.mktemp("tiny")
+    inputs = keras.Input((24, 24, 3))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, outputs)
+    info = ModelInfo("tiny", ("cat", "dog", "owl"), (24, 24), 3)
+    path = folder / "tiny.keras"
+    save_with_info(model, info, path)
+    return model, info, path
+
+
+@pytest.mark.parametrize("weights", ["float16", "float32", "int8"])
+def test_export_writes_metadata_that_reads_back(tiny_keras, tmp_path, weights):
+    from training.export_litert import export_litert
+
+    model, info, _ = tiny_keras
+    images = np.random.default_rng(0).integers(0, 256, (20, 24, 24, 3), dtype=np.uint8)
+    section = export_litert(model, info, tmp_path / "tiny.tflite", weights, check_splits={"val": images})
+    assert read_model_info(tmp_path / "tiny.tflite") == info
+    assert section["weights"] == weights and section["file_bytes"] == (tmp_path / "tiny.tflite").stat().st_size
+    assert section["agreement"]["val"]["images"] == 20
+    assert section["agreement"]["val"]["max_abs_difference"] < (0.05 if weights == "int8" else 5e-3)
+    classifier = EmotionClassifier(tmp_path / "tiny.tflite")
+    assert classifier.class_names == ("cat", "dog", "owl")
+    crops = [np.full((40, 30, 3), v, np.uint8) for v in (0, 128, 255)]  # resized to 24x24 by the classifier
+    assert classifier.predict_crops(crops).shape == (3, 3)
+    with pytest.raises(ModelFileError, match="already has"):
+        write_model_info(tmp_path / "tiny.tflite", info)
+    assert not list(tmp_path.glob("*tmp*")), "no staging file is left behind"
+
+
+def test_export_command_writes_beside_the_model_and_updates_its_report(tiny_keras, tmp_path):
+    from training.export_litert import main
+
+    _, info, source = tiny_keras
+    model = tmp_path / "tiny.keras"
+    shutil.copy(source, model)
+    (tmp_path / "tiny.json").write_text(json.dumps({"model": info.to_json()}))
+    assert main([str(model), "--weights", "float32"]) == 0
+    assert read_model_info(tmp_path / "tiny.tflite") == info
+    report = json.loads((tmp_path / "tiny.json").read_text())
+    assert report["litert"]["weights"] == "float32" and report["model"] == info.to_json()
+    assert main([str(tmp_path / "missing.keras")]) == 2
+
+
+def test_bad_tflite_files_get_a_clear_error(tmp_path, tiny_keras):
+    from training.export_litert import convert
+
+    garbage = tmp_path / "garbage.tflite"
+    garbage.write_bytes(b"\x00" * 64 + b"not a model")
+    with pytest.raises(ModelFileError, match="not a"):
+        EmotionClassifier(garbage)
+    bare = tmp_path / "bare.tflite"
+    convert(tiny_keras[0], bare, "float32")  # converted without the metadata
+    with pytest.raises(ModelFileError, match="no class list"):
+        EmotionClassifier(bare)
+    wrong = tmp_path / "wrong.tflite"
+    shutil.copy(bare, wrong)
+    write_model_info(wrong, ModelInfo("wrong", ("a", "b"), (24, 24), 3))  # two names, three outputs
+    with pytest.raises(ModelFileError, match="3 outputs"):
+        EmotionClassifier(wrong)
+
+
+@pytest.fixture()
+def litert_only_models(tmp_path, monkeypatch):
+    """A models folder holding only the shipped .tflite files and their reports."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for stem in (FAST_MODEL, ACCURATE_MODEL):
+        shutil.copy(MODELS_DIR / f"{stem}.tflite", folder)
+        shutil.copy(MODELS_DIR / f"{stem}.json", folder)
+    monkeypatch.setenv("FER_MODELS_DIR", str(folder))
+    return folder
+
+
+def test_the_cli_runs_with_only_tflite_files(litert_only_models, tmp_path, face_photo):
+    photo = write_image(tmp_path / "astronaut.png", face_photo)
+    out = subprocess.run([sys.executable, "-m", "fer", "predict", str(photo)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)["faces"]) == 1
+
+
+def test_the_app_runs_with_only_tflite_files(litert_only_models, face_photo):
+    from tests.test_app import open_page, png
+
+    photos = open_page("app_pages/upload.py")
+    assert photos.sidebar.selectbox[0].value == f"{ACCURATE_MODEL}.tflite"
+    photos.file_uploader[0].set_value([("astronaut.png", png(face_photo), "image/png")]).run()
+    assert not photos.exception and not photos.error
+    assert len(photos.dataframe[0].value) == 1
+    live = open_page("app_pages/live.py")
+    assert live.sidebar.selectbox[0].value == f"{FAST_MODEL}.tflite"
+    dashboard = open_page("app_pages/dashboard.py")
+    assert not dashboard.warning and "float16 weights" in dashboard.metric[3].help
