@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 
-# One thread everywhere, set before NumPy, OpenCV or TensorFlow start their pools.
+# One thread everywhere, set before NumPy, OpenCV, LiteRT or TensorFlow start their pools.
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                 "TF_NUM_INTEROP_THREADS"):
+                 "TF_NUM_INTEROP_THREADS", "FER_THREADS"):
     os.environ[variable] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -32,11 +32,6 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 cv2.setNumThreads(1)
-
-import tensorflow as tf  # noqa: E402
-
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
 
 from fer.detection import detect_faces, face_crop  # noqa: E402
 from fer.recognizer import CROP_MARGIN, VIDEO_DETECTION_SIDE, EmotionRecognizer  # noqa: E402
@@ -69,10 +64,15 @@ def frame_with_faces(face_photo: np.ndarray, count: int) -> np.ndarray:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a .keras model (default: the shipped one)")
+    parser.add_argument("--model", help="a .tflite or .keras model (default: the shipped one for photos)")
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--update-report", action="store_true", help="write the figures into the model's report")
     args = parser.parse_args()
+    if args.model and args.model.endswith(".keras"):
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
 
     from skimage import data
 

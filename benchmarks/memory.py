@@ -1,8 +1,9 @@
 """Peak memory of loading each shipped model, and both (with one analysed photo), and of training.
 
-    python benchmarks/memory.py [--data ../shared/data/fer2013] [--width 32]
+    python benchmarks/memory.py [--data ../shared/data/fer2013] [--width 32] [--skip-training]
 
-Each measurement runs in a fresh process and reads its peak resident set size (ru_maxrss). The
+Each measurement runs in a fresh process and reads its peak resident set size (ru_maxrss). Models are
+measured as the app runs them (LiteRT, .tflite) and, for comparison, through Keras (.keras). The
 training figure is one epoch over 3,000 training images with the full data set loaded (the loaded
 arrays and the model, not the epoch count, set the peak), at the given network width (default 32, the live model's).
 """
@@ -17,17 +18,20 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fer.classifier import PURPOSES, default_model_path  # noqa: E402
 
 LOAD = """
 import resource, json, sys
 from skimage import data
 from fer import EmotionRecognizer
-from fer.classifier import default_model_path
-for purpose in sys.argv[1:]:
-    EmotionRecognizer(default_model_path(purpose)).analyze(data.astronaut())
+for path in sys.argv[1:]:
+    EmotionRecognizer(path).analyze(data.astronaut())
 status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
 print(json.dumps({'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  'private_mb': int(status['RssAnon'].split()[0]) / 1024}))
+                  'private_mb': int(status['RssAnon'].split()[0]) / 1024,
+                  'tensorflow_loaded': 'tensorflow' in sys.modules}))
 """
 
 TRAIN = """
@@ -47,12 +51,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
     parser.add_argument("--width", type=int, default=32, help="channels of the first block of the trained network")
+    parser.add_argument("--skip-training", action="store_true", help="measure inference only")
     args = parser.parse_args()
-    for purposes, what in [(["photos"], "the photos model"), (["video"], "the live-video model"),
-                           (["photos", "video"], "both models (a server whose users opened both pages)")]:
-        loaded = run(LOAD, *purposes)
-        print(f"load {what} + detector and analyse one photo: peak {loaded['peak_mb']:.0f} MB resident "
-              f"({loaded['private_mb']:.0f} MB private; the rest is TensorFlow's libraries mapped from disk)")
+    photos, video = (default_model_path(purpose) for purpose in PURPOSES)
+    for suffix in (".tflite", ".keras"):
+        runtime = "LiteRT" if suffix == ".tflite" else "Keras + TensorFlow"
+        for paths, what in [([photos], "the photos model"), ([video], "the live-video model"),
+                            ([photos, video], "both models (a server whose users opened both pages)")]:
+            loaded = run(LOAD, *(str(p.with_suffix(suffix)) for p in paths))
+            print(f"{runtime}: load {what} + detector and analyse one photo: peak {loaded['peak_mb']:.0f} MB "
+                  f"resident ({loaded['private_mb']:.0f} MB private); TensorFlow imported: "
+                  f"{loaded['tensorflow_loaded']}")
+    if args.skip_training:
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         trained = run(TRAIN, "--data", args.data, "--epochs", "1", "--max-train-samples", "3000",
                       "--width", str(args.width), "--run-dir", f"{tmp}/run", "--output", f"{tmp}/model.keras")
