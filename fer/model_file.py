@@ -19,6 +19,9 @@ METADATA_MEMBER = "fer_metadata.json"  # the zip member of a .keras file
 TFLITE_METADATA_NAME = "fer_metadata"  # the metadata entry of a .tflite file
 # Model file suffixes, in the order a folder's copies of one model are preferred: LiteRT needs no TensorFlow.
 MODEL_SUFFIXES = (".tflite", ".keras")
+# `NAME.int8.tflite` is NAME with int8 weights: a smaller, faster file of the same trained model, which
+# NAME's report describes. It is listed as a model of its own, since its predictions differ slightly.
+INT8_VARIANT = ".int8"
 
 
 class ModelFileError(ValueError):
@@ -83,6 +86,13 @@ def model_files(folder: str | os.PathLike) -> list[Path]:
         for path in Path(folder).glob(f"*{suffix}"):
             by_stem[path.stem] = path
     return [by_stem[stem] for stem in sorted(by_stem)]
+
+
+def report_path_for(model_path: str | Path) -> Path:
+    """The training report of a model file: NAME.json beside NAME.keras, NAME.tflite and NAME.int8.tflite."""
+    path = Path(model_path)
+    stem = path.stem.removesuffix(INT8_VARIANT) if path.suffix == ".tflite" else path.stem
+    return path.with_name(stem + ".json")
 
 
 def _read_keras_info(path: Path) -> bytes:

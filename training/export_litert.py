@@ -1,15 +1,15 @@
 """Write the LiteRT copy of a trained model, the file the app runs:
 `python -m training.export_litert models/NAME.keras [--data PATH] [--weights float16]`.
 
-The `.tflite` file goes beside the `.keras` one, with the same metadata inside (class list, input
-size and colour, name), so the app, the CLI and `EmotionRecognizer()` can classify faces without
-importing TensorFlow. `training.train` and `training.ensemble` call this after saving a model; run it
-by hand for a model trained on the JAX backend (LiteRT conversion needs TensorFlow) or to change the
-weight format. With a dataset, the LiteRT copy's predictions are compared with Keras' on every split,
-and the comparison goes into the model's report.
+The `.tflite` file goes beside the `.keras` one (`NAME.int8.tflite` for int8 weights), with the same
+metadata inside (class list, input size and colour, name), so the app, the CLI and `EmotionRecognizer()`
+can classify faces without importing TensorFlow. `training.train` and `training.ensemble` call this after
+saving a model; run it by hand for a model trained on the JAX backend (LiteRT conversion needs
+TensorFlow) or for another weight format. With a dataset, the LiteRT copy's predictions are compared
+with Keras' on the validation and test splits, and the comparison goes into the model's report.
 
 Weights: `float16` (the default) halves the file and gave the same predictions as Keras on all of
-FER2013's test images; `float32` is bit-for-bit the trained network; `int8` (dynamic range) quarters the
+FER2013's test images; `float32` keeps the trained weights as they are; `int8` (dynamic range) quarters the
 file and runs about 4x faster on a CPU, at the cost of a handful of changed predictions.
 """
 
@@ -28,14 +28,16 @@ import keras
 import numpy as np
 
 from fer.classifier import EmotionClassifier
-from fer.model_file import ModelFileError, ModelInfo, read_model_info, write_model_info
+from fer.model_file import INT8_VARIANT, ModelFileError, ModelInfo, read_model_info, report_path_for, write_model_info
 
 WEIGHT_FORMATS = ("float16", "float32", "int8")
 DEFAULT_WEIGHTS = "float16"
 
 
-def litert_path_for(model_path: str | Path) -> Path:
-    return Path(model_path).with_suffix(".tflite")
+def litert_path_for(model_path: str | Path, weights: str = DEFAULT_WEIGHTS) -> Path:
+    """NAME.tflite for float weights, NAME.int8.tflite for int8 ones, beside NAME.keras."""
+    path = Path(model_path)
+    return path.with_name(path.stem + (INT8_VARIANT if weights == "int8" else "") + ".tflite")
 
 
 def convert(model: keras.Model, output: Path, weights: str = DEFAULT_WEIGHTS) -> None:
@@ -53,9 +55,9 @@ def convert(model: keras.Model, output: Path, weights: str = DEFAULT_WEIGHTS) ->
 
 
 def export_litert(model: keras.Model, info: ModelInfo, output: Path, weights: str = DEFAULT_WEIGHTS,
-                  check_splits: dict[str, np.ndarray] | None = None) -> dict:
-    """Write `output` (.tflite) atomically and return the report's `litert` section. `check_splits`
-    maps split names to uint8 image batches on which LiteRT and Keras predictions are compared."""
+                  check_splits: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict:
+    """Write `output` (.tflite) atomically and return its section of the report. `check_splits` maps split
+    names to (uint8 images, labels) on which LiteRT and Keras predictions are compared."""
     if keras.backend.backend() != "tensorflow":
         raise ModelFileError(f"LiteRT conversion needs the TensorFlow backend, not {keras.backend.backend()}; "
                              "run `python -m training.export_litert` on the .keras file with TensorFlow installed")
@@ -64,35 +66,40 @@ def export_litert(model: keras.Model, info: ModelInfo, output: Path, weights: st
         staged = Path(tmp) / output.name
         convert(model, staged, weights)
         write_model_info(staged, info)
-        agreement = {split: compare(model, staged, images) for split, images in (check_splits or {}).items()}
+        agreement = {split: compare(model, staged, *data) for split, data in (check_splits or {}).items()}
         os.replace(staged, output)
     for split, figures in agreement.items():
         print(f"LiteRT ({weights}) vs Keras on {split}: {figures['same_predictions']} of {figures['images']} "
-              f"predictions the same, largest probability difference {figures['max_abs_difference']:.1e}",
-              flush=True)
+              f"predictions the same, largest probability difference {figures['max_abs_difference']:.1e}; "
+              f"accuracy {figures['accuracy']:.4f} (Keras {figures['keras_accuracy']:.4f})", flush=True)
     return {"file": output.name, "file_bytes": output.stat().st_size, "weights": weights, "agreement": agreement}
 
 
-def compare(model: keras.Model, litert_file: Path, images: np.ndarray) -> dict:
-    """How closely the LiteRT file, run as the app runs it, reproduces the Keras model."""
+def compare(model: keras.Model, litert_file: Path, images: np.ndarray, labels: np.ndarray) -> dict:
+    """How closely the LiteRT file, run as the app runs it, reproduces the Keras model, and both accuracies."""
     from training.evaluate import predict_probabilities
 
-    reference = predict_probabilities(model, images)
+    if len(images) == 0:
+        return {"images": 0, "same_predictions": 0, "max_abs_difference": 0.0, "accuracy": 0.0, "keras_accuracy": 0.0}
+    keras_probs = predict_probabilities(model, images)
     litert = EmotionClassifier(litert_file).predict_prepared(images)
-    return {"images": len(images), "same_predictions": int(np.sum(reference.argmax(1) == litert.argmax(1))),
-            "max_abs_difference": float(np.abs(reference - litert).max()) if len(images) else 0.0}
+    return {"images": len(images), "same_predictions": int(np.sum(keras_probs.argmax(1) == litert.argmax(1))),
+            "max_abs_difference": float(np.abs(keras_probs - litert).max()),
+            "accuracy": float(np.mean(litert.argmax(1) == labels)),
+            "keras_accuracy": float(np.mean(keras_probs.argmax(1) == labels))}
 
 
-def check_splits(dataset) -> dict[str, np.ndarray]:
-    """The held-out images to compare LiteRT with Keras on: validation and test, where the dataset has them."""
+def check_splits(dataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The held-out images and labels to compare LiteRT with Keras on: validation and test, where they exist."""
     from training.data import TEST, VAL
 
-    return {name: dataset.splits[name].images for name in (VAL, TEST) if name in dataset.splits}
+    return {name: (dataset.splits[name].images, dataset.splits[name].labels) for name in (VAL, TEST)
+            if name in dataset.splits}
 
 
 def main(argv: list[str] | None = None) -> int:
     from training.data import DatasetError, load_dataset
-    from training.report import report_path_for, write_report
+    from training.report import write_report
 
     parser = argparse.ArgumentParser(prog="python -m training.export_litert", description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a .keras file written by training.train or training.ensemble")
@@ -101,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="where the .tflite goes (default: beside the model)")
     args = parser.parse_args(argv)
     source = Path(args.model)
-    output = Path(args.output) if args.output else litert_path_for(source)
+    output = Path(args.output) if args.output else litert_path_for(source, args.weights)
     try:
         info = read_model_info(source)
         model = keras.models.load_model(source, compile=False)
@@ -117,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     report_path = report_path_for(source)
     if report_path.exists() and output.parent == source.parent:
         report = json.loads(report_path.read_text())
-        report["litert"] = section
+        earlier = {name: entry for name, entry in (report.get("litert") or {}).items() if name.endswith(".tflite")}
+        report["litert"] = {**earlier, section["file"]: section}
         write_report(report_path, report)
         print(f"wrote {output} and its section of {report_path.name}")
     else:

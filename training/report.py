@@ -16,15 +16,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fer.model_file import ModelInfo, write_model_info
+from fer.model_file import ModelInfo, report_path_for, write_model_info
 from training.data import TEST, TEST_ALL, VAL, Dataset
 from training.evaluate import evaluate_model
 
 REPORT_VERSION = 1
-
-
-def report_path_for(model_path: str | Path) -> Path:
-    return Path(model_path).with_suffix(".json")
 
 
 def architecture(model: keras.Model) -> list[dict]:
@@ -83,21 +79,22 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
     return output
 
 
-def litert_copy(model: keras.Model, info: ModelInfo, output: Path, dataset: Dataset) -> dict | None:
-    """Write the `.tflite` copy the app runs beside `output`; its report section (None when this
-    backend cannot convert: the model is saved, and `training.export_litert` converts it later)."""
+def litert_copy(model: keras.Model, info: ModelInfo, output: Path, dataset: Dataset) -> dict:
+    """Write the `.tflite` copy the app runs beside `output`; the report's `litert` section, by file name
+    (empty when this backend cannot convert: the model is saved, and `training.export_litert` converts it later)."""
     from training.export_litert import check_splits, export_litert, litert_path_for
 
     if keras.backend.backend() != "tensorflow":
         print(f"no .tflite written on the {keras.backend.backend()} backend: run "
               f"`python -m training.export_litert {output}` where TensorFlow is installed", flush=True)
-        return None
+        return {}
     try:
-        return export_litert(model, info, litert_path_for(output), check_splits=check_splits(dataset))
+        section = export_litert(model, info, litert_path_for(output), check_splits=check_splits(dataset))
     except (ValueError, RuntimeError, OSError) as err:  # the .keras model is saved: do not lose the run
         print(f"the .tflite copy could not be written ({err}); retry with "
               f"`python -m training.export_litert {output}`", flush=True)
-        return None
+        return {}
+    return {section["file"]: section}
 
 
 def evaluate_splits(model: keras.Model, dataset: Dataset) -> dict:
