@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from fer.classifier import ACCURATE_MODEL, FAST_MODEL, MODELS_DIR, EmotionClassifier
+from fer.classifier import ACCURATE_MODEL, FAST_MODEL, LIVE_MODEL, MODELS_DIR, EmotionClassifier
 from fer.model_file import ModelFileError, ModelInfo, read_model_info, write_model_info
 from tests.conftest import ROOT, write_image
 
@@ -76,10 +76,11 @@ def test_export_writes_metadata_that_reads_back(tiny_keras, tmp_path, weights):
 
     model, info, _ = tiny_keras
     images = np.random.default_rng(0).integers(0, 256, (20, 24, 24, 3), dtype=np.uint8)
-    section = export_litert(model, info, tmp_path / "tiny.tflite", weights, check_splits={"val": images})
+    labels = np.arange(20) % 3
+    section = export_litert(model, info, tmp_path / "tiny.tflite", weights, check_splits={"val": (images, labels)})
     assert read_model_info(tmp_path / "tiny.tflite") == info
     assert section["weights"] == weights and section["file_bytes"] == (tmp_path / "tiny.tflite").stat().st_size
-    assert section["agreement"]["val"]["images"] == 20
+    assert section["agreement"]["val"]["images"] == 20 and 0 <= section["agreement"]["val"]["accuracy"] <= 1
     assert section["agreement"]["val"]["max_abs_difference"] < (0.05 if weights == "int8" else 5e-3)
     classifier = EmotionClassifier(tmp_path / "tiny.tflite")
     assert classifier.class_names == ("cat", "dog", "owl")
@@ -98,10 +99,22 @@ def test_export_command_writes_beside_the_model_and_updates_its_report(tiny_kera
     shutil.copy(source, model)
     (tmp_path / "tiny.json").write_text(json.dumps({"model": info.to_json()}))
     assert main([str(model), "--weights", "float32"]) == 0
-    assert read_model_info(tmp_path / "tiny.tflite") == info
+    assert main([str(model), "--weights", "int8"]) == 0  # a variant beside it, described by the same report
+    assert read_model_info(tmp_path / "tiny.tflite") == read_model_info(tmp_path / "tiny.int8.tflite") == info
     report = json.loads((tmp_path / "tiny.json").read_text())
-    assert report["litert"]["weights"] == "float32" and report["model"] == info.to_json()
+    assert report["model"] == info.to_json()
+    assert {name: entry["weights"] for name, entry in report["litert"].items()} == {
+        "tiny.tflite": "float32", "tiny.int8.tflite": "int8"}
     assert main([str(tmp_path / "missing.keras")]) == 2
+
+
+def test_model_files_list_each_model_once_and_find_its_report(tmp_path):
+    from fer.model_file import model_files, report_path_for
+
+    for name in ("a.keras", "a.tflite", "a.int8.tflite", "b.keras"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in model_files(tmp_path)] == ["a.tflite", "a.int8.tflite", "b.keras"]
+    assert {report_path_for(tmp_path / n).name for n in ("a.keras", "a.tflite", "a.int8.tflite")} == {"a.json"}
 
 
 def test_bad_tflite_files_get_a_clear_error(tmp_path, tiny_keras):
@@ -128,8 +141,9 @@ def litert_only_models(tmp_path, monkeypatch):
     folder = tmp_path / "models"
     folder.mkdir()
     for stem in (FAST_MODEL, ACCURATE_MODEL):
-        shutil.copy(MODELS_DIR / f"{stem}.tflite", folder)
         shutil.copy(MODELS_DIR / f"{stem}.json", folder)
+    for path in MODELS_DIR.glob("*.tflite"):
+        shutil.copy(path, folder)
     monkeypatch.setenv("FER_MODELS_DIR", str(folder))
     return folder
 
@@ -151,6 +165,8 @@ def test_the_app_runs_with_only_tflite_files(litert_only_models, face_photo):
     assert not photos.exception and not photos.error
     assert len(photos.dataframe[0].value) == 1
     live = open_page("app_pages/live.py")
-    assert live.sidebar.selectbox[0].value == f"{FAST_MODEL}.tflite"
+    assert live.sidebar.selectbox[0].value == f"{LIVE_MODEL}.tflite"
     dashboard = open_page("app_pages/dashboard.py")
     assert not dashboard.warning and "float16 weights" in dashboard.metric[3].help
+    dashboard.selectbox[0].select(f"{LIVE_MODEL}.tflite").run()
+    assert not dashboard.warning and "int8 weights" in dashboard.metric[3].help

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from fer.classifier import ACCURATE_MODEL, FAST_MODEL, MODELS_DIR, EmotionClassifier
-from fer.model_file import read_model_info
+from fer.classifier import ACCURATE_MODEL, FAST_MODEL, LIVE_MODEL, MODELS_DIR, EmotionClassifier, default_model_path
+from fer.model_file import read_model_info, report_path_for
 
 # The fast model is always shipped; the accurate one only once it beats the fast one on validation.
 SHIPPED_MODELS = [MODELS_DIR / f"{FAST_MODEL}.keras"] + [
@@ -23,7 +23,7 @@ def shipped(request):
 
 @pytest.fixture(scope="module")
 def report(shipped) -> dict:
-    return json.loads(shipped.with_suffix(".json").read_text())
+    return json.loads(report_path_for(shipped).read_text())
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_model_and_report_agree(shipped, model, report):
 @pytest.mark.skipif(len(SHIPPED_MODELS) < 2, reason="no accurate model is shipped: the fast one serves photos too")
 def test_the_accurate_model_beats_the_fast_one_on_validation():
     """The photos model is chosen for accuracy, on validation (PublicTest) only."""
-    fast, accurate = (json.loads(p.with_suffix(".json").read_text()) for p in SHIPPED_MODELS)
+    fast, accurate = (json.loads(report_path_for(p).read_text()) for p in SHIPPED_MODELS)
     assert accurate["evaluation"]["val"]["none"]["accuracy"] > fast["evaluation"]["val"]["none"]["accuracy"]
 
 
@@ -83,14 +83,37 @@ def test_report_test_accuracy_reproduces_on_fer2013(model, report, fer2013_path)
     assert metrics["confusion_matrix"] == report["evaluation"]["test"]["none"]["confusion_matrix"]
 
 
-def test_litert_copy_matches_the_keras_model_and_the_report(shipped, report):
-    litert = shipped.with_suffix(".tflite")
-    assert read_model_info(litert) == read_model_info(shipped)
-    section = report["litert"]
-    assert section["file"] == litert.name and section["file_bytes"] == litert.stat().st_size
-    for split, figures in section["agreement"].items():  # measured by training.export_litert on FER2013
-        assert figures["same_predictions"] == figures["images"], split
-        assert figures["max_abs_difference"] < 5e-3, split
+def test_litert_copies_match_the_keras_model_and_the_report(shipped, report):
+    """Every .tflite the app may run is described in the report, which training.export_litert wrote after
+    comparing it with Keras on FER2013's validation and test splits."""
+    copies = sorted(MODELS_DIR.glob(f"{shipped.stem}*.tflite"))
+    assert shipped.with_suffix(".tflite") in copies and sorted(report["litert"]) == [p.name for p in copies]
+    for copy in copies:
+        section = report["litert"][copy.name]
+        assert read_model_info(copy) == read_model_info(shipped)
+        assert section["file_bytes"] == copy.stat().st_size
+        for split, figures in section["agreement"].items():
+            assert figures["keras_accuracy"] == pytest.approx(report["evaluation"][split]["none"]["accuracy"])
+            if section["weights"] == "int8":  # a handful of changed predictions, accuracy no lower
+                assert figures["same_predictions"] >= 0.99 * figures["images"], split
+                assert figures["accuracy"] >= figures["keras_accuracy"] - 0.002, split
+            else:
+                assert figures["same_predictions"] == figures["images"], split
+                assert figures["max_abs_difference"] < 5e-3, split
+
+
+def test_the_live_model_is_chosen_on_validation_and_fits_the_frame_budget(monkeypatch):
+    """The live page runs the int8 ensemble: more accurate on PublicTest than the single CNN, and about
+    as fast per face (benchmarks/latency.py)."""
+    ensemble = json.loads((MODELS_DIR / f"{ACCURATE_MODEL}.json").read_text())
+    single = json.loads((MODELS_DIR / f"{FAST_MODEL}.json").read_text())
+    live = ensemble["litert"][f"{LIVE_MODEL}.tflite"]
+    single_cnn = single["litert"][f"{FAST_MODEL}.tflite"]
+    assert live["weights"] == "int8"
+    assert live["agreement"]["val"]["accuracy"] > single_cnn["agreement"]["val"]["accuracy"]
+    monkeypatch.delenv("FER_MODELS_DIR", raising=False)
+    assert default_model_path("video").name == f"{LIVE_MODEL}.tflite"
+    assert default_model_path("photos").name == f"{ACCURATE_MODEL}.tflite"
 
 
 def test_litert_and_keras_agree_on_real_face_crops(shipped, face_photo):
