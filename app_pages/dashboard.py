@@ -12,13 +12,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages.common import model_paths
+from fer.model_file import report_path_for
 
 SPLIT_TITLES = {"train": "train", "val": "validation (PublicTest)", "test": "test (PrivateTest)",
                 "test_all": "whole test folder"}
 
 
 def load_report(model_path) -> tuple[dict | None, str | None]:
-    path = model_path.with_suffix(".json")
+    path = report_path_for(model_path)
     if not path.exists():
         return None, f"No report found next to {model_path.name} (expected {path.name})."
     try:
@@ -47,16 +48,19 @@ def headline(report: dict, model_file: Path) -> None:
     metrics = section(report, "evaluation", final, "none") or {}
     flip = section(report, "evaluation", final, "flip") or {}
     model = report.get("model", {})
-    latency = section(report, "benchmarks", "latency_ms_median")
+    latency = section(report, "benchmarks", model_file.name, "classify_one_face", "median_ms")
+    runtime_file = section(report, "litert", model_file.name) or model
+    # The file the app runs may have int8 weights: its own accuracy, measured when it was converted.
+    accuracy = section(runtime_file, "agreement", final, "accuracy") or metrics.get("accuracy")
     cols = st.columns(5)
-    cols[0].metric(f"Accuracy ({SPLIT_TITLES.get(final, final)})",
-                   f"{metrics['accuracy']:.1%}" if metrics else "n/a",
-                   help=f"with flip test-time augmentation: {flip['accuracy']:.1%}" if flip else None)
+    cols[0].metric("Accuracy" if final == "test" else "Validation accuracy",
+                   f"{accuracy:.1%}" if accuracy is not None else "n/a",
+                   help=f"on {SPLIT_TITLES.get(final, final)}"
+                        + (f"; with flip test-time augmentation {flip['accuracy']:.1%}" if flip else ""))
     cols[1].metric("Macro-F1", f"{metrics['macro_f1']:.3f}" if metrics else "n/a")
     cols[2].metric("Parameters", f"{model['parameters']:,}" if "parameters" in model else "n/a")
-    runtime_file = report.get("litert") if model_file.suffix == ".tflite" and report.get("litert") else model
     cols[3].metric("File size", f"{runtime_file['file_bytes'] / 1e6:.1f} MB" if "file_bytes" in runtime_file else "n/a",
-                   help=f"{runtime_file.get('file', '')}, the file the app runs"
+                   help=f"{model_file.name}, the file the app runs"
                         + (f" ({runtime_file['weights']} weights)" if "weights" in runtime_file else ""))
     cols[4].metric("Latency per face", f"{latency:.1f} ms" if latency else "n/a",
                    help="median, batch of 1, one CPU thread (benchmarks/latency.py)")

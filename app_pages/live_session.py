@@ -156,7 +156,7 @@ class LiveSession:
 
     def _write_stats(self, shape: tuple[int, ...], record: dict) -> None:
         stats = {"frames": self.frames, "frames_with_faces": self.frames_with_faces, "frame_shape": list(shape),
-                 "last": record, "time": time.time()}
+                 "last": record, "time": time.time(), "model": self.recognizer.classifier.path.name}
         folder = os.path.dirname(self.stats_path) or "."
         with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
             json.dump(stats, handle)

@@ -1,9 +1,9 @@
 """The running app, measured in a real browser: cold start, live fps, time to first frame, memory.
 
-    python benchmarks/app_live.py [--seconds 20]
+    python benchmarks/app_live.py [--seconds 20] [--faces 1|4] [--model models/NAME.tflite]
 
 Starts `streamlit run`, opens the live page in Debian's Chromium with a fake 640x480 camera showing
-a real face, presses START and prints:
+a real face (or four), presses START and prints:
 - cold start: server start -> live page rendered with the model loaded (START button visible);
 - START -> first annotated frame processed by the callback (server side);
 - frames per second processed by the callback over `--seconds` (the camera sends 30);
@@ -38,18 +38,26 @@ from tests.e2e_support import (
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--faces", type=int, choices=[1, 4], default=1, help="faces in the camera picture")
+    parser.add_argument("--model", help="run the live page on this model file instead of the default live model")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         stats_file = tmp / "stats.json"
-        video = write_camera_video(tmp / "faces.mjpeg", data.astronaut())
+        video = write_camera_video(tmp / "faces.mjpeg", data.astronaut(), faces=args.faces)
+        env = {}
+        if args.model:  # a models folder holding just this model: the live page's only choice
+            model = Path(args.model).resolve()
+            (tmp / "models").mkdir()
+            (tmp / "models" / model.name).symlink_to(model)
+            env["FER_MODELS_DIR"] = str(tmp / "models")
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright, video)
             try:
                 started = time.monotonic()
-                with streamlit_server(stats_file, tmp / "server.log") as (url, pid):
+                with streamlit_server(stats_file, tmp / "server.log", extra_env=env) as (url, pid):
                     page = browser.new_page()
                     page.set_default_timeout(120_000)
                     page.goto(f"{url}/live")
@@ -79,6 +87,7 @@ def main() -> int:
     seconds = end["time"] - begin["time"]
     with_faces = end["frames_with_faces"] - begin["frames_with_faces"]
     height, width = end["frame_shape"][:2]
+    print(f"live model {end.get('model', '?')}, {args.faces} face(s) in the camera picture")
     print(f"cold start (server start -> live page ready, model loaded): {cold_start:.1f} s")
     print(f"START -> first processed frame: {first_frame:.2f} s")
     print(f"callback: {frames} frames in {seconds:.1f} s = {frames / seconds:.1f} fps at {width}x{height} "

@@ -32,11 +32,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(stats_file: Path, log_path: Path, timeout: float = 90.0) -> Iterator[tuple[str, int]]:
+def streamlit_server(stats_file: Path, log_path: Path, timeout: float = 90.0,
+                     extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
     """`streamlit run` on a free port in its own process group, ended (group and all) on exit.
     Yields (url, server pid)."""
     port = free_port()
-    env = {**os.environ, "FER_LIVE_STATS_FILE": str(stats_file), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "FER_LIVE_STATS_FILE": str(stats_file), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     for name in ("ICE_SERVERS", "TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN"):
         env.pop(name, None)
     with log_path.open("w") as log:
@@ -78,15 +79,19 @@ def _stop_group(process: subprocess.Popen) -> None:
             continue
 
 
-def write_camera_video(path: Path, face_photo: np.ndarray, seconds: float = 4.0, fps: int = 30) -> Path:
-    """640x480 MJPEG (concatenated JPEG frames): a real face drifting slowly over a grey background.
-    Chromium loops it as its fake camera."""
-    face = cv2.resize(face_photo[30:250, 120:340], (200, 200))
+def write_camera_video(path: Path, face_photo: np.ndarray, seconds: float = 4.0, fps: int = 30,
+                       faces: int = 1) -> Path:
+    """640x480 MJPEG (concatenated JPEG frames): a real face (or a 2x2 group of `faces=4`) drifting slowly
+    over a grey background. Chromium loops it as its fake camera."""
+    side = 200 if faces == 1 else 150
+    face = cv2.resize(face_photo[30:250, 120:340], (side, side))
+    spots = [(140, 220)] if faces == 1 else [(40, 130), (40, 330), (260, 130), (260, 330)][:faces]
     with path.open("wb") as handle:
         for i in range(int(seconds * fps)):
             frame = np.full((480, 640, 3), CAMERA_BACKGROUND, np.uint8)
-            x = 220 + int(30 * np.sin(i / 20))
-            frame[140:340, x : x + 200] = face
+            drift = int(30 * np.sin(i / 20))
+            for top, left in spots:
+                frame[top : top + side, left + drift : left + drift + side] = face
             ok, encoded = cv2.imencode(".jpg", frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
             if not ok:
                 raise RuntimeError("could not encode a camera frame")
