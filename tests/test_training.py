@@ -71,9 +71,10 @@ def test_train_evaluate_and_report(tmp_path):
     assert test["accuracy"] > 0.6, "three striped/flat classes should be easy"
     assert report["training"]["best_epoch"] == 1 + int(np.argmax([r["val_accuracy"] for r in report["history"]]))
     litert = model_path.with_suffix(".tflite")  # the copy the app runs, with the same metadata
-    assert read_model_info(litert) == info and report["litert"]["file_bytes"] == litert.stat().st_size
-    assert {split: row["same_predictions"] for split, row in report["litert"]["agreement"].items()} == {
-        "val": 30, "test": 75}
+    section = report["litert"][litert.name]
+    assert read_model_info(litert) == info and section["file_bytes"] == litert.stat().st_size
+    assert {split: row["same_predictions"] for split, row in section["agreement"].items()} == {"val": 30, "test": 75}
+    assert section["agreement"]["test"]["accuracy"] == pytest.approx(test["accuracy"])
 
     out = subprocess.run(
         [sys.executable, "-m", "training.evaluate", "--model", str(model_path), "--data", str(data),
