@@ -2,6 +2,7 @@
 
     python benchmarks/accuracy.py [--model M] [--data ../shared/data/fer2013]
 
+The model (.tflite or .keras) runs exactly as the app runs it, through `EmotionClassifier`.
 PublicTest is the validation split used to pick the checkpoint; PrivateTest is only reported.
 """
 
@@ -17,12 +18,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import keras  # noqa: E402
-
-from fer.classifier import default_model_path  # noqa: E402
-from fer.model_file import read_model_info  # noqa: E402
+from fer.classifier import EmotionClassifier, default_model_path  # noqa: E402
 from training.data import TEST, TEST_ALL, VAL, load_dataset  # noqa: E402
-from training.evaluate import TTA_MODES, evaluate_model  # noqa: E402
+from training.evaluate import TTA_MODES, classification_metrics  # noqa: E402
 
 SPLIT_NAMES = {VAL: "PublicTest (validation)", TEST: "PrivateTest", TEST_ALL: "whole test folder"}
 
@@ -32,11 +30,11 @@ def main() -> int:
     parser.add_argument("--model", default=str(default_model_path()))
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
     args = parser.parse_args()
-    info = read_model_info(args.model)
-    model = keras.models.load_model(args.model, compile=False)
+    classifier = EmotionClassifier(args.model)
+    info = classifier.info
     dataset = load_dataset(args.data, image_size=info.image_size[0],
                            color="grayscale" if info.channels == 1 else "rgb")
-    print(f"model {Path(args.model).name} ({model.count_params():,} parameters) on {dataset.source}")
+    print(f"model {Path(args.model).name} ({Path(args.model).stat().st_size / 1e6:.1f} MB) on {dataset.source}")
     print(f"{'split':<26}{'TTA':<10}{'accuracy':>10}{'macro-F1':>10}{'seconds':>9}")
     for split in (VAL, TEST, TEST_ALL):
         if split not in dataset.splits:
@@ -44,7 +42,8 @@ def main() -> int:
         data = dataset.splits[split]
         for tta in TTA_MODES:
             start = time.perf_counter()
-            metrics = evaluate_model(model, data.images, data.labels, dataset.class_names, tta)
+            predicted = classifier.predict_prepared(data.images, tta).argmax(axis=1)
+            metrics = classification_metrics(data.labels, predicted, dataset.class_names)
             seconds = time.perf_counter() - start
             print(f"{SPLIT_NAMES[split]:<26}{tta:<10}{metrics['accuracy']:>10.4f}{metrics['macro_f1']:>10.4f}"
                   f"{seconds:>9.1f}")
