@@ -24,6 +24,7 @@ from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
 from fer.classifier import PURPOSES, default_model_path  # noqa: E402
+from fer.model_file import report_path_for  # noqa: E402
 
 LOAD = """
 import resource, json, sys
@@ -64,7 +65,9 @@ def main() -> int:
             runtime = "LiteRT" if suffix == ".tflite" else "Keras + TensorFlow"
             for paths, what in [([photos], "the photos model"), ([video], "the live-video model"),
                                 ([photos, video], "both models (a server whose users opened both pages)")]:
-                loaded = run(LOAD, str(photo), *(str(p.with_suffix(suffix)) for p in paths))
+                files = [p if suffix == ".tflite" else report_path_for(p).with_suffix(".keras") for p in paths]
+                loaded = run(LOAD, str(photo), *map(str, files))
+                what = f"{what} ({', '.join(p.name for p in files)})"
                 print(f"{runtime}: load {what} + detector and analyse one photo: peak {loaded['peak_mb']:.0f} MB "
                       f"resident ({loaded['private_mb']:.0f} MB private); TensorFlow imported: "
                       f"{loaded['tensorflow_loaded']}")
