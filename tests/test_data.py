@@ -112,7 +112,9 @@ def test_stratified_split_is_seeded():
         ("label,image", "0,1 2 3", "unexpected CSV header"),
         ("emotion,pixels,Usage", "0," + " ".join(["1"] * 2303) + ",Training", r"row 2: 2303 pixel values"),
         ("emotion,pixels,Usage", "9," + " ".join(["1"] * 2304) + ",Training", "row 2: emotion 9 is outside"),
-        ("emotion,pixels,Usage", "0," + " ".join(["x"] * 2304) + ",Training", "row 2: pixels must be"),
+        ("emotion,pixels,Usage", "0," + " ".join(["x"] * 2304) + ",Training", "row 2: pixel value 'x' is not a whole"),
+        ("emotion,pixels,Usage", "0," + " ".join(["nan"] * 2304) + ",Training", "row 2: pixel value 'nan'"),
+        ("emotion,pixels,Usage", "0," + " ".join(["300"] * 2304) + ",Training", r"row 2: pixel values must be within"),
         ("emotion,pixels,Usage", "0," + " ".join(["1"] * 2304) + ",Holdout", "row 2: Usage 'Holdout'"),
     ],
 )

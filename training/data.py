@@ -12,7 +12,6 @@ Every problem is a `DatasetError` whose message names the file or CSV row.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import os
@@ -25,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
+from fer.pixel_csv import PixelCsvError, csv_records, parse_pixels
 from fer.preprocessing import prepare_face
 
 # fer2013.csv label index -> class name (its order is not alphabetical).
@@ -354,28 +354,17 @@ def _load_csv(path: Path, *, val_fraction: float, seed: int) -> Dataset:
         if not 0 <= label <= 6:
             raise DatasetError(f"{path}, row {line_no}: emotion {label} is outside 0-6")
         try:
-            pixels = np.array(record[1].split(), dtype=np.float64)
-        except ValueError:
-            raise DatasetError(f"{path}, row {line_no}: pixels must be space-separated numbers") from None
-        if side is None:
-            side = int(round(len(pixels) ** 0.5))
-            if side * side != len(pixels) or side < 8:
-                raise DatasetError(
-                    f"{path}, row {line_no}: {len(pixels)} pixel values is not a square image (48x48 = 2304)"
-                )
-        if len(pixels) != side * side:
-            raise DatasetError(
-                f"{path}, row {line_no}: {len(pixels)} pixel values, expected {side * side} ({side}x{side})"
-            )
-        if pixels.min() < 0 or pixels.max() > 255:
-            raise DatasetError(f"{path}, row {line_no}: pixel values must be within 0-255")
+            image = parse_pixels(record[1], side)
+        except PixelCsvError as err:
+            raise DatasetError(f"{path}, row {line_no}: {err}") from None
+        side = image.shape[0]
         usage = record[2].strip() if has_usage else "Training"
         if usage not in ("Training", "PublicTest", "PrivateTest"):
             raise DatasetError(
                 f"{path}, row {line_no}: Usage {usage!r} is not Training, PublicTest or PrivateTest"
             )
         bucket = rows.setdefault(usage, ([], []))
-        bucket[0].append(pixels.astype(np.uint8).reshape(side, side, 1))
+        bucket[0].append(image[:, :, None])
         bucket[1].append(int(reorder[label]))
     if "Training" not in rows:
         raise DatasetError(f"{path}: no training rows")
@@ -406,35 +395,6 @@ def _load_csv(path: Path, *, val_fraction: float, seed: int) -> Dataset:
 
 def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            yield from enumerate(csv.reader(handle), start=1)
-    except UnicodeDecodeError as err:
-        raise DatasetError(f"{path}: not a text CSV file ({err})") from err
-    except csv.Error as err:
-        raise DatasetError(f"{path}: malformed CSV ({err})") from err
-
-
-def iter_pixel_csv(path: Path) -> Iterator[tuple[int, np.ndarray]]:
-    """Rows of a Kaggle-style CSV with a `pixels` column (any other columns ignored), as (row, image).
-
-    Used by `python -m fer predict-csv`; rows with a bad pixel string raise `DatasetError`.
-    """
-    column = None
-    for line_no, record in _csv_records(path):
-        if line_no == 1:
-            header = [h.strip().lower() for h in record]
-            if "pixels" not in header:
-                raise DatasetError(f"{path}: no 'pixels' column in header {','.join(record)!r}")
-            column = header.index("pixels")
-            continue
-        if not any(cell.strip() for cell in record):
-            continue
-        try:
-            pixels = np.array(record[column].split(), dtype=np.float64)
-        except (ValueError, IndexError):
-            raise DatasetError(f"{path}, row {line_no}: pixels must be space-separated numbers") from None
-        side = int(round(len(pixels) ** 0.5))
-        if side * side != len(pixels) or side < 8:
-            raise DatasetError(f"{path}, row {line_no}: {len(pixels)} pixel values is not a square image")
-        yield line_no, np.clip(pixels, 0, 255).astype(np.uint8).reshape(side, side)
-
+        yield from csv_records(path)
+    except PixelCsvError as err:
+        raise DatasetError(str(err)) from err
