@@ -45,10 +45,13 @@ def load_rgb(image: ImageInput, *, assume_bgr: bool = False) -> np.ndarray:
         path = Path(image)
         if not path.is_file():
             raise ImageError(f"no such file: {path}")
-        if path.stat().st_size == 0:
+        try:
+            data = path.read_bytes()
+        except OSError as err:  # e.g. no permission to read it
+            raise ImageError(f"cannot read the file ({err.strerror or err})") from err
+        if not data:
             raise ImageError(f"the file is empty: {path}")
-        with path.open("rb") as handle:
-            return _pil_to_rgb(_open_pil(io.BytesIO(handle.read())))
+        return _pil_to_rgb(_open_pil(io.BytesIO(data)))
     raise ImageError(f"unsupported input type {type(image).__name__}")
 
 
