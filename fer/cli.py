@@ -1,14 +1,18 @@
 """Command line: `python -m fer predict PATH...` and `python -m fer predict-csv FILE`.
 
-A file that cannot be read is reported on stderr and skipped; the rest are still processed, and the
-exit status is 1 if any file failed (2 for a usage error such as a missing model).
+A file (or CSV row) that cannot be read is reported on stderr in one line and skipped; the rest are
+still processed, and the exit status is 1 if any failed. Problems that stop the whole run (a missing
+model, an output that cannot be written) are one line on stderr and exit status 2: never a traceback.
+Annotated copies never overwrite an existing file unless `--overwrite` says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,21 +23,33 @@ from tqdm import tqdm
 
 from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
 from fer.model_file import ModelFileError
+from fer.pixel_csv import PixelCsvError, iter_pixel_csv
 from fer.preprocessing import TTA_MODES
 
 CROP_BATCH = 256  # --cropped classifies this many files per model call
 MODEL_HELP = "a .tflite or .keras model from training.train (default: the shipped model for photos)"
 
 
-def expand_paths(paths: Iterable[str]) -> tuple[list[Path], list[str]]:
-    """Files as given plus image files found (recursively, sorted) in the folders given."""
+class UsageError(Exception):
+    """A problem with the command as given; the run stops before any work (exit status 2)."""
+
+
+def shown(path: str | os.PathLike) -> str:
+    """A path as text any output can hold: bytes that are not UTF-8 in a file name become escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """(file, its path relative to the folder given) for files as given and image files found
+    (recursively, sorted) in the folders given; and the arguments that do not exist."""
     files, missing = [], []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files.extend((p, p.relative_to(path)) for p in sorted(path.rglob("*"))
+                         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         elif path.is_file():
-            files.append(path)
+            files.append((path, Path(path.name)))
         else:
             missing.append(raw)
     return files, missing
@@ -43,9 +59,44 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[Path], list[str]]:
 def open_output(path: str | None) -> Iterator[TextIO]:
     if path is None:
         yield sys.stdout
-    else:
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            yield handle
+        return
+    try:
+        handle = open(path, "w", newline="", encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write --output {shown(path)}: {err.strerror or err}") from err
+    with handle:
+        yield handle
+
+
+class AnnotatedFolder:
+    """Where annotated copies go: the input's relative folders mirrored under `root`, never over an
+    existing file (unless `overwrite`), and never two inputs onto one name in a run."""
+
+    def __init__(self, root: Path, overwrite: bool) -> None:
+        if root.exists() and not root.is_dir():
+            raise UsageError(f"--annotate {shown(root)} is a file, not a folder")
+        self.root, self.overwrite, self.used = root, overwrite, set()
+
+    def target(self, relative: Path) -> Path:
+        stem = relative.parent / (relative.stem + "_annotated")
+        candidate, n = self.root / f"{stem}.png", 1
+        while candidate in self.used:
+            n += 1
+            candidate = self.root / f"{stem}-{n}.png"
+        self.used.add(candidate)
+        if candidate.exists() and not self.overwrite:
+            raise FileExistsError(f"{shown(candidate)} exists (add --overwrite to replace it)")
+        return candidate
+
+    def save(self, relative: Path, rgb) -> None:
+        import cv2
+
+        target = self.target(relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ok, encoded = cv2.imencode(".png", rgb[:, :, ::-1])
+        if not ok:
+            raise OSError(f"could not encode {shown(target)}")
+        target.write_bytes(encoded.tobytes())
 
 
 class RecordWriter:
@@ -77,11 +128,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     files, missing = expand_paths(args.paths)
     failures = len(missing)
     for raw in missing:
-        print(f"skipped {raw}: no such file or folder", file=sys.stderr)
+        print(f"skipped {shown(raw)}: no such file or folder", file=sys.stderr)
+    annotated = AnnotatedFolder(Path(args.annotate), args.overwrite) if args.annotate else None
     recognizer = EmotionRecognizer(args.model)
-    annotate_dir = Path(args.annotate) if args.annotate else None
-    if annotate_dir:
-        annotate_dir.mkdir(parents=True, exist_ok=True)
     progress = tqdm(total=len(files), unit="img", disable=len(files) < 20 or args.quiet, file=sys.stderr)
     with open_output(args.output) as stream:
         writer = RecordWriter(stream, args.format, recognizer.class_names)
@@ -89,60 +138,66 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for start in range(0, len(files), step):
             chunk = files[start : start + step]
             images = {}
-            for path in chunk:
+            for path, relative in chunk:
                 try:
-                    images[path] = load_rgb(path)
+                    images[path, relative] = load_rgb(path)
                 except ImageError as err:
                     failures += 1
-                    tqdm.write(f"skipped {path}: {err}", file=sys.stderr)
+                    tqdm.write(f"skipped {shown(path)}: {err}", file=sys.stderr)
             if args.cropped:
                 results = recognizer.classify_crops(list(images.values()), tta=args.tta) if images else []
-                per_image = {path: [result] for path, result in zip(images, results)}
+                per_image = {key: [result] for key, result in zip(images, results)}
             else:
-                per_image = {path: recognizer.analyze(rgb, min_confidence=args.min_confidence, tta=args.tta)
-                             for path, rgb in images.items()}
-            for path, faces in per_image.items():
-                writer.write(str(path), [face.to_json() for face in faces])
-                if annotate_dir:
-                    _save_annotated(annotate_dir, path, draw_results(images[path], faces))
+                per_image = {key: recognizer.analyze(rgb, min_confidence=args.min_confidence, tta=args.tta)
+                             for key, rgb in images.items()}
+            for (path, relative), faces in per_image.items():
+                writer.write(shown(path), [face.to_json() for face in faces])
+                if annotated:
+                    try:
+                        annotated.save(relative, draw_results(images[path, relative], faces))
+                    except OSError as err:
+                        failures += 1
+                        tqdm.write(f"not annotated {shown(path)}: {err.strerror or err}", file=sys.stderr)
             progress.update(len(chunk))
     progress.close()
     return 1 if failures else 0
 
 
-def _save_annotated(folder: Path, source: Path, rgb) -> None:
-    import cv2
-
-    target = folder / (source.stem + "_annotated.png")
-    cv2.imwrite(str(target), rgb[:, :, ::-1])
-
-
 def cmd_predict_csv(args: argparse.Namespace) -> int:
     from fer.recognizer import EmotionRecognizer
-    from training.data import DatasetError, iter_pixel_csv
 
+    path = Path(args.csv)
+    rows = iter_pixel_csv(path)
+    try:
+        first = next(rows, None)  # the file and its header are checked before the model loads
+    except PixelCsvError as err:
+        raise UsageError(str(err)) from err
     recognizer = EmotionRecognizer(args.model)
     names = recognizer.class_names
-    rows, failures = [], 0
+    batch, failures = [], 0
     with open_output(args.output) as stream:
         out = csv.writer(stream)
         out.writerow(["row", "label", "score", *names])
 
         def flush() -> None:
-            results = recognizer.classify_crops([image for _, image in rows])
-            for (line_no, _), result in zip(rows, results):
-                out.writerow([line_no, result.label, round(result.score, 4),
+            results = recognizer.classify_crops([row.image for row in batch])
+            for row, result in zip(batch, results):
+                out.writerow([row.line_no, result.label, round(result.score, 4),
                               *[round(result.probabilities[n], 4) for n in names]])
-            rows.clear()
+            batch.clear()
 
         try:
-            for line_no, image in iter_pixel_csv(Path(args.csv)):
-                rows.append((line_no, image))
-                if len(rows) == CROP_BATCH:
+            for row in itertools.chain([first] if first else [], rows):
+                if row.image is None:
+                    failures += 1
+                    print(f"skipped {shown(path)} row {row.line_no}: {row.problem}", file=sys.stderr)
+                    continue
+                batch.append(row)
+                if len(batch) == CROP_BATCH:
                     flush()
-        except DatasetError as err:
+        except PixelCsvError as err:  # e.g. bytes that are not text half-way through: keep what was read
             failures += 1
-            print(f"error: {err}", file=sys.stderr)
+            print(f"stopped reading: {err}", file=sys.stderr)
         flush()
     return 1 if failures else 0
 
@@ -156,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--format", choices=["json", "csv"], default="json",
                          help="json: one object per line per image; csv: one row per face")
     predict.add_argument("--output", help="write results here instead of stdout")
-    predict.add_argument("--annotate", metavar="DIR", help="also save annotated copies of the images in DIR")
+    predict.add_argument("--annotate", metavar="DIR",
+                         help="also save annotated copies in DIR, mirroring the folders of the input")
+    predict.add_argument("--overwrite", action="store_true", help="let --annotate replace files that exist")
     predict.add_argument("--model", help=MODEL_HELP)
     predict.add_argument("--min-confidence", type=float, default=0.6, help="face detector threshold, 0-1")
     predict.add_argument("--tta", choices=TTA_MODES, default="none",
@@ -175,8 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ModelFileError as err:
+    except (ModelFileError, UsageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as err:  # writing the results failed (a full disk, a closed stream): say so in one line
+        where = f" ({shown(err.filename)})" if err.filename else ""
+        print(f"error: could not write the results{where}: {err.strerror or err}", file=sys.stderr)
+        return 2

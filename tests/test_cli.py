@@ -43,8 +43,9 @@ def test_predict_json_on_a_mixed_folder(mixed_folder, tmp_path):
     face = records["astronaut.png"]["faces"][0]
     assert set(face) == {"box", "detection_score", "label", "score", "probabilities"}
     assert "notes.jpg" in out.stderr and "truncated.png" in out.stderr and "Traceback" not in out.stderr
-    assert sorted(p.name for p in (tmp_path / "annotated").iterdir()) == [
-        "astronaut_annotated.png", "astronaut_small_annotated.png", "wall_annotated.png"]
+    annotated = tmp_path / "annotated"  # the input's folders, mirrored
+    assert sorted(str(p.relative_to(annotated)) for p in annotated.rglob("*.png")) == [
+        "astronaut_annotated.png", "nested/deeper/astronaut_small_annotated.png", "wall_annotated.png"]
 
 
 def test_predict_csv_to_a_file(mixed_folder, tmp_path):

@@ -1,0 +1,156 @@
+"""The CLI on hostile input: one line on stderr naming the problem, the good files still processed, the
+right exit status, and nothing overwritten. Each case runs the real command in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer.classifier import FAST_MODEL, MODELS_DIR
+from fer.model_file import METADATA_MEMBER
+from tests.conftest import ROOT, write_image
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fer", *args], cwd=ROOT, capture_output=True, timeout=300)
+
+
+def stderr_lines(out: subprocess.CompletedProcess) -> list[str]:
+    text = out.stderr.decode(errors="replace")
+    assert "Traceback" not in text, text
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, face_photo) -> Path:
+    root = tmp_path_factory.mktemp("photos")
+    write_image(root / "a" / "photo.jpg", face_photo)
+    write_image(root / "b" / "photo.jpg", face_photo[:, ::-1].copy())
+    return root
+
+
+def test_an_unreadable_file_is_skipped_and_the_rest_processed(photos, tmp_path):
+    if not Path("/proc/self/mem").exists():
+        pytest.skip("needs Linux's /proc/self/mem, a file that exists but cannot be read (even as root)")
+    unreadable = tmp_path / "unreadable.jpg"
+    unreadable.symlink_to("/proc/self/mem")
+    out = run_cli("predict", str(unreadable), str(photos / "a" / "photo.jpg"))
+    assert out.returncode == 1
+    assert [line for line in stderr_lines(out) if "unreadable.jpg" in line] == [
+        f"skipped {unreadable}: cannot read the file (Input/output error)"]
+    assert [json.loads(line)["path"] for line in out.stdout.decode().splitlines()] == [str(photos / "a/photo.jpg")]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--output", "{tmp}/missing/out.jsonl"], "error: cannot write --output {tmp}/missing/out.jsonl: No such file"),
+    (["--annotate", "{tmp}/a_file"], "error: --annotate {tmp}/a_file is a file, not a folder"),
+    (["--output", "/dev/full"], "error: could not write the results"),
+])
+def test_outputs_that_cannot_be_written_stop_with_one_line(photos, tmp_path, args, message):
+    (tmp_path / "a_file").write_text("x")
+    out = run_cli("predict", str(photos), *[a.format(tmp=tmp_path) for a in args])
+    assert out.returncode == 2
+    lines = stderr_lines(out)
+    assert len(lines) == 1 and lines[0].startswith(message.format(tmp=tmp_path)), lines
+    if "/dev/full" in args:
+        assert "No space left on device" in lines[0]
+
+
+@pytest.mark.parametrize("target", ["missing.csv", "folder"])
+def test_predict_csv_on_a_missing_file_or_a_folder(tmp_path, target):
+    (tmp_path / "folder").mkdir()
+    out = run_cli("predict-csv", str(tmp_path / target))
+    assert out.returncode == 2
+    lines = stderr_lines(out)
+    assert len(lines) == 1 and lines[0].startswith(f"error: {tmp_path / target}: ")
+
+
+def test_predict_csv_reports_bad_pixel_rows_by_line_and_classifies_the_rest(tmp_path):
+    good = " ".join(str(v) for v in np.random.default_rng(1).integers(0, 256, 2304))
+    rows = ["pixels", good, " ".join(["nan"] * 2304), " ".join(["300"] * 2304), " ".join(["12.5"] * 2304), good]
+    (tmp_path / "faces.csv").write_text("\n".join(rows) + "\n")
+    out = run_cli("predict-csv", str(tmp_path / "faces.csv"))
+    assert out.returncode == 1
+    assert [line.split(":")[0] for line in stderr_lines(out)] == [
+        f"skipped {tmp_path / 'faces.csv'} row {n}" for n in (3, 4, 5)]
+    assert [r["row"] for r in csv.DictReader(io.StringIO(out.stdout.decode()))] == ["2", "6"]
+
+
+def keras_model_with_metadata(folder: Path, metadata: bytes) -> Path:
+    """The shipped .keras model with its metadata member replaced."""
+    source, target = MODELS_DIR / f"{FAST_MODEL}.keras", folder / "model.keras"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            new.writestr(item, metadata if item.filename == METADATA_MEMBER else old.read(item))
+    return target
+
+
+@pytest.mark.parametrize(("metadata", "message"), [
+    (b"{not json", "has damaged metadata"),
+    (json.dumps({"name": "x", "class_names": ["a", "b"], "image_size": [48, 48], "channels": 1}).encode(),
+     "gives 7 outputs but its metadata names 2 classes"),
+])
+def test_a_model_with_bad_metadata_is_one_line(photos, tmp_path, metadata, message):
+    model = keras_model_with_metadata(tmp_path, metadata)
+    out = run_cli("predict", str(photos), "--model", str(model))
+    assert out.returncode == 2
+    lines = [line for line in stderr_lines(out) if not line.startswith(("WARNING", "W0000", "I0000", "E0000"))]
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_a_file_name_that_is_not_utf8_does_not_break_the_csv(tmp_path, face_photo):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9 \xff.png")
+    write_image(folder / name, face_photo)
+    write_image(folder / "plain.png", face_photo)
+    out = run_cli("predict", str(folder), "--format", "csv")
+    assert out.returncode == 0, stderr_lines(out)
+    paths = [row["path"] for row in csv.DictReader(io.StringIO(out.stdout.decode("utf-8")))]
+    assert paths == [str(folder / "caf\\xe9 \\xff.png"), str(folder / "plain.png")]
+
+
+def test_annotated_copies_of_same_named_photos_never_overwrite(photos, tmp_path):
+    annotated = tmp_path / "annotated"
+    files = [str(photos / "a" / "photo.jpg"), str(photos / "b" / "photo.jpg")]
+    out = run_cli("predict", *files, "--annotate", str(annotated))
+    assert out.returncode == 0, stderr_lines(out)
+    first, second = annotated / "photo_annotated.png", annotated / "photo_annotated-2.png"
+    assert set(annotated.iterdir()) == {first, second} and first.read_bytes() != second.read_bytes()
+
+    before = first.read_bytes()
+    out = run_cli("predict", files[0], "--annotate", str(annotated))  # again: the file exists
+    assert out.returncode == 1 and "add --overwrite" in stderr_lines(out)[0]
+    assert first.read_bytes() == before and len(out.stdout.decode().splitlines()) == 1  # results still written
+    out = run_cli("predict", files[1], "--annotate", str(annotated), "--overwrite")
+    assert out.returncode == 0 and first.read_bytes() != before
+
+    out = run_cli("predict", str(photos), "--annotate", str(tmp_path / "mirrored"))  # folders keep their layout
+    assert out.returncode == 0
+    assert sorted(p.relative_to(tmp_path / "mirrored").as_posix() for p in (tmp_path / "mirrored").rglob("*.png")) == [
+        "a/photo_annotated.png", "b/photo_annotated.png"]
+
+
+def test_many_odd_names_and_repeated_runs_never_crash(tmp_path, face_photo):
+    """A run once ended in a segfault (exit 139); the CLI no longer loads TensorFlow. Five runs over
+    odd names must all end normally."""
+    folder = tmp_path / "odd"
+    for i, name in enumerate(["spaces in name.png", "ümlaut.png", "#hash.png", "-dash.png", "emoji 😀.png",
+                              os.fsdecode(b"bad \xfe.png"), "x" * 200 + ".png", "a.b.c.png"]):
+        write_image(folder / name, face_photo if i % 2 else np.full((64, 64, 3), 128, np.uint8))
+    (folder / "empty.jpg").write_bytes(b"")
+    for _ in range(5):
+        out = run_cli("predict", str(folder), "--format", "csv", "--annotate", str(tmp_path / f"ann{_}"))
+        assert out.returncode == 1, (out.returncode, stderr_lines(out))  # 1: the empty file
+        assert len(stderr_lines(out)) == 1
+    shutil.rmtree(folder)
