@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,15 @@ def load_recognizer(model_path: str) -> EmotionRecognizer:
     gc.collect()
     gc.freeze()
     return recognizer
+
+
+def literal(text: str) -> str:
+    """User-supplied text (a file name) as a Markdown code span: shown exactly as typed, so a name like
+    `# Title` or `![x](https://host/y)` is neither formatted nor fetched by a visitor's browser."""
+    text = text.replace("\r", " ").replace("\n", " ")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _secret(name: str):

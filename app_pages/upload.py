@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 
@@ -12,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from app_pages.common import load_recognizer, selected_model_path
+from app_pages.common import literal, load_recognizer, selected_model_path
 from fer.detection import Box
 from fer.drawing import color_for, draw_results
 from fer.images import ImageError, load_rgb
@@ -54,29 +53,30 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def analyze_photo(recognizer: EmotionRecognizer, name: str, data: bytes, min_confidence: float, show_bars: bool,
-                  tta: str):
-    """Analyse one photo and show it; returns its rows for the summary table (or None on error)."""
+def analyze_photo(recognizer: EmotionRecognizer, index: int, name: str, data: bytes, min_confidence: float,
+                  show_bars: bool, tta: str):
+    """Analyse the `index`-th photo and show it; returns its rows for the summary table (or None on error).
+    Widget keys use the index: two uploads may share a name or be the same file."""
     try:
         rgb = load_rgb(data)
     except ImageError as err:
-        st.error(f"**{name}**: {err}. The other photos are still shown.")
+        st.error(f"{literal(name)}: {err}. The other photos are still shown.")
         return None
     faces = recognizer.analyze(rgb, min_confidence=min_confidence, tta=tta)
     display, scale = shrink_for_display(rgb)
     annotated = draw_results(display, [scaled(f, scale) for f in faces], show_probabilities=show_bars)
-    st.subheader(name)
+    st.subheader(literal(name))
     left, right = st.columns([3, 2])
     left.image(annotated, caption=f"{len(faces)} face(s) found", width="stretch")
     stem = name.rsplit(".", 1)[0]
     left.download_button("Download annotated image", png_bytes(annotated), mime="image/png",
-                         file_name=f"{stem}_annotated.png", key=f"dl-{hashlib.sha1(data).hexdigest()}")
+                         file_name=f"{stem}_annotated.png", key=f"download-{index}")
     if not faces:
         right.info("No face found in this photo. Try a larger, frontal face, or lower the detector "
                    "confidence in the sidebar.")
     for i, face in enumerate(faces[:6]):
         right.plotly_chart(probability_chart(face, f"Face {i + 1}: {face.label} {face.score:.0%}"),
-                           width="stretch", key=f"chart-{name}-{i}")
+                           width="stretch", key=f"chart-{index}-{i}")
     if len(faces) > 6:
         right.caption(f"{len(faces) - 6} more faces are in the table below.")
     return [{"photo": name, "face": i + 1, **face.to_json()} for i, face in enumerate(faces)]
@@ -118,8 +118,8 @@ if snapshot is not None:
     photos.append(("camera snapshot.jpg", snapshot.getvalue()))
 
 all_rows: list[dict] = []
-for name, data in photos:
-    rows = analyze_photo(recognizer, name, data, min_confidence, show_bars, "flip" if flip_tta else "none")
+for index, (name, data) in enumerate(photos):
+    rows = analyze_photo(recognizer, index, name, data, min_confidence, show_bars, "flip" if flip_tta else "none")
     all_rows.extend(rows or [])
 
 if photos:

@@ -66,11 +66,29 @@ def test_upload_several_photos_with_good_bad_and_faceless_files(face_photo):
     assert "bomb.png" in errors and ("megapixels" in errors or "too large" in errors)
     assert "notes.jpg" in errors
     assert any("No face found" in i.value for i in at.info)
-    assert [s.value for s in at.subheader][:2] == ["astronaut.png", "wall.png"]
+    assert [s.value for s in at.subheader][:2] == ["`astronaut.png`", "`wall.png`"]
     table = at.dataframe[0].value
     assert list(table["photo"]) == ["astronaut.png"]
     assert table.loc[0, "label"] in table.columns  # the label is one of the probability columns
     assert abs(table.iloc[0][["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]].sum() - 1) < 0.01
+
+
+def test_the_same_photo_twice_and_names_that_look_like_markdown(face_photo):
+    """Duplicate uploads once raised StreamlitDuplicateElementKey; names are shown, never rendered."""
+    at = open_page("app_pages/upload.py")
+    photo = png(face_photo)
+    hostile = ["# Heading red .png", "![t](https:host x).png", "**bold** :red[x] $y$ `tick`.png"]
+    at.file_uploader[0].set_value([
+        ("same.png", photo, "image/png"), ("same.png", photo, "image/png"), ("other.png", photo, "image/png"),
+        *[(name, photo, "image/png") for name in hostile],
+        ("# broken.jpg", b"not an image", "image/jpeg"),
+    ]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [s.value for s in at.subheader][:6] == [
+        "`same.png`", "`same.png`", "`other.png`", "`# Heading red .png`", "`![t](https:host x).png`",
+        "``**bold** :red[x] $y$ `tick`.png``"]
+    assert at.error[0].value.startswith("`# broken.jpg`: ")
+    assert list(at.dataframe[0].value["photo"]) == ["same.png", "same.png", "other.png", *hostile]
 
 
 def test_upload_50_megapixel_photo(face_photo):

@@ -78,6 +78,25 @@ def test_upload_page_with_a_real_face_photo(server, browser, face_photo, tmp_pat
         shutil.copy(tmp_path / "upload.png", Path(os.environ["FER_SCREENSHOTS"]) / "upload.png")
 
 
+def test_file_names_are_shown_as_typed_never_rendered(server, browser, face_photo, tmp_path):
+    """A name like `![t](...)` must not make the visitor's browser fetch anything, nor `#` make a heading."""
+    names = ["# Heading red .png", "![t](tracker.example.png).png"]
+    files = [str(write_image(tmp_path / name, face_photo)) for name in names]
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{server}/upload")
+    page.get_by_text("Emotions in photos").wait_for()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(files)
+    page.get_by_text("All faces").wait_for()
+    for name in names:
+        page.get_by_text(name, exact=True).first.wait_for()  # the literal name is on the page
+    assert page.locator("h1", has_text="Heading red").count() == 0
+    assert page.locator('img[alt="t"]').count() == 0
+    assert not [url for url in requested if "tracker.example" in url]
+
+
 def test_live_webcam_over_webrtc(server, browser, stats_file):
     stats_file.unlink(missing_ok=True)
     page = browser.new_page()
