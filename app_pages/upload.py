@@ -11,11 +11,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from app_pages.common import literal, load_recognizer, selected_model_path
-from fer.detection import Box
+from app_pages.common import give_back_freed_memory, literal, load_recognizer, selected_model_path
 from fer.drawing import color_for, draw_results
-from fer.images import ImageError, load_rgb
-from fer.recognizer import EmotionRecognizer, FaceResult
+from fer.images import ImageError, load_rgb_scaled
+from fer.recognizer import MAX_DECODE_SIDE, EmotionRecognizer, FaceResult
 
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 DISPLAY_MAX_SIDE = 1600  # annotated images are drawn at most this large (a 50 MP photo stays usable)
@@ -27,12 +26,6 @@ def shrink_for_display(rgb: np.ndarray) -> tuple[np.ndarray, float]:
         return rgb, 1.0
     size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS)), scale
-
-
-def scaled(face: FaceResult, scale: float) -> FaceResult:
-    box = face.box
-    resized = Box(round(box.x * scale), round(box.y * scale), round(box.w * scale), round(box.h * scale), box.score)
-    return FaceResult(resized, face.label, face.score, face.probabilities)
 
 
 def probability_chart(face: FaceResult, title: str) -> go.Figure:
@@ -58,13 +51,13 @@ def analyze_photo(recognizer: EmotionRecognizer, index: int, name: str, data: by
     """Analyse the `index`-th photo and show it; returns its rows for the summary table (or None on error).
     Widget keys use the index: two uploads may share a name or be the same file."""
     try:
-        rgb = load_rgb(data)
+        rgb, decode_scale = load_rgb_scaled(data, max_side=MAX_DECODE_SIDE)
     except ImageError as err:
         st.error(f"{literal(name)}: {err}. The other photos are still shown.")
         return None
     faces = recognizer.analyze(rgb, min_confidence=min_confidence, tta=tta)
     display, scale = shrink_for_display(rgb)
-    annotated = draw_results(display, [scaled(f, scale) for f in faces], show_probabilities=show_bars)
+    annotated = draw_results(display, [f.scaled(scale) for f in faces], show_probabilities=show_bars)
     st.subheader(literal(name))
     left, right = st.columns([3, 2])
     left.image(annotated, caption=f"{len(faces)} face(s) found", width="stretch")
@@ -79,7 +72,7 @@ def analyze_photo(recognizer: EmotionRecognizer, index: int, name: str, data: by
                            width="stretch", key=f"chart-{index}-{i}")
     if len(faces) > 6:
         right.caption(f"{len(faces) - 6} more faces are in the table below.")
-    return [{"photo": name, "face": i + 1, **face.to_json()} for i, face in enumerate(faces)]
+    return [{"photo": name, "face": i + 1, **face.scaled(1 / decode_scale).to_json()} for i, face in enumerate(faces)]
 
 
 def flatten(rows: list[dict]) -> pd.DataFrame:
@@ -113,13 +106,14 @@ with upload_tab:
 with camera_tab:
     snapshot = st.camera_input("Take a snapshot (the photo stays on this server's memory only)")
 
-photos = [(u.name, u.getvalue()) for u in uploads or []]
+photos = [(u.name, u) for u in uploads or []]
 if snapshot is not None:
-    photos.append(("camera snapshot.jpg", snapshot.getvalue()))
+    photos.append(("camera snapshot.jpg", snapshot))
 
 all_rows: list[dict] = []
-for index, (name, data) in enumerate(photos):
-    rows = analyze_photo(recognizer, index, name, data, min_confidence, show_bars, "flip" if flip_tta else "none")
+for index, (name, upload) in enumerate(photos):  # each photo's bytes and pixels live only during its call
+    rows = analyze_photo(recognizer, index, name, upload.getvalue(), min_confidence, show_bars,
+                         "flip" if flip_tta else "none")
     all_rows.extend(rows or [])
 
 if photos:
@@ -136,3 +130,4 @@ if photos:
         st.info("No faces in these photos yet.")
 else:
     st.info("Add photos above to begin. Try a group photo: every face gets its own result.")
+give_back_freed_memory()

@@ -21,7 +21,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
+from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb, load_rgb_scaled
 from fer.model_file import ModelFileError
 from fer.pixel_csv import PixelCsvError, iter_pixel_csv
 from fer.preprocessing import TTA_MODES
@@ -123,7 +123,7 @@ class RecordWriter:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from fer.drawing import draw_results
-    from fer.recognizer import EmotionRecognizer
+    from fer.recognizer import MAX_DECODE_SIDE, EmotionRecognizer
 
     files, missing = expand_paths(args.paths)
     failures = len(missing)
@@ -137,10 +137,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         step = CROP_BATCH if args.cropped else 1
         for start in range(0, len(files), step):
             chunk = files[start : start + step]
-            images = {}
+            images, scales = {}, {}
             for path, relative in chunk:
                 try:
-                    images[path, relative] = load_rgb(path)
+                    if args.cropped:
+                        images[path, relative] = load_rgb(path)
+                    else:  # a huge photo is decoded at the size detection needs; boxes map back below
+                        images[path, relative], scales[path] = load_rgb_scaled(path, max_side=MAX_DECODE_SIDE)
                 except ImageError as err:
                     failures += 1
                     tqdm.write(f"skipped {shown(path)}: {err}", file=sys.stderr)
@@ -151,7 +154,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 per_image = {key: recognizer.analyze(rgb, min_confidence=args.min_confidence, tta=args.tta)
                              for key, rgb in images.items()}
             for (path, relative), faces in per_image.items():
-                writer.write(shown(path), [face.to_json() for face in faces])
+                scale = scales.get(path, 1.0)
+                writer.write(shown(path), [face.scaled(1 / scale).to_json() for face in faces])
                 if annotated:
                     try:
                         annotated.save(relative, draw_results(images[path, relative], faces))

@@ -28,19 +28,28 @@ class ImageError(ValueError):
 
 
 def load_rgb(image: ImageInput, *, assume_bgr: bool = False) -> np.ndarray:
-    """Return an (H, W, 3) uint8 RGB array for any supported input.
+    """Return an (H, W, 3) uint8 RGB array for any supported input, at full size.
 
     `assume_bgr` is for NumPy frames from OpenCV or a webcam, which arrive in BGR order.
     """
+    return load_rgb_scaled(image, assume_bgr=assume_bgr)[0]
+
+
+def load_rgb_scaled(image: ImageInput, *, max_side: int | None = None,
+                    assume_bgr: bool = False) -> tuple[np.ndarray, float]:
+    """Like `load_rgb`, but an encoded image (path or bytes) whose longer side exceeds `max_side` is
+    decoded straight to about that size (a JPEG from its reduced DCT, others reduced right after
+    decoding), so a 50-megapixel photo never exists as several full-size copies in memory.
+    Returns (rgb, scale): multiply a box on `rgb` by 1 / scale to get the original image's pixels."""
     if isinstance(image, np.ndarray):
-        return _array_to_rgb(image, assume_bgr=assume_bgr)
+        return _array_to_rgb(image, assume_bgr=assume_bgr), 1.0
     if isinstance(image, Image.Image):
-        return _pil_to_rgb(image)
+        return _pil_to_rgb(image), 1.0
     if isinstance(image, (bytes, bytearray, memoryview)):
         data = bytes(image)
         if not data:
             raise ImageError("the file is empty")
-        return _pil_to_rgb(_open_pil(io.BytesIO(data)))
+        return _decode(data, max_side)
     if isinstance(image, (str, os.PathLike)):
         path = Path(image)
         if not path.is_file():
@@ -51,11 +60,17 @@ def load_rgb(image: ImageInput, *, assume_bgr: bool = False) -> np.ndarray:
             raise ImageError(f"cannot read the file ({err.strerror or err})") from err
         if not data:
             raise ImageError(f"the file is empty: {path}")
-        return _pil_to_rgb(_open_pil(io.BytesIO(data)))
+        return _decode(data, max_side)
     raise ImageError(f"unsupported input type {type(image).__name__}")
 
 
-def _open_pil(stream: io.BytesIO) -> Image.Image:
+def _decode(data: bytes, max_side: int | None) -> tuple[np.ndarray, float]:
+    img = _open_pil(io.BytesIO(data), max_side)
+    scale = img.size[0] / img.info["fer_original_width"]  # before EXIF orientation may swap the sides
+    return _pil_to_rgb(img), scale
+
+
+def _open_pil(stream: io.BytesIO, max_side: int | None = None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -66,7 +81,13 @@ def _open_pil(stream: io.BytesIO) -> Image.Image:
                     f"the image is {width}x{height} pixels, more than the {MAX_PIXELS // 1_000_000} "
                     "megapixels we accept"
                 )
-            img.load()
+            if max_side and max(width, height) > max_side:
+                factor = max_side / max(width, height)
+                img.draft(None, (max(1, round(width * factor)), max(1, round(height * factor))))  # JPEG: 1/2-1/8
+                img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=None)
+            else:
+                img.load()
+            img.info["fer_original_width"] = width
             return img
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageError(f"the image is too large to decode safely ({err})") from err
@@ -78,7 +99,7 @@ def _open_pil(stream: io.BytesIO) -> Image.Image:
 
 def _pil_to_rgb(img: Image.Image) -> np.ndarray:
     try:
-        img = ImageOps.exif_transpose(img) or img
+        ImageOps.exif_transpose(img, in_place=True)  # no copy when there is nothing to turn
     except Exception:  # noqa: BLE001 - a broken EXIF block must not lose an otherwise good photo
         pass
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
@@ -87,7 +108,7 @@ def _pil_to_rgb(img: Image.Image) -> np.ndarray:
         img = img.convert("RGBA")
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, img)
-    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    return np.array(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.uint8)
 
 
 def _array_to_rgb(array: np.ndarray, *, assume_bgr: bool = False) -> np.ndarray:

@@ -15,11 +15,14 @@ import numpy as np
 
 from fer.classifier import EmotionClassifier
 from fer.detection import MAX_FACES, Box, FaceDetector, default_detector, detect_faces, face_crop
-from fer.images import ImageInput, load_rgb
+from fer.images import ImageInput, load_rgb, load_rgb_scaled
 
 # Detection works on a copy scaled to this longer side: photos keep small faces, video stays fast.
 PHOTO_DETECTION_SIDE = 960
 VIDEO_DETECTION_SIDE = 320
+# Encoded photos larger than this are decoded at about this size: faces stay far above the 48 px the
+# model reads, and a 50-megapixel photo costs tens of MB instead of hundreds.
+MAX_DECODE_SIDE = 4096
 CROP_MARGIN = 0.1  # FER2013 faces include a little forehead and chin beyond the detector's box
 
 
@@ -36,6 +39,15 @@ class FaceResult:
         best = int(np.argmax(probabilities))
         return cls(box, class_names[best], float(probabilities[best]),
                    {n: float(p) for n, p in zip(class_names, probabilities)})
+
+    def scaled(self, factor: float) -> FaceResult:
+        """The same result with its box in an image `factor` times the size."""
+        if factor == 1.0:
+            return self
+        box = self.box
+        resized = Box(round(box.x * factor), round(box.y * factor), round(box.w * factor), round(box.h * factor),
+                      box.score)
+        return FaceResult(resized, self.label, self.score, self.probabilities)
 
     def to_json(self) -> dict:
         return {
@@ -73,12 +85,13 @@ class EmotionRecognizer:
         tta: str = "none",
     ) -> list[FaceResult]:
         """Find every face and classify it. `bgr=True` for OpenCV/webcam arrays. No face: [].
-        `tta="flip"` also classifies each face's mirror image and averages (photos; not needed for video)."""
-        rgb = load_rgb(image, assume_bgr=bgr)
+        `tta="flip"` also classifies each face's mirror image and averages (photos; not needed for video).
+        Boxes are in the input's pixels, also for a huge photo file that was decoded smaller."""
+        rgb, scale = load_rgb_scaled(image, max_side=MAX_DECODE_SIDE, assume_bgr=bgr)
         boxes = detect_faces(
             self.detector, rgb, max_side=detection_side, min_confidence=min_confidence, max_faces=max_faces
         )
-        return self.classify_boxes(rgb, boxes, tta=tta)
+        return [face.scaled(1 / scale) for face in self.classify_boxes(rgb, boxes, tta=tta)]
 
     def classify_boxes(self, rgb: np.ndarray, boxes: list[Box], tta: str = "none") -> list[FaceResult]:
         crops = [face_crop(rgb, box, CROP_MARGIN) for box in boxes]

@@ -96,6 +96,8 @@ def test_upload_50_megapixel_photo(face_photo):
     at = open_page("app_pages/upload.py")
     at.file_uploader[0].set_value(("huge.jpg", jpeg(big, 80), "image/jpeg")).run()
     assert not at.exception and not at.error
+    row = at.dataframe[0].value.iloc[0]  # decoded at 4096 px, reported in the photo's own pixels
+    assert 8660 * 178 / 512 * 0.9 < row["x"] < 8660 * 178 / 512 * 1.1 and row["x"] + row["w"] < 8660
     assert list(at.dataframe[0].value["photo"]) == ["huge.jpg"]
 
 

@@ -64,6 +64,26 @@ def test_large_photo_boxes_map_back_to_input_pixels(recognizer, face_photo):
     assert iou(faces[0].box, scaled_truth) > 0.6
 
 
+def test_huge_photo_files_are_decoded_small_and_boxes_still_map_back(recognizer, face_photo, tmp_path):
+    """A 50-megapixel JPEG is decoded at about 4096 px (its own 1/2 scale), a big PNG is reduced
+    right after decoding; either way the boxes are in the file's own pixels."""
+    from PIL import Image
+
+    from fer.images import load_rgb_scaled
+    from fer.recognizer import MAX_DECODE_SIDE
+
+    for name, size in (("big.jpg", (8660, 5774)), ("big.png", (6144, 4096 + 1024))):
+        path = tmp_path / name
+        Image.fromarray(cv2.resize(face_photo, size, interpolation=cv2.INTER_LINEAR)).save(path)
+        rgb, scale = load_rgb_scaled(path, max_side=MAX_DECODE_SIDE)
+        assert max(rgb.shape[:2]) == MAX_DECODE_SIDE and scale == pytest.approx(MAX_DECODE_SIDE / size[0], rel=1e-3)
+        faces = recognizer.analyze(path)
+        assert len(faces) == 1
+        sx, sy = size[0] / 512, size[1] / 512
+        truth = Box(round(178 * sx), round(63 * sy), round(94 * sx), round(116 * sy), 1.0)
+        assert iou(faces[0].box, truth) > 0.6, (faces[0].box, truth)
+
+
 def test_many_faces_and_the_cap(recognizer, face_photo):
     group = grid_of_faces(face_photo, 2, 3)
     faces = recognizer.analyze(group)
