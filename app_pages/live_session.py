@@ -60,6 +60,8 @@ class LiveSession:
         self._boxes: list = []
         self._frames_since_detection = DETECT_EVERY_N_FRAMES
         self.stats_path = os.environ.get(STATS_FILE_VARIABLE)
+        # ... and each session's own copy beside it, so a benchmark can tell concurrent streams apart.
+        self.session_stats_path = f"{self.stats_path}.{os.getpid()}-{id(self):x}" if self.stats_path else None
 
     def update_settings(self, settings: LiveSettings) -> None:
         with self._lock:
@@ -157,10 +159,11 @@ class LiveSession:
     def _write_stats(self, shape: tuple[int, ...], record: dict) -> None:
         stats = {"frames": self.frames, "frames_with_faces": self.frames_with_faces, "frame_shape": list(shape),
                  "last": record, "time": time.time(), "model": self.recognizer.classifier.path.name}
-        folder = os.path.dirname(self.stats_path) or "."
-        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
-            json.dump(stats, handle)
-        os.replace(handle.name, self.stats_path)
+        for path in (self.stats_path, self.session_stats_path):
+            folder = os.path.dirname(path) or "."
+            with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
+                json.dump(stats, handle)
+            os.replace(handle.name, path)
 
 
 TIMELINE_SECONDS = 60  # the live chart shows the last minute
