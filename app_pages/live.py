@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from app_pages.common import load_recognizer, rtc_configuration, selected_model_path
-from app_pages.live_session import LiveSession, LiveSettings, session_summary, timeline_chart, timeline_frame
+from app_pages.live_session import TIMELINE_SECONDS, LiveSession, LiveSettings, session_summary, timeline_chart
 
 LIVE_PANEL_REFRESH_SECONDS = 2.0
 
@@ -64,11 +64,11 @@ def live_panel() -> None:
     if st.session_state.get("live_error"):
         st.warning("Processing one frame failed; the stream carries on.\n\n```\n"
                    + st.session_state.live_error + "\n```")
-    frame = timeline_frame(session.timeline)
+    frame = session.timeline.frame(last_seconds=TIMELINE_SECONDS)
     if frame.empty:
         st.caption("The emotion timeline appears here once a face is in view.")
         return
-    latest = session.timeline[-1]
+    latest = session.timeline.latest
     cols = st.columns(3)
     cols[0].metric("Processing rate", f"{latest['fps']:.1f} fps")
     cols[1].metric("Faces now", latest["faces"])
@@ -78,8 +78,8 @@ def live_panel() -> None:
 
 live_panel()
 
-if not playing and session.timeline:
-    frame = timeline_frame(session.timeline)
+if not playing and len(session.timeline):
+    frame = session.timeline.frame()
     st.subheader("Session summary")
     if frame.empty:
         st.info("No face was seen during the last session.")
