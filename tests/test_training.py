@@ -16,7 +16,7 @@ import pytest
 from fer.model_file import read_model_info
 from tests.conftest import ROOT, write_image
 from training.augment import AugmentConfig
-from training.train import TrainConfig, train
+from training.train import TrainConfig, parse_args, train
 
 CLASSES = ("horizontal", "vertical", "plain")
 
@@ -114,7 +114,8 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     interrupted = json.loads(state_file.read_text())
     assert 1 <= interrupted["epoch"] < epochs, "the run should have been killed part-way"
 
-    resumed_config = TrainConfig(data=str(data), run_dir=str(run_dir))
+    resumed_config, resume = parse_args(["--resume", "--run-dir", str(run_dir)])  # as the README writes it
+    assert resume and resumed_config.data == ""
     train(resumed_config, resume=True)
     resumed = json.loads(state_file.read_text())
     assert resumed["epoch"] == epochs

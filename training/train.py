@@ -226,6 +226,8 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
             raise SystemExit(f"--resume: no checkpoint in {run_dir} (looked for {STATE})")
         state = json.loads(state_path.read_text())
         saved = dict(state["config"])
+        if config.data:  # the same data found elsewhere (another machine): its fingerprint is checked below
+            saved["data"] = config.data
         config = TrainConfig(**{**saved, "augment": AugmentConfig(**saved["augment"])})
         print(f"resuming {run_dir} after epoch {state['epoch']}", flush=True)
     elif state_path.exists():
@@ -299,7 +301,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     defaults = TrainConfig(data="")
     aug = AugmentConfig()
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="FER2013 folder or .zip, fer2013.csv/train.csv, or class folders")
+    p.add_argument("--data", default="",
+                   help="FER2013 folder or .zip, fer2013.csv/train.csv, or class folders (with --resume: "
+                        "taken from the run unless given)")
     p.add_argument("--output", default=defaults.output, help="where the final .keras model (+ .json report) goes")
     p.add_argument("--run-dir", default=None, help="checkpoint folder (default: runs/<name>)")
     p.add_argument("--name", default=defaults.name)
@@ -325,6 +329,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--zoom", type=float, default=aug.zoom, help="max zoom in/out, fraction")
     p.add_argument("--erase", type=float, default=aug.erase_probability, help="random-erasing probability")
     args = p.parse_args(argv)
+    if not args.data and not args.resume:
+        p.error("--data is required (except with --resume, which reads it from the run)")
     augment = AugmentConfig(args.flip, args.rotate, args.shift, args.zoom, args.erase, aug.erase_max_area)
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
     values["run_dir"] = args.run_dir or f"runs/{args.name}"
