@@ -7,6 +7,8 @@ import gc
 import json
 import os
 import re
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -63,12 +65,24 @@ def _glibc():
 
 
 M_MMAP_THRESHOLD = -3
+HEAP_TRIM_SECONDS = 10.0
 _LIBC = _glibc()
+
+
+def _trim_heap_forever() -> None:
+    while True:
+        time.sleep(HEAP_TRIM_SECONDS)
+        _LIBC.malloc_trim(0)
+
+
 if _LIBC is not None:
-    # Buffers of 1 MB and more (decoded photos, upload bodies) always get their own mapping, returned to the
-    # system when freed. glibc's default raises this threshold to the largest block freed so far, after which
-    # tens of MB per photo stayed in the heap and the server's resident size crept up photo by photo.
+    # Buffers of 1 MB and more (decoded photos) always get their own mapping, returned to the system when
+    # freed. glibc's default raises this threshold to the largest block freed so far, after which tens of
+    # MB per photo stayed in the heap and the server's resident size crept up photo by photo.
     _LIBC.mallopt(M_MMAP_THRESHOLD, 1 << 20)
+    # What other threads free in small pieces (the web server reads an upload in 64 KB chunks) is handed
+    # back every few seconds, whichever thread freed it and whenever.
+    threading.Thread(target=_trim_heap_forever, name="heap-trim", daemon=True).start()
 
 
 def give_back_freed_memory() -> None:
