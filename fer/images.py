@@ -65,12 +65,13 @@ def load_rgb_scaled(image: ImageInput, *, max_side: int | None = None,
 
 
 def _decode(data: bytes, max_side: int | None) -> tuple[np.ndarray, float]:
-    img = _open_pil(io.BytesIO(data), max_side)
-    scale = img.size[0] / img.info["fer_original_width"]  # before EXIF orientation may swap the sides
+    img, scale = _open_pil(io.BytesIO(data), max_side)
     return _pil_to_rgb(img), scale
 
 
-def _open_pil(stream: io.BytesIO, max_side: int | None = None) -> Image.Image:
+def _open_pil(stream: io.BytesIO, max_side: int | None = None) -> tuple[Image.Image, float]:
+    """The decoded image, reduced to `max_side` when larger, and its width over the file's (taken before
+    EXIF orientation may swap the sides)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -87,8 +88,7 @@ def _open_pil(stream: io.BytesIO, max_side: int | None = None) -> Image.Image:
                 img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=None)
             else:
                 img.load()
-            img.info["fer_original_width"] = width
-            return img
+            return img, img.size[0] / width
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageError(f"the image is too large to decode safely ({err})") from err
     except UnidentifiedImageError as err:
