@@ -24,10 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from skimage import data
 
 from tests.e2e_support import (
+    PROCESSED_CORNER_BELOW,
     START_BUTTON,
     WEBRTC_IFRAME,
     launch_chromium,
     process_memory_mb,
+    processed_frame_corner,
     read_stats,
     streamlit_server,
     wait_for_stats,
@@ -35,28 +37,12 @@ from tests.e2e_support import (
 )
 
 SAMPLE_SECONDS = 30
-CORNER_BRIGHTNESS = """v => { if (!v.videoWidth) return 255; const c = document.createElement('canvas');
-  c.width = v.videoWidth; c.height = v.videoHeight; const g = c.getContext('2d'); g.drawImage(v, 0, 0);
-  const d = g.getImageData(2, 2, Math.floor(v.videoWidth / 12), Math.floor(v.videoHeight / 40)).data;
-  let s = 0; for (let i = 0; i < d.length; i += 4) s += (d[i] + d[i+1] + d[i+2]) / 3; return s / (d.length / 4); }"""
-
-
 def start_stream(browser, url: str):
     page = browser.new_page()
     page.set_default_timeout(120_000)
     page.goto(f"{url}/live")
     page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name=re.compile(START_BUTTON, re.I)).click()
     return page
-
-
-def annotated_video_arrives(page, attempts: int = 40) -> bool:
-    """The processed frames carry a black fps tag top-left; the camera's frames are grey there."""
-    video = page.frame_locator(WEBRTC_IFRAME).locator("video")
-    for _ in range(attempts):
-        if video.evaluate(CORNER_BRIGHTNESS) < 40:
-            return True
-        page.wait_for_timeout(250)
-    return False
 
 
 def session_files(stats_file: Path) -> dict[Path, dict]:
@@ -104,7 +90,8 @@ def main() -> int:
                 print(f"phase 2: {args.sessions} more streams at once, {args.concurrent_seconds:g} s")
                 first.close()
                 pages = [start_stream(browser, url) for _ in range(args.sessions)]
-                arrived = [annotated_video_arrives(page) for page in pages]
+                arrived = [processed_frame_corner(page, page.frame_locator(WEBRTC_IFRAME).locator("video"))
+                           < PROCESSED_CORNER_BELOW for page in pages]
                 before = session_files(stats_file)
                 time.sleep(args.concurrent_seconds)
                 after = session_files(stats_file)

@@ -134,3 +134,24 @@ def process_memory_mb(pid: int) -> dict:
         if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             values[key] = int(rest.split()[0]) / 1024
     return values
+
+
+# The callback draws a black fps tag in the top-left corner of every processed frame; the fake camera's
+# frames are grey there (CAMERA_BACKGROUND). Mean brightness of that corner in a <video>'s current frame:
+_CORNER_BRIGHTNESS = """v => { if (!v.videoWidth) return 255; const c = document.createElement('canvas');
+  c.width = v.videoWidth; c.height = v.videoHeight; const g = c.getContext('2d'); g.drawImage(v, 0, 0);
+  const d = g.getImageData(2, 2, Math.floor(v.videoWidth / 12), Math.floor(v.videoHeight / 40)).data;
+  let s = 0; for (let i = 0; i < d.length; i += 4) s += (d[i] + d[i+1] + d[i+2]) / 3; return s / (d.length / 4); }"""
+PROCESSED_CORNER_BELOW = 40
+
+
+def processed_frame_corner(page, video, attempts: int = 40) -> float:
+    """Poll the <video> until a processed frame shows (its corner darker than PROCESSED_CORNER_BELOW) or
+    `attempts` polls 250 ms apart have passed; returns the last corner brightness."""
+    corner = 255.0
+    for _ in range(attempts):
+        corner = video.evaluate(_CORNER_BRIGHTNESS)
+        if corner < PROCESSED_CORNER_BELOW:
+            break
+        page.wait_for_timeout(250)
+    return corner

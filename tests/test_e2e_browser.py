@@ -18,9 +18,11 @@ import pytest
 from tests.conftest import write_image
 from tests.e2e_support import (
     CHROMIUM,
+    PROCESSED_CORNER_BELOW,
     START_BUTTON,
     WEBRTC_IFRAME,
     launch_chromium,
+    processed_frame_corner,
     streamlit_server,
     wait_for_stats,
     write_camera_video,
@@ -120,20 +122,8 @@ def test_live_webcam_over_webrtc(server, browser, stats_file):
         " const v = f && f.contentDocument.querySelector('video'); return v && v.videoWidth > 0; }",
         timeout=30_000,
     )
-    # A processed frame carries the black fps tag in its top-left corner; the camera's frames are grey there.
-    corner = None
-    for _ in range(40):
-        corner = video.evaluate(
-            """v => { const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
-                 const g = c.getContext('2d'); g.drawImage(v, 0, 0);
-                 const d = g.getImageData(2, 2, Math.floor(v.videoWidth / 12), Math.floor(v.videoHeight / 40)).data;
-                 let s = 0; for (let i = 0; i < d.length; i += 4) s += (d[i] + d[i+1] + d[i+2]) / 3;
-                 return s / (d.length / 4); }"""
-        )
-        if corner < 40:
-            break
-        page.wait_for_timeout(250)
-    assert corner is not None and corner < 40, f"no annotated frame came back to the <video> (corner {corner})"
+    corner = processed_frame_corner(page, video)
+    assert corner < PROCESSED_CORNER_BELOW, f"no annotated frame came back to the <video> (corner {corner})"
 
     page.get_by_text("Processing rate").wait_for(timeout=30_000)
     frame.get_by_role("button", name=re.compile("^stop$", re.I)).click()
