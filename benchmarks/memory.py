@@ -66,6 +66,9 @@ def main() -> int:
             for paths, what in [([photos], "the photos model"), ([video], "the live-video model"),
                                 ([photos, video], "both models (a server whose users opened both pages)")]:
                 files = [p if suffix == ".tflite" else report_path_for(p).with_suffix(".keras") for p in paths]
+                if not all(p.exists() for p in files):
+                    print(f"{runtime}: {', '.join(p.name for p in files)} not in models/, skipped")
+                    continue
                 loaded = run(LOAD, str(photo), *map(str, files))
                 what = f"{what} ({', '.join(p.name for p in files)})"
                 print(f"{runtime}: load {what} + detector and analyse one photo: peak {loaded['peak_mb']:.0f} MB "

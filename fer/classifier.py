@@ -18,9 +18,9 @@ from fer.preprocessing import prepare_faces, tta_views
 from fer.runtime import litert_available, open_network
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-ACCURATE_MODEL = "fer2013_ensemble"  # several CNNs averaged: photos, the CLI, the library
-LIVE_MODEL = "fer2013_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: live video
-FAST_MODEL = "fer2013_vgg32"  # one CNN: live video where LiteRT (and so the int8 file) is not available
+ACCURATE_MODEL = "fer2013_ensemble"  # several CNNs averaged, float weights: photos, when a copy is present
+LIVE_MODEL = "fer2013_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: what ships, for both
+FAST_MODEL = "fer2013_vgg32"  # one CNN: both purposes where LiteRT (and so the int8 file) is not available
 PURPOSES = ("photos", "video")
 MAX_BATCH = 64
 
@@ -46,8 +46,8 @@ def available_models() -> list[Path]:
 
 
 def default_model_path(purpose: str = "photos") -> Path:
-    """The shipped model for `purpose`: the ensemble for photos, its int8 copy for live video (the single
-    CNN where that cannot run); each falls back to the others, then to the first model in the folder."""
+    """The model for `purpose`: for photos the float ensemble when present, else its int8 copy (what
+    ships); for live video the int8 copy; the single CNN where neither can run; then the first model."""
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}, not {purpose!r}")
     folder = models_dir()
