@@ -21,22 +21,20 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "
     os.environ[variable] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import platform
+import time
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 cv2.setNumThreads(1)
 
-from fer.detection import detect_faces, face_crop  # noqa: E402
-from fer.model_file import report_path_for  # noqa: E402
-from fer.recognizer import CROP_MARGIN, VIDEO_DETECTION_SIDE, EmotionRecognizer  # noqa: E402
+from fer.detection import detect_faces, face_crop
+from fer.recognizer import CROP_MARGIN, EmotionRecognizer
+from fer.report import update_report
+from fer.settings import DEFAULTS
 
 
 def timed(function, repeats: int, warmup: int = 20) -> np.ndarray:
@@ -90,15 +88,15 @@ def main() -> int:
     batch_times = timed(lambda: classifier.predict_crops(batch), max(20, args.repeats // 10), warmup=5)
     results["batch_64_faces_per_second"] = round(64 / (np.median(batch_times) / 1000.0), 1)
 
+    side = DEFAULTS.video_detection_side
     for count in (1, 4):
         frame = frame_with_faces(photo, count)
-        found = recognizer.analyze(frame, detection_side=VIDEO_DETECTION_SIDE)
+        found = recognizer.analyze(frame, detection_side=DEFAULTS.video_detection_side)
         boxes = [f.box for f in found]
-        detect = timed(lambda frame=frame: detect_faces(recognizer.detector, frame, max_side=VIDEO_DETECTION_SIDE,
-                                                        min_confidence=0.6), args.repeats)
+        detect = timed(lambda frame=frame: detect_faces(recognizer.detector, frame, max_side=side,
+                                                        min_confidence=DEFAULTS.min_confidence), args.repeats)
         classify = timed(lambda frame=frame, boxes=boxes: recognizer.classify_boxes(frame, boxes), args.repeats)
-        total = timed(lambda frame=frame: recognizer.analyze(frame, detection_side=VIDEO_DETECTION_SIDE),
-                      args.repeats)
+        total = timed(lambda frame=frame: recognizer.analyze(frame, detection_side=side), args.repeats)
         results[f"frame_640x480_{count}_faces"] = {
             "faces_found": len(found), "detection": summary(detect), "classification": summary(classify),
             "analyze_total": summary(total),
@@ -117,15 +115,7 @@ def main() -> int:
     print(json.dumps(results))
 
     if args.update_report:
-        report_path = report_path_for(classifier.path)
-        report = json.loads(report_path.read_text())
-        benchmarks = report.get("benchmarks") or {}
-        benchmarks = {k: v for k, v in benchmarks.items() if k.endswith((".tflite", ".keras"))}  # older layouts
-        report["benchmarks"] = {**benchmarks, classifier.path.name: results}
-        staged = report_path.with_suffix(".json.tmp")
-        staged.write_text(json.dumps(report, indent=1))
-        os.replace(staged, report_path)
-        print(f"updated {report_path}")
+        print(f"updated {update_report(classifier.path, 'benchmarks', {classifier.path.name: results})}")
     return 0
 
 

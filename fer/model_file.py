@@ -88,13 +88,6 @@ def model_files(folder: str | os.PathLike) -> list[Path]:
     return [by_stem[stem] for stem in sorted(by_stem)]
 
 
-def report_path_for(model_path: str | Path) -> Path:
-    """The training report of a model file: NAME.json beside NAME.keras, NAME.tflite and NAME.int8.tflite."""
-    path = Path(model_path)
-    stem = path.stem.removesuffix(INT8_VARIANT) if path.suffix == ".tflite" else path.stem
-    return path.with_name(stem + ".json")
-
-
 def _read_keras_info(path: Path) -> bytes:
     try:
         with zipfile.ZipFile(path) as archive:

@@ -12,7 +12,6 @@ beyond the member list, whose validation accuracies this command prints.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -23,19 +22,10 @@ import keras
 from keras import layers
 
 from fer.model_file import ModelFileError, ModelInfo, read_model_info
+from fer.report import ReportError, load_report, report_path_for, save_report
 from training.data import VAL, Dataset, DatasetError, load_dataset
 from training.evaluate import evaluate_model
-from training.report import (
-    REPORT_VERSION,
-    architecture,
-    evaluate_splits,
-    litert_copy,
-    model_section,
-    now_iso,
-    report_path_for,
-    save_with_info,
-    write_report,
-)
+from training.report import architecture, evaluate_splits, litert_copy, model_section, now_iso, save_with_info
 
 MEMBER_REPORT_KEYS = ("model", "config", "precision", "training", "history", "evaluation")
 
@@ -70,10 +60,10 @@ def common_info(paths: list[Path]) -> ModelInfo:
 
 def member_report(path: Path) -> dict:
     """The parts of a member's own training report the dashboard shows (empty if it has none)."""
-    report_path = report_path_for(path)
-    if not report_path.exists():
+    try:
+        report = load_report(path)
+    except ReportError:
         return {"model": {"file": path.name}}
-    report = json.loads(report_path.read_text())
     return {key: report[key] for key in MEMBER_REPORT_KEYS if key in report}
 
 
@@ -103,7 +93,6 @@ def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str) 
     reports = [member_report(path) for path in member_paths]
     seconds = sum((r.get("training") or {}).get("train_seconds", 0) for r in reports)
     report = {
-        "report_version": REPORT_VERSION,
         "model": model_section(model, info, output),
         "created": now_iso(),
         "config": {"data": data, "output": str(output), "name": name,
@@ -121,7 +110,7 @@ def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str) 
         "architecture": architecture(model),
         "litert": litert_copy(model, info, output, dataset),
     }
-    write_report(report_path_for(output), report)
+    save_report(report_path_for(output), report)
     return report
 
 

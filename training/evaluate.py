@@ -17,20 +17,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 
+from fer.classifier import predict_with_tta
 from fer.model_file import ModelFileError, read_model_info
-from fer.preprocessing import TTA_MODES, tta_views
+from fer.preprocessing import TTA_MODES
 from training.data import TEST, TEST_ALL, VAL, DatasetError, load_dataset
 
 
 def predict_probabilities(
     model: keras.Model, images: np.ndarray, tta: str = "none", batch_size: int = 512
 ) -> np.ndarray:
-    views = tta_views(images, tta)
-    total = None
-    for view in views:
-        probs = model.predict(view.astype(np.float32), batch_size=batch_size, verbose=0)
-        total = probs if total is None else total + probs
-    return total / len(views)
+    """Probabilities for prepared uint8 images, through the same TTA path the app uses."""
+    return predict_with_tta(lambda batch: model.predict(batch, batch_size=batch_size, verbose=0), images, tta,
+                            max_batch=8 * batch_size)
 
 
 def classification_metrics(labels: np.ndarray, predicted: np.ndarray, class_names: list[str]) -> dict:

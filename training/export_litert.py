@@ -16,10 +16,8 @@ file and runs about 4x faster on a CPU, at the cost of a handful of changed pred
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,8 +25,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 
+from fer.atomic import staged_path
 from fer.classifier import EmotionClassifier
-from fer.model_file import INT8_VARIANT, ModelFileError, ModelInfo, read_model_info, report_path_for, write_model_info
+from fer.model_file import INT8_VARIANT, ModelFileError, ModelInfo, read_model_info, write_model_info
+from fer.report import ReportError, load_report, report_path_for, save_report
 
 WEIGHT_FORMATS = ("float16", "float32", "int8")
 DEFAULT_WEIGHTS = "float16"
@@ -61,13 +61,10 @@ def export_litert(model: keras.Model, info: ModelInfo, output: Path, weights: st
     if keras.backend.backend() != "tensorflow":
         raise ModelFileError(f"LiteRT conversion needs the TensorFlow backend, not {keras.backend.backend()}; "
                              "run `python -m training.export_litert` on the .keras file with TensorFlow installed")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=output.parent) as tmp:
-        staged = Path(tmp) / output.name
+    with staged_path(output) as staged:
         convert(model, staged, weights)
         write_model_info(staged, info)
         agreement = {split: compare(model, staged, *data) for split, data in (check_splits or {}).items()}
-        os.replace(staged, output)
     for split, figures in agreement.items():
         print(f"LiteRT ({weights}) vs Keras on {split}: {figures['same_predictions']} of {figures['images']} "
               f"predictions the same, largest probability difference {figures['max_abs_difference']:.1e}; "
@@ -99,7 +96,6 @@ def check_splits(dataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def main(argv: list[str] | None = None) -> int:
     from training.data import DatasetError, load_dataset
-    from training.report import write_report
 
     parser = argparse.ArgumentParser(prog="python -m training.export_litert", description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a .keras file written by training.train or training.ensemble")
@@ -122,14 +118,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     report_path = report_path_for(source)
-    if report_path.exists() and output.parent == source.parent:
-        report = json.loads(report_path.read_text())
-        earlier = {name: entry for name, entry in (report.get("litert") or {}).items() if name.endswith(".tflite")}
-        report["litert"] = {**earlier, section["file"]: section}
-        write_report(report_path, report)
-        print(f"wrote {output} and its section of {report_path.name}")
-    else:
+    report = None
+    if output.parent == source.parent and report_path.exists():
+        try:
+            report = load_report(report_path)
+        except ReportError as err:
+            print(f"warning: {err}; its litert section was not updated", file=sys.stderr)
+    if report is None:
         print(f"wrote {output}")
+        return 0
+    earlier = {name: entry for name, entry in (report.get("litert") or {}).items() if name.endswith(".tflite")}
+    report["litert"] = {**earlier, section["file"]: section}
+    save_report(report_path, report)
+    print(f"wrote {output} and its section of {report_path.name}")
     return 0
 
 

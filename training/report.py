@@ -8,19 +8,16 @@ augmentation, architecture, size, training time, hardware and a dataset fingerpr
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 import keras
-import numpy as np
 
-from fer.model_file import ModelInfo, report_path_for, write_model_info
+from fer.atomic import staged_path
+from fer.model_file import ModelInfo, write_model_info
+from fer.report import REPORT_VERSION, report_path_for, save_report
 from training.data import TEST, TEST_ALL, VAL, Dataset
 from training.evaluate import evaluate_model
-
-REPORT_VERSION = 1
 
 
 def architecture(model: keras.Model) -> list[dict]:
@@ -75,7 +72,7 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
         "architecture": architecture(model),
     }
     report["litert"] = litert_copy(model, info, output, dataset)
-    write_report(report_path_for(output), report)
+    save_report(report_path_for(output), report)
     return output
 
 
@@ -115,11 +112,9 @@ def evaluate_splits(model: keras.Model, dataset: Dataset) -> dict:
 
 def save_with_info(model: keras.Model, info: ModelInfo, output: Path) -> None:
     """Save atomically, with the class list inside the file, so no reader ever sees half a model."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.stem + ".tmp.keras")
-    model.save(tmp)
-    write_model_info(tmp, info)
-    os.replace(tmp, output)
+    with staged_path(output) as staged:
+        model.save(staged)
+        write_model_info(staged, info)
 
 
 def model_section(model: keras.Model, info: ModelInfo, output: Path) -> dict:
@@ -128,18 +123,4 @@ def model_section(model: keras.Model, info: ModelInfo, output: Path) -> dict:
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def write_report(path: Path, report: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=1, default=_json_default))
-    os.replace(tmp, path)
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 
+from fer.atomic import staged_path, write_text_atomic
 from training.augment import AugmentConfig, augment_batch, mixup
 from training.data import TRAIN, VAL, Dataset, DatasetError, load_dataset
 from training.model import build_model
@@ -135,7 +136,7 @@ class EpochKeeper(keras.callbacks.Callback):
             self.model.stop_training = True
         # Checkpoint first, then the state that points at it: a crash in between only repeats an epoch.
         save_atomic(self.model, self.run_dir / CHECKPOINT)
-        write_json_atomic(self.run_dir / STATE, state)
+        write_text_atomic(self.run_dir / STATE, json.dumps(state, indent=1))
         print(
             f"epoch {epoch + 1}/{self.config.epochs}: loss {record['loss']:.4f} acc {record['accuracy']:.4f} "
             f"val_loss {record['val_loss']:.4f} val_acc {record['val_accuracy']:.4f} "
@@ -204,16 +205,9 @@ def hardware_description() -> dict:
 
 
 def save_atomic(model: keras.Model, path: Path) -> None:
-    """Write the model beside its target and rename: a kill mid-save leaves the old file intact."""
-    tmp = path.with_name(path.stem + ".tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, path)
+    """A kill mid-save leaves the previous checkpoint intact."""
+    with staged_path(path) as staged:
+        model.save(staged)
 
 
 def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None = None) -> Path:
