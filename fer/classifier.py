@@ -8,7 +8,7 @@ probabilities; this class hides which one runs.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +18,10 @@ from fer.preprocessing import prepare_faces, tta_views
 from fer.runtime import litert_available, open_network
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-ACCURATE_MODEL = "fer2013_ensemble"  # several CNNs averaged, float weights: photos, when a copy is present
+PHOTOS_MODEL = "fer2013_ensemble"  # several CNNs averaged, float weights: photos, when a copy is present
 LIVE_MODEL = "fer2013_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: what ships, for both
-FAST_MODEL = "fer2013_vgg32"  # one CNN: both purposes where LiteRT (and so the int8 file) is not available
-PURPOSES = ("photos", "video")
+SINGLE_CNN_MODEL = "fer2013_vgg32"  # one CNN: both purposes where LiteRT (and so the int8 file) is not available
+PURPOSES = ("photos", "live")
 MAX_BATCH = 64
 
 
@@ -52,9 +52,9 @@ def default_model_path(purpose: str = "photos") -> Path:
         raise ValueError(f"purpose must be one of {PURPOSES}, not {purpose!r}")
     folder = models_dir()
     if purpose == "photos":
-        stems = (ACCURATE_MODEL, LIVE_MODEL, FAST_MODEL)
+        stems = (PHOTOS_MODEL, LIVE_MODEL, SINGLE_CNN_MODEL)
     else:
-        stems = (LIVE_MODEL, FAST_MODEL, ACCURATE_MODEL)
+        stems = (LIVE_MODEL, SINGLE_CNN_MODEL, PHOTOS_MODEL)
     for stem in stems:
         for suffix in usable_suffixes():
             if (folder / (stem + suffix)).exists():
@@ -94,9 +94,17 @@ class EmotionClassifier:
         test-time augmentation views of `tta`. Training's evaluation uses this same path."""
         if len(batch) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
-        views = tta_views(batch, tta)
-        stacked = np.concatenate(views) if len(views) > 1 else batch
-        outputs = [self._network.predict(stacked[start : start + MAX_BATCH].astype(np.float32))
-                   for start in range(0, len(stacked), MAX_BATCH)]
-        probabilities = np.concatenate(outputs)
-        return probabilities.reshape(len(views), len(batch), -1).mean(axis=0)
+        return predict_with_tta(self._network.predict, batch, tta, MAX_BATCH)
+
+
+def predict_with_tta(predict: Callable[[np.ndarray], np.ndarray], batch: np.ndarray, tta: str = "none",
+                     max_batch: int = MAX_BATCH) -> np.ndarray:
+    """The one prediction path with test-time augmentation, for the app and for training's evaluation:
+    `predict` maps a float32 batch of prepared faces to probabilities; the views of `tta` are run in
+    chunks of `max_batch` and their probabilities averaged per face."""
+    views = tta_views(batch, tta)
+    stacked = np.concatenate(views) if len(views) > 1 else batch
+    outputs = [predict(stacked[start : start + max_batch].astype(np.float32))
+               for start in range(0, len(stacked), max_batch)]
+    probabilities = np.concatenate(outputs)
+    return probabilities.reshape(len(views), len(batch), -1).mean(axis=0)

@@ -33,16 +33,24 @@ def color_for(label: str) -> tuple[int, int, int]:
     return _PALETTE[sum(map(ord, label)) % len(_PALETTE)]
 
 
+def face_tag(face: FaceResult, number: int | None = None) -> str:
+    """The text on a face's tag, e.g. "#2 happy 87%": the number matches the face's chart and table row."""
+    text = f"{face.label} {face.score:.0%}"
+    return f"#{number} {text}" if number is not None else text
+
+
 def draw_results(
     image: np.ndarray,
     results: Sequence[FaceResult],
     *,
     bgr: bool = False,
     show_probabilities: bool = False,
+    numbered: bool = False,
     labels: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Return a copy of `image` (RGB, or BGR with `bgr=True`) with the results drawn on it.
-    `labels` overrides each face's tag text (the live page adds track numbers)."""
+    `numbered` starts each tag with the face's number, #1 for the first result, to match a chart or a
+    table row; `labels` replaces each tag's text altogether."""
     canvas = np.ascontiguousarray(image.copy())
     height, width = canvas.shape[:2]
     unit = max(1.0, min(height, width) / 480.0)  # 1 at 480 px, grows with the image
@@ -54,7 +62,7 @@ def draw_results(
             color = color[::-1]
         box = face.box
         cv2.rectangle(canvas, (box.x, box.y), (box.x + box.w, box.y + box.h), color, thickness, cv2.LINE_AA)
-        text = labels[i] if labels is not None else f"{face.label} {face.score:.0%}"
+        text = labels[i] if labels is not None else face_tag(face, i + 1 if numbered else None)
         _tag(canvas, text, (box.x, box.y), color, font_scale, thickness)
         if show_probabilities:
             _bars(canvas, face, (box.x, box.y + box.h), max(box.w, int(110 * unit)), font_scale, bgr)

@@ -16,13 +16,8 @@ import numpy as np
 from fer.classifier import EmotionClassifier
 from fer.detection import MAX_FACES, Box, FaceDetector, default_detector, detect_faces, face_crop
 from fer.images import ImageInput, load_rgb, load_rgb_scaled
+from fer.settings import DEFAULTS
 
-# Detection works on a copy scaled to this longer side: photos keep small faces, video stays fast.
-PHOTO_DETECTION_SIDE = 960
-VIDEO_DETECTION_SIDE = 320
-# Encoded photos larger than this are decoded at about this size: faces stay far above the 48 px the
-# model reads, and a 50-megapixel photo costs tens of MB instead of hundreds.
-MAX_DECODE_SIDE = 4096
 CROP_MARGIN = 0.1  # FER2013 faces include a little forehead and chin beyond the detector's box
 
 
@@ -59,6 +54,16 @@ class FaceResult:
         }
 
 
+@dataclass(frozen=True)
+class AnalyzedPhoto:
+    rgb: np.ndarray  # the decoded pixels (smaller than the file for a huge photo)
+    scale: float  # rgb's size / the input's size
+    faces: list[FaceResult]  # boxes in rgb's pixels, left to right
+
+    def faces_in_input_pixels(self) -> list[FaceResult]:
+        return [face.scaled(1 / self.scale) for face in self.faces]
+
+
 class EmotionRecognizer:
     """Detector + classifier. Load once and share: `analyze` is safe to call from many threads."""
 
@@ -79,19 +84,36 @@ class EmotionRecognizer:
         image: ImageInput,
         *,
         bgr: bool = False,
-        min_confidence: float = 0.6,
-        detection_side: int = PHOTO_DETECTION_SIDE,
+        min_confidence: float = DEFAULTS.min_confidence,
+        detection_side: int = DEFAULTS.photo_detection_side,
         max_faces: int = MAX_FACES,
         tta: str = "none",
     ) -> list[FaceResult]:
-        """Find every face and classify it. `bgr=True` for OpenCV/webcam arrays. No face: [].
+        """Find every face and classify it, left to right. `bgr=True` for OpenCV/webcam arrays. No face: [].
         `tta="flip"` also classifies each face's mirror image and averages (photos; not needed for video).
         Boxes are in the input's pixels, also for a huge photo file that was decoded smaller."""
-        rgb, scale = load_rgb_scaled(image, max_side=MAX_DECODE_SIDE, assume_bgr=bgr)
+        photo = self.analyze_photo(image, bgr=bgr, min_confidence=min_confidence, detection_side=detection_side,
+                                   max_faces=max_faces, tta=tta)
+        return photo.faces_in_input_pixels()
+
+    def analyze_photo(
+        self,
+        image: ImageInput,
+        *,
+        bgr: bool = False,
+        min_confidence: float = DEFAULTS.min_confidence,
+        detection_side: int = DEFAULTS.photo_detection_side,
+        max_faces: int = MAX_FACES,
+        tta: str = "none",
+    ) -> AnalyzedPhoto:
+        """`analyze`, keeping the decoded pixels: what the Photos page and the CLI draw on. A photo file
+        larger than `max_decode_side` is decoded at about that size; the faces' boxes are in those pixels."""
+        rgb, scale = load_rgb_scaled(image, max_side=DEFAULTS.max_decode_side, assume_bgr=bgr)
         boxes = detect_faces(
             self.detector, rgb, max_side=detection_side, min_confidence=min_confidence, max_faces=max_faces
         )
-        return [face.scaled(1 / scale) for face in self.classify_boxes(rgb, boxes, tta=tta)]
+        boxes = sorted(boxes, key=lambda box: (box.x + box.w / 2, box.y))  # reading order: numbered left to right
+        return AnalyzedPhoto(rgb, scale, self.classify_boxes(rgb, boxes, tta=tta))
 
     def classify_boxes(self, rgb: np.ndarray, boxes: list[Box], tta: str = "none") -> list[FaceResult]:
         crops = [face_crop(rgb, box, CROP_MARGIN) for box in boxes]

@@ -59,7 +59,7 @@ class LiteRTNetwork:
         except ImportError as err:
             raise ModelFileError(f"{path} needs the LiteRT runtime: pip install ai-edge-litert ({err})") from err
         try:
-            with native_info_lines_dropped():
+            with native_log_lines_dropped():
                 self._interpreter = Interpreter(model_path=str(path), num_threads=threads or default_threads())
                 self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as err:
@@ -80,11 +80,17 @@ class LiteRTNetwork:
             return np.array(self._interpreter.get_tensor(self._output), dtype=np.float32)
 
 
+# What native code prints to stderr that is never a problem for the user: LiteRT's "INFO: Created TensorFlow
+# Lite XNNPACK delegate for CPU." on every model load, and TensorFlow's start-up lines written before its
+# log level applies (absl's notice, oneDNN's and "no CUDA drivers" I-lines on a machine without a GPU).
+NATIVE_NOISE_PREFIXES = ("INFO: ", "I0000 ", "WARNING: All log messages before absl::InitializeLog()")
+
+
 @contextmanager
-def native_info_lines_dropped() -> Iterator[None]:
-    """LiteRT's C++ core prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to
-    file descriptor 2 whenever a model loads, with no switch to turn it off. Catch what native code writes
-    there meanwhile and pass on everything but INFO lines, so a user sees no noise and every real error."""
+def native_log_lines_dropped() -> Iterator[None]:
+    """Native libraries write straight to file descriptor 2, with no switch to turn their notices off.
+    Catch what is written there meanwhile and pass on every line but known notices, so a user sees no
+    noise and every real error."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -100,7 +106,7 @@ def native_info_lines_dropped() -> Iterator[None]:
             os.close(saved)
             caught.seek(0)
             for line in caught.read().decode(errors="replace").splitlines(keepends=True):
-                if not line.startswith("INFO: "):
+                if not line.startswith(NATIVE_NOISE_PREFIXES):
                     sys.stderr.write(line)
 
 
@@ -109,13 +115,15 @@ class KerasNetwork:
     one face), unlike `predict()`, which builds a data pipeline on every call."""
 
     def __init__(self, path: Path) -> None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import keras
+        # Level 3: not even the "failed call to cuInit" E-line TensorFlow prints on every machine without a GPU.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with native_log_lines_dropped():
+            import keras
 
-        try:
-            self._model = keras.models.load_model(path, compile=False)
-        except Exception as err:  # Keras raises many types for a damaged file
-            raise ModelFileError(f"cannot load the model {path}: {err}") from err
+            try:
+                self._model = keras.models.load_model(path, compile=False)
+            except Exception as err:  # Keras raises many types for a damaged file
+                raise ModelFileError(f"cannot load the model {path}: {err}") from err
         self._lock = threading.Lock()
 
     def predict(self, batch: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer.classifier import FAST_MODEL, MODELS_DIR
+from fer.classifier import MODELS_DIR, SINGLE_CNN_MODEL
 from fer.model_file import METADATA_MEMBER
 from tests.conftest import ROOT, write_image
 
@@ -88,7 +88,7 @@ def test_predict_csv_reports_bad_pixel_rows_by_line_and_classifies_the_rest(tmp_
 
 def keras_model_with_metadata(folder: Path, metadata: bytes) -> Path:
     """The shipped .keras model with its metadata member replaced."""
-    source, target = MODELS_DIR / f"{FAST_MODEL}.keras", folder / "model.keras"
+    source, target = MODELS_DIR / f"{SINGLE_CNN_MODEL}.keras", folder / "model.keras"
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
         for item in old.infolist():
             new.writestr(item, metadata if item.filename == METADATA_MEMBER else old.read(item))

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from fer.classifier import ACCURATE_MODEL, FAST_MODEL, LIVE_MODEL, MODELS_DIR, EmotionClassifier
+from fer.classifier import LIVE_MODEL, MODELS_DIR, PHOTOS_MODEL, SINGLE_CNN_MODEL, EmotionClassifier
 from fer.model_file import ModelFileError, ModelInfo, read_model_info, write_model_info
 from tests.conftest import ROOT, write_image
 
@@ -32,7 +32,7 @@ import json, sys
 from fer import EmotionRecognizer
 from fer.cli import main
 faces = EmotionRecognizer().analyze({str(photo)!r})
-video = EmotionRecognizer(__import__('fer').default_model_path('video')).analyze({str(photo)!r})
+video = EmotionRecognizer(__import__('fer').default_model_path('live')).analyze({str(photo)!r})
 status = main(['predict', {str(photo)!r}, '--output', {str(tmp_path / 'out.jsonl')!r}])
 print(json.dumps({{'faces': len(faces), 'video': len(video), 'status': status, 'loaded': {TENSORFLOW_MODULES}}}))
 """
@@ -44,7 +44,7 @@ print(json.dumps({{'faces': len(faces), 'video': len(video), 'status': status, '
 
 
 def test_a_keras_model_still_loads_through_keras(face_photo):
-    keras_file = MODELS_DIR / f"{FAST_MODEL}.keras"
+    keras_file = MODELS_DIR / f"{SINGLE_CNN_MODEL}.keras"
     classifier = EmotionClassifier(keras_file)
     probabilities = classifier.predict_crops([face_photo[40:200, 160:300]])
     assert probabilities.shape == (1, 7) and probabilities.sum() == pytest.approx(1.0, abs=1e-4)
@@ -97,7 +97,7 @@ def test_export_command_writes_beside_the_model_and_updates_its_report(tiny_kera
     _, info, source = tiny_keras
     model = tmp_path / "tiny.keras"
     shutil.copy(source, model)
-    (tmp_path / "tiny.json").write_text(json.dumps({"model": info.to_json()}))
+    (tmp_path / "tiny.json").write_text(json.dumps({"report_version": 1, "model": info.to_json()}))
     assert main([str(model), "--weights", "float32"]) == 0
     assert main([str(model), "--weights", "int8"]) == 0  # a variant beside it, described by the same report
     assert read_model_info(tmp_path / "tiny.tflite") == read_model_info(tmp_path / "tiny.int8.tflite") == info
@@ -109,7 +109,8 @@ def test_export_command_writes_beside_the_model_and_updates_its_report(tiny_kera
 
 
 def test_model_files_list_each_model_once_and_find_its_report(tmp_path):
-    from fer.model_file import model_files, report_path_for
+    from fer.model_file import model_files
+    from fer.report import report_path_for
 
     for name in ("a.keras", "a.tflite", "a.int8.tflite", "b.keras"):
         (tmp_path / name).write_bytes(b"")
@@ -140,7 +141,7 @@ def litert_only_models(tmp_path, monkeypatch):
     """A models folder holding only the shipped .tflite files and their reports."""
     folder = tmp_path / "models"
     folder.mkdir()
-    for stem in (FAST_MODEL, ACCURATE_MODEL):
+    for stem in (SINGLE_CNN_MODEL, PHOTOS_MODEL):
         shutil.copy(MODELS_DIR / f"{stem}.json", folder)
     for path in MODELS_DIR.glob("*.tflite"):
         shutil.copy(path, folder)
@@ -168,5 +169,5 @@ def test_the_app_runs_with_only_tflite_files(litert_only_models, face_photo):
     assert live.sidebar.selectbox[0].value == f"{LIVE_MODEL}.tflite"
     dashboard = open_page("app_pages/dashboard.py")
     assert not dashboard.warning and "int8 weights" in dashboard.metric[3].help
-    dashboard.selectbox[0].select(f"{FAST_MODEL}.tflite").run()
+    dashboard.selectbox[0].select(f"{SINGLE_CNN_MODEL}.tflite").run()
     assert not dashboard.warning and "float16 weights" in dashboard.metric[3].help

@@ -71,7 +71,9 @@ def test_huge_photo_files_are_decoded_small_and_boxes_still_map_back(recognizer,
     from PIL import Image
 
     from fer.images import load_rgb_scaled
-    from fer.recognizer import MAX_DECODE_SIDE
+    from fer.settings import DEFAULTS
+
+    MAX_DECODE_SIDE = DEFAULTS.max_decode_side
 
     for name, size in (("big.jpg", (8660, 5774)), ("big.png", (6144, 4096 + 1024))):
         path = tmp_path / name
@@ -181,17 +183,17 @@ def test_both_detectors_find_the_astronaut(face_photo, detector_class):
 
 def test_default_model_for_photos_and_video(tmp_path, monkeypatch):
     from fer import default_model_path
-    from fer.classifier import ACCURATE_MODEL, FAST_MODEL
+    from fer.classifier import PHOTOS_MODEL, SINGLE_CNN_MODEL
 
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
     (tmp_path / "mine.keras").write_bytes(b"")
-    assert default_model_path("photos").name == default_model_path("video").name == "mine.keras"
-    (tmp_path / f"{FAST_MODEL}.keras").write_bytes(b"")
-    assert default_model_path("photos").name == default_model_path("video").name == f"{FAST_MODEL}.keras"
-    (tmp_path / f"{FAST_MODEL}.tflite").write_bytes(b"")  # LiteRT is preferred: no TensorFlow in memory
-    assert default_model_path("photos").name == default_model_path("video").name == f"{FAST_MODEL}.tflite"
-    (tmp_path / f"{ACCURATE_MODEL}.keras").write_bytes(b"")
-    assert default_model_path().name == f"{ACCURATE_MODEL}.keras"
-    assert default_model_path("video").name == f"{FAST_MODEL}.tflite"
+    assert default_model_path("photos").name == default_model_path("live").name == "mine.keras"
+    (tmp_path / f"{SINGLE_CNN_MODEL}.keras").write_bytes(b"")
+    assert default_model_path("photos").name == default_model_path("live").name == f"{SINGLE_CNN_MODEL}.keras"
+    (tmp_path / f"{SINGLE_CNN_MODEL}.tflite").write_bytes(b"")  # LiteRT is preferred: no TensorFlow in memory
+    assert default_model_path("photos").name == default_model_path("live").name == f"{SINGLE_CNN_MODEL}.tflite"
+    (tmp_path / f"{PHOTOS_MODEL}.keras").write_bytes(b"")
+    assert default_model_path().name == f"{PHOTOS_MODEL}.keras"
+    assert default_model_path("live").name == f"{SINGLE_CNN_MODEL}.tflite"
     with pytest.raises(ValueError, match="purpose"):
         default_model_path("audio")

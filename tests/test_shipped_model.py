@@ -9,12 +9,13 @@ import json
 import numpy as np
 import pytest
 
-from fer.classifier import ACCURATE_MODEL, FAST_MODEL, LIVE_MODEL, MODELS_DIR, EmotionClassifier, default_model_path
-from fer.model_file import ModelInfo, read_model_info, report_path_for
+from fer.classifier import LIVE_MODEL, MODELS_DIR, PHOTOS_MODEL, SINGLE_CNN_MODEL, EmotionClassifier, default_model_path
+from fer.model_file import ModelInfo, read_model_info
+from fer.report import report_path_for
 
 # One report per trained model; the fast model ships as .keras too, the ensemble as its int8 LiteRT file only.
-SHIPPED_REPORTS = [MODELS_DIR / f"{FAST_MODEL}.json"] + [
-    p for p in [MODELS_DIR / f"{ACCURATE_MODEL}.json"] if p.exists()]
+SHIPPED_REPORTS = [MODELS_DIR / f"{SINGLE_CNN_MODEL}.json"] + [
+    p for p in [MODELS_DIR / f"{PHOTOS_MODEL}.json"] if p.exists()]
 SHIPPED_KERAS = [p.with_suffix(".keras") for p in SHIPPED_REPORTS if p.with_suffix(".keras").exists()]
 
 
@@ -117,14 +118,14 @@ def test_litert_copies_match_the_report(report_path, report):
 def test_the_live_model_is_chosen_on_validation_and_fits_the_frame_budget(monkeypatch):
     """The int8 ensemble serves both pages: more accurate on PublicTest than the single CNN, and about
     as fast per face (benchmarks/latency.py)."""
-    ensemble = json.loads((MODELS_DIR / f"{ACCURATE_MODEL}.json").read_text())
-    single = json.loads((MODELS_DIR / f"{FAST_MODEL}.json").read_text())
+    ensemble = json.loads((MODELS_DIR / f"{PHOTOS_MODEL}.json").read_text())
+    single = json.loads((MODELS_DIR / f"{SINGLE_CNN_MODEL}.json").read_text())
     live = ensemble["litert"][f"{LIVE_MODEL}.tflite"]
-    single_cnn = single["litert"][f"{FAST_MODEL}.tflite"]
+    single_cnn = single["litert"][f"{SINGLE_CNN_MODEL}.tflite"]
     assert live["weights"] == "int8"
     assert live["agreement"]["val"]["accuracy"] > single_cnn["agreement"]["val"]["accuracy"]
     monkeypatch.delenv("FER_MODELS_DIR", raising=False)
-    assert default_model_path("video").name == default_model_path("photos").name == f"{LIVE_MODEL}.tflite"
+    assert default_model_path("live").name == default_model_path("photos").name == f"{LIVE_MODEL}.tflite"
 
 
 def test_litert_and_keras_agree_on_real_face_crops(shipped, face_photo):

@@ -1,0 +1,27 @@
+"""The defaults every entry point shares (library, CLI, pages), so each one is set in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Defaults:
+    # The face detector's confidence threshold, 0-1: lower finds more (and smaller) faces, with more false alarms.
+    min_confidence: float = 0.6
+    # Detection works on a copy scaled to this longer side: photos keep small faces, video stays fast.
+    photo_detection_side: int = 960
+    video_detection_side: int = 320
+    # Encoded photos larger than this are decoded at about this size: faces stay far above the 48 px the
+    # model reads, and a 50-megapixel photo costs tens of MB instead of hundreds.
+    max_decode_side: int = 4096
+    # Photos: each face is also read mirrored and the two predictions averaged (a little more accurate).
+    photo_tta: str = "flip"
+    # Video: probabilities are averaged over time, 0 (each frame alone) to <1 (very steady).
+    smoothing: float = 0.6
+    # Video: the detector runs on every n-th frame; in between, the last boxes are classified again. At
+    # 30 fps a face moves a few pixels in 0.1 s, and detection is most of a frame's cost.
+    detect_every_n_frames: int = 3
+
+
+DEFAULTS = Defaults()
