@@ -2,20 +2,66 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from app_pages.common import load_recognizer, rtc_configuration, selected_model_path
-from app_pages.live_session import TIMELINE_SECONDS, LiveSession, LiveSettings, session_summary, timeline_chart
+from app_pages.live_session import RECORDING_MAX_SECONDS, LiveSession
+from fer.drawing import color_for
+from fer.settings import DEFAULTS
+from fer.video import Timeline, VideoSettings
 
-LIVE_PANEL_REFRESH_SECONDS = 2.0
+LIVE_PANEL_REFRESH_SECONDS = 2.0  # each refresh is a script run: often enough to feel live, no more
+TIMELINE_SECONDS = 60  # the live chart shows the last minute
+
+
+def timeline_table(timeline: Timeline, last_seconds: float | None = None) -> pd.DataFrame:
+    """One row per (frame, face): time, face number, label, score and every probability."""
+    return pd.DataFrame.from_records(timeline.last(last_seconds), columns=list(timeline.columns))
+
+
+def timeline_chart(table: pd.DataFrame, class_names: tuple[str, ...]) -> go.Figure:
+    """Smoothed probabilities of the most-seen face over time, one line per emotion."""
+    main_face = table["face"].value_counts().idxmax()
+    face = table[table["face"] == main_face]
+    figure = go.Figure()
+    for name in class_names:
+        figure.add_trace(go.Scatter(x=face["t"], y=face[name], name=name, mode="lines",
+                                    line=dict(color=f"rgb{color_for(name)}", width=2)))
+    figure.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), title=f"Face #{main_face}",
+                         xaxis_title="seconds", yaxis=dict(range=[0, 1], tickformat=".0%"))
+    return figure
+
+
+def session_summary(table: pd.DataFrame, class_names: tuple[str, ...]) -> pd.DataFrame:
+    counts = table["label"].value_counts(normalize=True)
+    return pd.DataFrame({
+        "emotion": list(class_names),
+        "share of frames": [float(counts.get(n, 0.0)) for n in class_names],
+        "mean probability": [float(table[n].mean()) for n in class_names],
+    })
+
+
+def session_zip(clip: bytes, timeline_csv: str) -> bytes:
+    """The recorded clip and the timeline in one download (the MP4 is already compressed: stored as is)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("live_session.mp4", clip, compress_type=zipfile.ZIP_STORED)
+        archive.writestr("live_session.csv", timeline_csv, compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
 
 st.title("Live webcam")
 st.write("Press **START** and allow the camera. Video goes from your browser to this app's server and straight "
-         "back; nothing is recorded or sent anywhere else.")
+         "back; nothing is stored unless you ask for a recording, which stays in memory for you to download.")
 
 try:
-    recognizer = load_recognizer(str(selected_model_path("video")))
+    recognizer = load_recognizer(str(selected_model_path("live")))
 except Exception as err:  # noqa: BLE001
     st.error(f"The model could not be loaded ({err}). Train one with `python -m training.train`.")
     st.stop()
@@ -25,13 +71,16 @@ if "live_session" not in st.session_state or st.session_state.live_session.recog
 session: LiveSession = st.session_state.live_session
 
 with st.sidebar:
-    settings = LiveSettings(
-        min_confidence=st.slider("Face detector confidence", 0.3, 0.95, 0.6, 0.05),
-        smoothing=st.slider("Smoothing over time", 0.0, 0.95, 0.6, 0.05,
+    settings = VideoSettings(
+        min_confidence=st.slider("Face detector confidence", 0.3, 0.95, DEFAULTS.min_confidence, 0.05),
+        smoothing=st.slider("Smoothing over time", 0.0, 0.95, DEFAULTS.smoothing, 0.05,
                             help="0 shows each frame's own prediction; higher values steady the labels."),
         show_probabilities=st.toggle("Show probability bars", value=False),
         mirror=st.toggle("Mirror the video", value=True),
     )
+    record = st.toggle("Record the annotated video", value=False,
+                       help=f"From the next START, up to {RECORDING_MAX_SECONDS / 60:.0f} minutes are kept in "
+                            "this server's memory; after STOP, download the clip and the timeline together.")
 session.update_settings(settings)
 
 try:
@@ -49,14 +98,14 @@ except Exception as err:  # noqa: BLE001 - e.g. a runtime without WebRTC support
     context = None
 playing = bool(context and context.state.playing)
 if playing and not st.session_state.get("live_was_playing"):
-    session.reset()
+    session.reset(record=record)
 st.session_state.live_was_playing = playing
 
 
-# Every script run (this refresh included) makes Streamlit call keras.backend.clear_session(), a full
-# garbage collection that pauses the video threads: refresh often enough to feel live, no more.
 @st.fragment(run_every=LIVE_PANEL_REFRESH_SECONDS if playing else None)
 def live_panel() -> None:
+    """While the stream plays: the rate, the faces in view and the timeline. Nothing once it stops, so
+    no figure on screen describes video that is no longer running."""
     session.drain()
     error = session.pending_error()
     if error:
@@ -64,29 +113,41 @@ def live_panel() -> None:
     if st.session_state.get("live_error"):
         st.warning("Processing one frame failed; the stream carries on.\n\n```\n"
                    + st.session_state.live_error + "\n```")
-    frame = session.timeline.frame(last_seconds=TIMELINE_SECONDS)
-    if frame.empty:
+    if not playing:
+        return
+    if session.recorder is not None:
+        st.caption(f":red[●] Recording: {session.recorder.seconds:.0f} s"
+                   + (" (full: the first two minutes are kept)" if session.recorder.full else ""))
+    table = timeline_table(session.timeline, TIMELINE_SECONDS)
+    if table.empty:
         st.caption("The emotion timeline appears here once a face is in view.")
         return
     latest = session.timeline.latest
     cols = st.columns(3)
-    cols[0].metric("Processing rate", f"{latest['fps']:.1f} fps")
-    cols[1].metric("Faces now", latest["faces"])
+    cols[0].metric("Processing rate", f"{latest.fps:.1f} fps")
+    cols[1].metric("Faces now", len(latest.faces))
     cols[2].metric("Frames analysed", len(session.timeline))
-    st.plotly_chart(timeline_chart(frame, recognizer.class_names), key="timeline")
+    st.plotly_chart(timeline_chart(table, recognizer.class_names), key="timeline")
 
 
 live_panel()
 
 if not playing and len(session.timeline):
-    frame = session.timeline.frame()
+    table = timeline_table(session.timeline)
     st.subheader("Session summary")
-    if frame.empty:
+    if table.empty:
         st.info("No face was seen during the last session.")
     else:
-        summary = session_summary(frame, recognizer.class_names)
+        summary = session_summary(table, recognizer.class_names)
         st.dataframe(summary, hide_index=True, column_config={
             "share of frames": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
             "mean probability": st.column_config.NumberColumn(format="percent"),
         })
-        st.download_button("Download the session (CSV)", frame.to_csv(index=False), "live_session.csv", "text/csv")
+    csv_text = table.to_csv(index=False)
+    clip = session.recorder.finish() if session.recorder is not None else b""
+    left, right = st.columns(2)
+    left.download_button("Download the session (CSV)", csv_text, "live_session.csv", "text/csv")
+    if clip:
+        right.download_button("Download the clip and the timeline (ZIP)", session_zip(clip, csv_text),
+                              "live_session.zip", "application/zip")
+        st.video(clip, format="video/mp4")

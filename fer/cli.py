@@ -1,4 +1,4 @@
-"""Command line: `python -m fer predict PATH...` and `python -m fer predict-csv FILE`.
+"""Command line: `python -m fer predict PATH...`, `python -m fer predict-csv FILE` and `python -m fer video FILE`.
 
 A file (or CSV row) that cannot be read is reported on stderr in one line and skipped; the rest are
 still processed, and the exit status is 1 if any failed. Problems that stop the whole run (a missing
@@ -21,10 +21,12 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb, load_rgb_scaled
+from fer.drawing import draw_results
+from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
 from fer.model_file import ModelFileError
 from fer.pixel_csv import PixelCsvError, iter_pixel_csv
 from fer.preprocessing import TTA_MODES
+from fer.settings import DEFAULTS
 
 CROP_BATCH = 256  # --cropped classifies this many files per model call
 MODEL_HELP = "a .tflite or .keras model from training.train (default: the shipped model for photos)"
@@ -122,8 +124,7 @@ class RecordWriter:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from fer.drawing import draw_results
-    from fer.recognizer import MAX_DECODE_SIDE, EmotionRecognizer
+    from fer.recognizer import EmotionRecognizer
 
     files, missing = expand_paths(args.paths)
     failures = len(missing)
@@ -134,37 +135,51 @@ def cmd_predict(args: argparse.Namespace) -> int:
     progress = tqdm(total=len(files), unit="img", disable=len(files) < 20 or args.quiet, file=sys.stderr)
     with open_output(args.output) as stream:
         writer = RecordWriter(stream, args.format, recognizer.class_names)
-        step = CROP_BATCH if args.cropped else 1
-        for start in range(0, len(files), step):
-            chunk = files[start : start + step]
-            images, scales = {}, {}
-            for path, relative in chunk:
+        batches = predict_crop_files(recognizer, files, args.tta) if args.cropped else \
+            predict_photo_files(recognizer, files, args.min_confidence, args.tta)
+        for (path, relative), outcome in batches:
+            progress.update(1)
+            if isinstance(outcome, ImageError):
+                failures += 1
+                tqdm.write(f"skipped {shown(path)}: {outcome}", file=sys.stderr)
+                continue
+            rgb, faces, scale = outcome
+            writer.write(shown(path), [face.scaled(1 / scale).to_json() for face in faces])
+            if annotated:
                 try:
-                    if args.cropped:
-                        images[path, relative] = load_rgb(path)
-                    else:  # a huge photo is decoded at the size detection needs; boxes map back below
-                        images[path, relative], scales[path] = load_rgb_scaled(path, max_side=MAX_DECODE_SIDE)
-                except ImageError as err:
+                    annotated.save(relative, draw_results(rgb, faces, numbered=True))
+                except OSError as err:
                     failures += 1
-                    tqdm.write(f"skipped {shown(path)}: {err}", file=sys.stderr)
-            if args.cropped:
-                results = recognizer.classify_crops(list(images.values()), tta=args.tta) if images else []
-                per_image = {key: [result] for key, result in zip(images, results)}
-            else:
-                per_image = {key: recognizer.analyze(rgb, min_confidence=args.min_confidence, tta=args.tta)
-                             for key, rgb in images.items()}
-            for (path, relative), faces in per_image.items():
-                scale = scales.get(path, 1.0)
-                writer.write(shown(path), [face.scaled(1 / scale).to_json() for face in faces])
-                if annotated:
-                    try:
-                        annotated.save(relative, draw_results(images[path, relative], faces))
-                    except OSError as err:
-                        failures += 1
-                        tqdm.write(f"not annotated {shown(path)}: {err.strerror or err}", file=sys.stderr)
-            progress.update(len(chunk))
+                    tqdm.write(f"not annotated {shown(path)}: {err.strerror or err}", file=sys.stderr)
     progress.close()
     return 1 if failures else 0
+
+
+def predict_photo_files(recognizer, files: list[tuple[Path, Path]], min_confidence: float, tta: str):
+    """Each photo in turn: (its paths, (decoded pixels, faces in them, decode scale) or the ImageError)."""
+    for path, relative in files:
+        try:
+            photo = recognizer.analyze_photo(path, min_confidence=min_confidence, tta=tta)
+        except ImageError as err:
+            yield (path, relative), err
+            continue
+        yield (path, relative), (photo.rgb, photo.faces, photo.scale)
+
+
+def predict_crop_files(recognizer, files: list[tuple[Path, Path]], tta: str):
+    """Face crops, CROP_BATCH per model call: (paths, (pixels, [the crop's result], 1.0) or the ImageError)."""
+    for start in range(0, len(files), CROP_BATCH):
+        images: dict[tuple[Path, Path], object] = {}
+        for key in files[start : start + CROP_BATCH]:
+            try:
+                images[key] = load_rgb(key[0])
+            except ImageError as err:
+                images[key] = err
+        readable = [key for key, image in images.items() if not isinstance(image, ImageError)]
+        results = recognizer.classify_crops([images[key] for key in readable], tta=tta) if readable else []
+        by_key = dict(zip(readable, results))
+        for key, image in images.items():
+            yield key, image if isinstance(image, ImageError) else (image, [by_key[key]], 1.0)
 
 
 def cmd_predict_csv(args: argparse.Namespace) -> int:
@@ -206,6 +221,54 @@ def cmd_predict_csv(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_video(args: argparse.Namespace) -> int:
+    """Annotate a video file (or a camera) frame by frame, as the live page does; write the annotated MP4
+    and the timeline CSV (one row per face per frame)."""
+    from fer.classifier import default_model_path
+    from fer.recognizer import EmotionRecognizer
+    from fer.video import Timeline, VideoAnnotator, VideoSettings
+    from fer.video_io import Mp4Writer, VideoError, VideoSource
+
+    if args.output and Path(args.output).exists() and not args.overwrite:
+        raise UsageError(f"{shown(args.output)} exists (add --overwrite to replace it)")
+    try:
+        source = VideoSource(args.input)
+    except VideoError as err:
+        raise UsageError(str(err)) from err
+    recognizer = EmotionRecognizer(args.model or default_model_path("live"))
+    annotator = VideoAnnotator(recognizer, VideoSettings(min_confidence=args.min_confidence,
+                                                         smoothing=args.smoothing, mirror=source.is_camera,
+                                                         show_fps=source.is_camera),
+                               detect_every=args.detect_every)
+    timeline = Timeline(recognizer.class_names)
+    total = min(filter(None, (source.frame_count, args.max_frames)), default=None)
+    writer = Mp4Writer(args.output) if args.output else None
+    progress = tqdm(total=total, unit="frame", disable=args.quiet, file=sys.stderr)
+    try:
+        for bgr, t in source.frames():
+            drawn, info = annotator.annotate(bgr, t)
+            timeline.add(info)
+            if writer:
+                writer.write(drawn, info.t)
+            progress.update(1)
+            if args.max_frames is not None and info.index >= args.max_frames:
+                break
+    except VideoError as err:
+        raise UsageError(str(err)) from err
+    except KeyboardInterrupt:  # a camera runs until Ctrl+C: keep what was recorded
+        tqdm.write("stopped", file=sys.stderr)
+    finally:
+        progress.close()
+        if writer:
+            writer.close()
+    with open_output(args.csv) as stream:
+        timeline.write_csv(stream)
+    faces = len({row[1] for row in timeline.rows})
+    print(f"{len(timeline)} frames, {faces} face(s) followed, {len(timeline.rows)} face readings"
+          + (f"; wrote {shown(args.output)}" if args.output else ""), file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fer", description="Recognise facial expressions, offline.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -219,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also save annotated copies in DIR, mirroring the folders of the input")
     predict.add_argument("--overwrite", action="store_true", help="let --annotate replace files that exist")
     predict.add_argument("--model", help=MODEL_HELP)
-    predict.add_argument("--min-confidence", type=float, default=0.6, help="face detector threshold, 0-1")
+    predict.add_argument("--min-confidence", type=float, default=DEFAULTS.min_confidence,
+                         help="face detector threshold, 0-1")
     predict.add_argument("--tta", choices=TTA_MODES, default="none",
                          help="test-time augmentation: flip averages each face with its mirror image")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -229,6 +293,21 @@ def build_parser() -> argparse.ArgumentParser:
     pcsv.add_argument("--output", help="write predictions here instead of stdout")
     pcsv.add_argument("--model", help=MODEL_HELP)
     pcsv.set_defaults(func=cmd_predict_csv)
+    video = sub.add_parser("video", help="annotate a video file or a camera frame by frame, as the live page does")
+    video.add_argument("input", help="a video file (MP4, AVI, MOV, WebM...) or a camera number such as 0")
+    video.add_argument("--output", help="write the annotated video here (MP4, H.264)")
+    video.add_argument("--csv", help="write the timeline here (one row per face per frame) instead of stdout")
+    video.add_argument("--overwrite", action="store_true", help="let --output replace a file that exists")
+    video.add_argument("--model", help="a .tflite or .keras model (default: the shipped model for live video)")
+    video.add_argument("--min-confidence", type=float, default=DEFAULTS.min_confidence,
+                       help="face detector threshold, 0-1")
+    video.add_argument("--smoothing", type=float, default=DEFAULTS.smoothing,
+                       help="0 shows each frame's own prediction; up to 0.95 steadies labels over time")
+    video.add_argument("--detect-every", type=int, default=DEFAULTS.detect_every_n_frames, metavar="N",
+                       help="run the face detector on every N-th frame (1: every frame)")
+    video.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (a camera: or Ctrl+C)")
+    video.add_argument("--quiet", action="store_true", help="no progress bar")
+    video.set_defaults(func=cmd_video)
     return parser
 
 

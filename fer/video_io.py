@@ -1,0 +1,139 @@
+"""Reading frames from a video file or a camera, and writing annotated frames as an MP4 that browsers play.
+
+Frames are read with OpenCV (files and cameras alike) and written as H.264 through PyAV, to a file
+or to memory (the live page's recording is never written to disk).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+TIME_BASE = Fraction(1, 1000)  # timestamps in milliseconds: live frames do not come at a fixed rate
+
+
+class VideoError(Exception):
+    """A video file or camera that cannot be opened or read."""
+
+
+class VideoSource:
+    """Frames of a video file, or of a camera given by its number ("0" is the first camera)."""
+
+    def __init__(self, source: str | int) -> None:
+        self.is_camera = isinstance(source, int) or str(source).isdigit()
+        self.name = f"camera {source}" if self.is_camera else str(source)
+        if not self.is_camera and not Path(source).is_file():
+            raise VideoError(f"{self.name}: no such file")
+        self._capture = cv2.VideoCapture(int(source) if self.is_camera else str(source))
+        if not self._capture.isOpened():
+            raise VideoError(f"{self.name} could not be opened as a video")
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 1 <= fps <= 240 else 30.0
+        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.frame_count = count if count > 0 and not self.is_camera else None
+
+    def frames(self) -> Iterator[tuple[np.ndarray, float | None]]:
+        """(BGR frame, its time in seconds) for a file; the time is None for a camera (use the clock)."""
+        index = 0
+        try:
+            while True:
+                ok, frame = self._capture.read()
+                if not ok:
+                    if index == 0:
+                        raise VideoError(f"{self.name} holds no readable frame")
+                    return
+                yield frame, None if self.is_camera else index / self.fps
+                index += 1
+        finally:
+            self._capture.release()
+
+
+class Mp4Writer:
+    """H.264 in MP4 (libx264; MPEG-4 part 2 where a PyAV build lacks it), to a path or a binary stream.
+    The frame size is taken from the first frame (cropped to even sides, as H.264 needs)."""
+
+    def __init__(self, target: str | os.PathLike | io.BufferedIOBase, crf: int = 23) -> None:
+        self._container = av.open(target if isinstance(target, io.IOBase) else str(target), mode="w", format="mp4")
+        self._crf = crf
+        self._stream = None
+        self._last_pts = -1
+        self.frames = 0
+
+    def write(self, bgr: np.ndarray, t: float) -> None:
+        """Add one frame shown at `t` seconds; a frame not later than the previous one is shown 1 ms later."""
+        height, width = bgr.shape[0] // 2 * 2, bgr.shape[1] // 2 * 2
+        if self._stream is None:
+            self._stream = self._open_stream(width, height)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr[: self._stream.height, : self._stream.width]),
+                                           format="bgr24")
+        frame.pts = self._last_pts = max(round(t / TIME_BASE), self._last_pts + 1)
+        frame.time_base = TIME_BASE
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._stream is not None:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+        self._container.close()
+
+    def _open_stream(self, width: int, height: int):
+        try:
+            stream = self._container.add_stream("libx264", rate=30)
+            stream.options = {"preset": "veryfast", "tune": "zerolatency", "crf": str(self._crf)}
+        except (av.error.FFmpegError, ValueError):  # a PyAV build without libx264
+            stream = self._container.add_stream("mpeg4", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = TIME_BASE
+        return stream
+
+
+class ClipRecorder:
+    """Records annotated frames into an in-memory MP4, up to `max_seconds`; thread-safe (the video thread
+    writes, the page finishes). Nothing touches the disk; the clip is gone when the recorder is."""
+
+    def __init__(self, max_seconds: float = 120.0) -> None:
+        self.max_seconds = max_seconds
+        self._buffer = io.BytesIO()
+        self._writer = Mp4Writer(self._buffer, crf=28)
+        self._lock = threading.Lock()
+        self._first_t: float | None = None
+        self.seconds = 0.0
+        self.full = False
+        self._data: bytes | None = None
+
+    def add(self, bgr: np.ndarray, t: float) -> None:
+        with self._lock:
+            if self._data is not None or self.full:
+                return
+            self._first_t = t if self._first_t is None else self._first_t
+            self.seconds = t - self._first_t
+            if self.seconds > self.max_seconds:
+                self.full = True
+                return
+            self._writer.write(bgr, self.seconds)
+
+    @property
+    def frames(self) -> int:
+        return self._writer.frames
+
+    def finish(self) -> bytes:
+        """The MP4 so far (empty bytes when no frame came); later frames are ignored."""
+        with self._lock:
+            if self._data is None:
+                if self._writer.frames:
+                    self._writer.close()
+                    self._data = self._buffer.getvalue()
+                else:
+                    self._data = b""
+                self._buffer = io.BytesIO()
+            return self._data
