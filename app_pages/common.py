@@ -17,6 +17,8 @@ import streamlit as st
 from fer.classifier import available_models, default_model_path, models_dir
 from fer.recognizer import EmotionRecognizer
 
+PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]  # what the photo uploaders accept
+
 # Environment variables that streamlit-webrtc itself turns into TURN servers.
 TURN_PROVIDER_VARIABLES = (
     ("CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN"),
@@ -32,14 +34,14 @@ def model_paths(purpose: str = "photos") -> list[Path]:
     return sorted(available_models(), key=lambda p: (p != default, p.name))
 
 
-def selected_model_path(purpose: str) -> Path:
-    """The model chosen in the sidebar when the models folder holds several; else the default.
-    Each purpose keeps its own choice: photos default to the accurate model, video to the fast one."""
+def selected_model_path(purpose: str, where=st.sidebar, key: str | None = None) -> Path:
+    """The model picked in `where` (the sidebar) when the models folder holds several; else the default
+    for `purpose` ("photos" or "live"). Each purpose keeps its own choice."""
     paths = model_paths(purpose)
     if len(paths) > 1:
-        choice = st.sidebar.selectbox("Model", [p.name for p in paths], key=f"model_choice_{purpose}",
-                                      help="Photos default to the most accurate model, live video to the "
-                                           "fastest; the Model dashboard compares them.")
+        choice = where.selectbox("Model", [p.name for p in paths], key=key or f"model_choice_{purpose}",
+                                 help="Each page starts with the model that suits it best; the Model dashboard "
+                                      "compares them.")
         return models_dir() / choice
     return paths[0] if paths else default_model_path(purpose)
 
@@ -49,9 +51,9 @@ def load_recognizer(model_path: str) -> EmotionRecognizer:
     """One recognizer per model per server process, shared by every session and the webcam thread."""
     recognizer = EmotionRecognizer(model_path)
     recognizer.analyze(np.zeros((240, 320, 3), np.uint8))  # warm up the detector and the model
-    # Streamlit runs a full garbage collection after every script run (keras.backend.clear_session).
-    # TensorFlow's million long-lived objects made each one take ~0.15 s, stalling the live video
-    # threads; freezing them once here keeps later collections to the objects that can be garbage.
+    # The model and the libraries stay for the life of the process: freezing them once keeps every later
+    # garbage collection (one after each Photos run) to the objects that can be garbage, so it does not
+    # stall the live video threads. (A .keras model brings TensorFlow's million objects.)
     gc.collect()
     gc.freeze()
     return recognizer

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,31 +10,16 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages.common import model_paths
-from fer.model_file import report_path_for
+from app_pages.common import PHOTO_TYPES, literal, load_recognizer, model_paths, selected_model_path
+from fer.detection import face_crop
+from fer.drawing import face_tag
+from fer.explain import explain_face, feature_grid, feature_maps
+from fer.images import ImageError
+from fer.recognizer import CROP_MARGIN
+from fer.report import ReportError, load_report, section
 
 SPLIT_TITLES = {"train": "train", "val": "validation (PublicTest)", "test": "test (PrivateTest)",
                 "test_all": "whole test folder"}
-
-
-def load_report(model_path) -> tuple[dict | None, str | None]:
-    path = report_path_for(model_path)
-    if not path.exists():
-        return None, f"No report found next to {model_path.name} (expected {path.name})."
-    try:
-        return json.loads(path.read_text()), None
-    except (OSError, json.JSONDecodeError) as err:
-        return None, f"The report {path.name} could not be read: {err}"
-
-
-def section(report: dict, *keys: str):
-    """The nested value at `keys`, or None when the report lacks it (an older or partial report)."""
-    value = report
-    for key in keys:
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    return value
 
 
 def missing(what: str) -> None:
@@ -115,8 +99,9 @@ def curves(report: dict) -> None:
         figure.add_trace(go.Scatter(x=frame["epoch"], y=frame[metric], name="train", mode="lines"))
         figure.add_trace(go.Scatter(x=frame["epoch"], y=frame[f"val_{metric}"], name="validation", mode="lines"))
         best = section(report, "training", "best_epoch")
-        if best:
-            figure.add_vline(x=best, line_dash="dot", annotation_text="selected")
+        if best:  # the label sits where the curves are not: above falling loss, below rising accuracy
+            figure.add_vline(x=best, line_dash="dot", annotation_text=f"selected (epoch {best})",
+                             annotation_position="top right" if metric == "loss" else "bottom right")
         figure.update_layout(title=title, height=320, margin=dict(l=10, r=10, t=40, b=10), xaxis_title="epoch")
         column.plotly_chart(figure, key=f"curve-{metric}")
     if "learning_rate" in frame:
@@ -173,7 +158,44 @@ def architecture(report: dict) -> None:
     frame = pd.DataFrame(layers)
     frame["output_shape"] = frame["output_shape"].map(
         lambda shape: " x ".join("batch" if d is None else str(d) for d in shape) if shape else "")
-    st.dataframe(frame, hide_index=True, height=360)
+    st.dataframe(frame, hide_index=True, height=min(400, 35 * (len(frame) + 1) + 3))  # no empty rows
+
+
+def what_the_network_sees(model_path: Path) -> None:
+    """Feature maps of each layer and the occlusion heat map, for a face from a photo the user gives."""
+    upload = st.file_uploader("A photo with a face (processed in memory, never stored)", type=PHOTO_TYPES,
+                              key="feature_photo")
+    if upload is None:
+        st.caption("Upload a photo to see the activations of each convolution layer for its face, and which "
+                   "regions of the face the prediction rests on.")
+        return
+    try:
+        recognizer = load_recognizer(str(model_path))
+        photo = recognizer.analyze_photo(upload.getvalue())
+    except ImageError as err:
+        st.error(f"{literal(upload.name)}: {err}")
+        return
+    except Exception as err:  # noqa: BLE001 - a model that cannot load must not take the dashboard down
+        st.error(f"The model could not be loaded ({err}).")
+        return
+    if not photo.faces:
+        st.info("No face found in this photo.")
+        return
+    number = st.selectbox("Face", range(1, len(photo.faces) + 1), format_func=lambda n: face_tag(photo.faces[n - 1], n))
+    face = photo.faces[number - 1]
+    overlay, saliency = explain_face(recognizer, photo.rgb, face.box)
+    left, right = st.columns([1, 3])
+    left.image(overlay, width=200, caption=f"{saliency.label}: red regions, when hidden, lower its probability most")
+    try:
+        layers = feature_maps(recognizer.classifier, face_crop(photo.rgb, face.box, CROP_MARGIN))
+    except ValueError as err:
+        right.info(str(err))
+        return
+    names = [f"{layer.layer} ({' x '.join(map(str, layer.maps.shape))})" for layer in layers]
+    index = right.select_slider("Layer", range(len(layers)), format_func=lambda i: names[i], key="feature_layer")
+    right.image(feature_grid(layers[index].maps), width="stretch",
+                caption="The first 32 channels, each scaled to its own range (yellow: strongest). Early layers "
+                        "find edges; later ones respond to parts such as the mouth and the eyes.")
 
 
 st.title("Model dashboard")
@@ -181,13 +203,11 @@ paths = model_paths()
 if not paths:
     st.warning("There is no model in `models/` yet. Train one with `python -m training.train --data PATH`.")
     st.stop()
-chosen = paths[0]
-if len(paths) > 1:
-    choice = st.selectbox("Model", [p.name for p in paths])
-    chosen = next(p for p in paths if p.name == choice)
-report, problem = load_report(chosen)
-if report is None:
-    st.warning(f"{problem} The dashboard shows only what the training report holds; "
+chosen = selected_model_path("photos", where=st, key="model_choice_dashboard")
+try:
+    report = load_report(chosen)
+except ReportError as err:
+    st.warning(f"{chosen.name}: {err}. The dashboard shows only what the training report holds; "
                "`python -m training.train` writes it next to the model.")
     st.stop()
 
@@ -201,5 +221,7 @@ st.header("Confusion matrix and per-class metrics")
 confusion_and_metrics(report)
 st.header("Architecture")
 architecture(report)
+st.header("What the network sees")
+what_the_network_sees(chosen)
 with st.expander("Full training configuration"):
     st.json(report.get("config", {}))

@@ -11,13 +11,15 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from app_pages.common import give_back_freed_memory, literal, load_recognizer, selected_model_path
-from fer.drawing import color_for, draw_results
-from fer.images import ImageError, load_rgb_scaled
-from fer.recognizer import MAX_DECODE_SIDE, EmotionRecognizer, FaceResult
+from app_pages.common import PHOTO_TYPES, give_back_freed_memory, literal, load_recognizer, selected_model_path
+from fer.drawing import color_for, draw_results, face_tag
+from fer.explain import explain_face
+from fer.images import ImageError
+from fer.recognizer import EmotionRecognizer, FaceResult
+from fer.settings import DEFAULTS
 
-PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 DISPLAY_MAX_SIDE = 1600  # annotated images are drawn at most this large (a 50 MP photo stays usable)
+MAX_EXPLAINED_FACES = 6  # each explanation costs about a hundred classifications (0.2-0.4 s)
 
 
 def shrink_for_display(rgb: np.ndarray) -> tuple[np.ndarray, float]:
@@ -47,17 +49,18 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 
 
 def analyze_photo(recognizer: EmotionRecognizer, index: int, name: str, data: bytes, min_confidence: float,
-                  show_bars: bool, tta: str):
+                  show_bars: bool, tta: str, explain: bool):
     """Analyse the `index`-th photo and show it; returns its rows for the summary table (or None on error).
     Widget keys use the index: two uploads may share a name or be the same file."""
     try:
-        rgb, decode_scale = load_rgb_scaled(data, max_side=MAX_DECODE_SIDE)
+        photo = recognizer.analyze_photo(data, min_confidence=min_confidence, tta=tta)
     except ImageError as err:
         st.error(f"{literal(name)}: {err}. The other photos are still shown.")
         return None
-    faces = recognizer.analyze(rgb, min_confidence=min_confidence, tta=tta)
-    display, scale = shrink_for_display(rgb)
-    annotated = draw_results(display, [f.scaled(scale) for f in faces], show_probabilities=show_bars)
+    faces = photo.faces  # left to right, numbered #1, #2... on the image, the charts and the table
+    display, scale = shrink_for_display(photo.rgb)
+    annotated = draw_results(display, [f.scaled(scale) for f in faces], show_probabilities=show_bars,
+                             numbered=True)
     st.subheader(literal(name))
     left, right = st.columns([3, 2])
     left.image(annotated, caption=f"{len(faces)} face(s) found", width="stretch")
@@ -68,11 +71,19 @@ def analyze_photo(recognizer: EmotionRecognizer, index: int, name: str, data: by
         right.info("No face found in this photo. Try a larger, frontal face, or lower the detector "
                    "confidence in the sidebar.")
     for i, face in enumerate(faces[:6]):
-        right.plotly_chart(probability_chart(face, f"Face {i + 1}: {face.label} {face.score:.0%}"),
+        right.plotly_chart(probability_chart(face, f"Face {face_tag(face, i + 1)}"),
                            width="stretch", key=f"chart-{index}-{i}")
     if len(faces) > 6:
         right.caption(f"{len(faces) - 6} more faces are in the table below.")
-    return [{"photo": name, "face": i + 1, **face.scaled(1 / decode_scale).to_json()} for i, face in enumerate(faces)]
+    if explain and faces:
+        shown = faces[:MAX_EXPLAINED_FACES]
+        with left, st.spinner("Hiding one patch of each face at a time…"):
+            explained = [explain_face(recognizer, photo.rgb, face.box) for face in shown]
+        left.image([overlay for overlay, _ in explained], width=120,
+                   caption=[f"#{i + 1} {s.label}: up to −{s.drop:.0%}" for i, (_, s) in enumerate(explained)])
+        left.caption("Red: hiding this part of the face lowered the predicted emotion's probability the most "
+                     "(occlusion sensitivity); the figure is the largest drop one patch caused.")
+    return [{"photo": name, "face": i + 1, **face.to_json()} for i, face in enumerate(photo.faces_in_input_pixels())]
 
 
 def flatten(rows: list[dict]) -> pd.DataFrame:
@@ -87,12 +98,15 @@ st.title("Emotions in photos")
 st.write("Upload one or more photos. Every face is found, boxed and classified; nothing is stored.")
 model_path = selected_model_path("photos")
 with st.sidebar:
-    min_confidence = st.slider("Face detector confidence", 0.3, 0.95, 0.6, 0.05,
+    min_confidence = st.slider("Face detector confidence", 0.3, 0.95, DEFAULTS.min_confidence, 0.05,
                                help="Lower finds more (and smaller) faces, with more false alarms.")
     show_bars = st.toggle("Probability bars on the image", value=False)
-    flip_tta = st.toggle("Also read each face mirrored", value=True,
+    flip_tta = st.toggle("Also read each face mirrored", value=DEFAULTS.photo_tta == "flip",
                          help="Averages the prediction for each face and its mirror image (test-time "
                               "augmentation): slightly more accurate, twice the classification work.")
+    explain = st.toggle("Show what each label rests on", value=False,
+                        help="A heat map over each face: the regions whose hiding changes the prediction most "
+                             "(occlusion sensitivity). About 0.3 s per face.")
 
 try:
     recognizer = load_recognizer(str(model_path))
@@ -113,7 +127,7 @@ if snapshot is not None:
 all_rows: list[dict] = []
 for index, (name, upload) in enumerate(photos):  # each photo's bytes and pixels live only during its call
     rows = analyze_photo(recognizer, index, name, upload.getvalue(), min_confidence, show_bars,
-                         "flip" if flip_tta else "none")
+                         "flip" if flip_tta else "none", explain)
     all_rows.extend(rows or [])
 
 if photos:

@@ -13,13 +13,13 @@ import streamlit_webrtc  # noqa: F401 - before TensorFlow: see streamlit_app.py
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from fer.classifier import ACCURATE_MODEL, FAST_MODEL, LIVE_MODEL, MODELS_DIR, default_model_path
-from fer.model_file import report_path_for
+from fer.classifier import LIVE_MODEL, MODELS_DIR, PHOTOS_MODEL, SINGLE_CNN_MODEL, default_model_path
+from fer.report import report_path_for
 from tests.conftest import ROOT
 
 APP = str(ROOT / "streamlit_app.py")
 TIMEOUT = 180
-SHIPPED = MODELS_DIR / f"{FAST_MODEL}.tflite"  # what the app runs
+SHIPPED = MODELS_DIR / f"{SINGLE_CNN_MODEL}.tflite"  # what the app runs
 
 
 def png(array: np.ndarray) -> bytes:
@@ -147,9 +147,9 @@ def test_dashboard_without_any_model(models_folder):
 def test_dashboard_missing_and_partial_report(models_folder):
     shutil.copy(SHIPPED, models_folder / "mine.tflite")
     at = open_page("app_pages/dashboard.py")
-    assert "No report found" in at.warning[0].value
+    assert "no report found" in at.warning[0].value
     full = json.loads(SHIPPED.with_suffix(".json").read_text())
-    partial = {"model": full["model"], "history": full["history"][:3]}
+    partial = {"report_version": 1, "model": full["model"], "history": full["history"][:3]}
     (models_folder / "mine.json").write_text(json.dumps(partial))
     at = open_page("app_pages/dashboard.py")
     assert not at.warning
@@ -158,6 +158,9 @@ def test_dashboard_missing_and_partial_report(models_folder):
     (models_folder / "mine.json").write_text("{not json")
     at = open_page("app_pages/dashboard.py")
     assert "could not be read" in at.warning[0].value
+    (models_folder / "mine.json").write_text(json.dumps({**partial, "report_version": 99}))
+    at = open_page("app_pages/dashboard.py")
+    assert "version 99" in at.warning[0].value and "update the project" in at.warning[0].value
 
 
 def test_dashboard_model_selector(models_folder):
@@ -172,13 +175,13 @@ def test_dashboard_model_selector(models_folder):
 
 
 def test_photos_default_to_the_accurate_model_and_video_to_the_fast_one(models_folder):
-    for name in (f"{FAST_MODEL}.tflite", f"{ACCURATE_MODEL}.tflite", "mine.tflite"):
+    for name in (f"{SINGLE_CNN_MODEL}.tflite", f"{PHOTOS_MODEL}.tflite", "mine.tflite"):
         shutil.copy(SHIPPED, models_folder / name)
     photos = open_page("app_pages/upload.py")
-    assert photos.sidebar.selectbox[0].value == f"{ACCURATE_MODEL}.tflite"
-    assert photos.sidebar.selectbox[0].options[0] == f"{ACCURATE_MODEL}.tflite"
+    assert photos.sidebar.selectbox[0].value == f"{PHOTOS_MODEL}.tflite"
+    assert photos.sidebar.selectbox[0].options[0] == f"{PHOTOS_MODEL}.tflite"
     live = open_page("app_pages/live.py")
-    assert live.sidebar.selectbox[0].value == f"{FAST_MODEL}.tflite"  # no int8 ensemble here: the single CNN
+    assert live.sidebar.selectbox[0].value == f"{SINGLE_CNN_MODEL}.tflite"  # no int8 ensemble here: the single CNN
     shutil.copy(SHIPPED, models_folder / f"{LIVE_MODEL}.tflite")
     live = open_page("app_pages/live.py")
     assert live.sidebar.selectbox[0].value == f"{LIVE_MODEL}.tflite"
@@ -198,24 +201,29 @@ def test_live_page_callback_timeline_and_summary(face_photo):
         out = session(video_frame(face_photo))
         assert out.width == face_photo.shape[1] and out.height == face_photo.shape[0]
     annotated = out.to_ndarray(format="rgb24")
-    assert not np.array_equal(annotated, face_photo[:, ::-1])  # boxes, labels and fps were drawn
+    def white(image):  # pure white pixels in the top-left corner, where the fps tag goes
+        return int((image[:20, :70].min(axis=2) > 230).sum())
+
+    assert white(annotated) > white(np.ascontiguousarray(face_photo[:, ::-1])) + 20  # "xx.x fps" was written
     at.run()
     assert not at.exception
+    assert len(session.timeline) == 5 and {row[1] for row in session.timeline.rows} == {1}  # one face, #1
     assert at.subheader[0].value == "Session summary"
+    assert not [m for m in at.metric if m.label in ("Processing rate", "Faces now")], "stale live figures"
     summary = at.dataframe[0].value
     assert abs(summary["share of frames"].sum() - 1) < 1e-6
 
 
 def test_live_callback_error_is_shown_once_and_video_goes_on(face_photo):
-    from app_pages.live_session import LiveSettings
+    from fer.video import VideoSettings
 
     at = open_page("app_pages/live.py")
     session = at.session_state["live_session"]
-    session.update_settings(LiveSettings(min_confidence=None))  # makes detection raise inside the callback
+    session.update_settings(VideoSettings(min_confidence=None))  # makes detection raise inside the callback
     frames = [session(video_frame(face_photo)) for _ in range(3)]
     assert all(f.to_ndarray(format="rgb24").shape == face_photo.shape for f in frames)
     assert session.pending_error() is not None and session.pending_error() is None  # reported once
-    session.update_settings(LiveSettings())
+    session.update_settings(VideoSettings())
     assert session(video_frame(face_photo)).to_ndarray(format="rgb24").shape == face_photo.shape
     assert session.frames >= 1
 
@@ -234,3 +242,52 @@ def test_ice_servers_configuration(monkeypatch):
     servers = [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]
     monkeypatch.setenv("ICE_SERVERS", json.dumps(servers))
     assert rtc_configuration() == {"iceServers": servers}
+
+
+def group_photo(face_photo: np.ndarray) -> np.ndarray:
+    """Three copies of the astronaut's face side by side, the largest (most confident) on the right."""
+    face = face_photo[20:260, 110:350]
+    canvas = np.full((400, 1000, 3), 200, np.uint8)
+    for x, side in ((40, 200), (360, 230), (680, 280)):
+        canvas[60 : 60 + side, x : x + side] = np.asarray(Image.fromarray(face).resize((side, side)))
+    return canvas
+
+
+def test_photo_faces_are_numbered_left_to_right_on_charts_and_table(face_photo):
+    at = open_page("app_pages/upload.py")
+    at.file_uploader[0].set_value(("group.png", png(group_photo(face_photo)), "image/png")).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["face"]) == [1, 2, 3]
+    assert list(table["x"]) == sorted(table["x"]), "face numbers follow the faces from left to right"
+    titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+    assert [title.split()[1] for title in titles] == ["#1", "#2", "#3"]
+    assert all(title.split()[2] == label for title, label in zip(titles, table["label"]))
+
+
+def test_photos_explain_each_face_on_demand(face_photo):
+    at = open_page("app_pages/upload.py")
+    at.file_uploader[0].set_value(("group.png", png(group_photo(face_photo)), "image/png")).run()
+    assert len(at.get("image")) == 1  # the annotated photo only
+    explain = next(t for t in at.sidebar.toggle if t.label == "Show what each label rests on")
+    explain.set_value(True).run()
+    assert not at.exception
+    images = at.get("image")
+    captions = [img.caption for element in images for img in element.proto.imgs]
+    heat = [c for c in captions if c.startswith("#")]
+    assert [c.split()[0] for c in heat] == ["#1", "#2", "#3"], captions
+    assert all("up to −" in c for c in heat)
+
+
+def test_dashboard_feature_maps_of_an_uploaded_face(face_photo):
+    at = open_page("app_pages/dashboard.py")
+    assert any("Upload a photo" in c.value for c in at.caption)
+    uploader = next(u for u in at.get("file_uploader") if "photo with a face" in u.proto.label)
+    uploader.set_value(("me.png", png(face_photo), "image/png")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    layer = next(s for s in at.select_slider if s.key == "feature_layer")
+    assert "b0_relu0" in layer.options[0] and "b3_pool" in layer.options[-1]
+    assert len(at.get("image")) == 2  # the heat map and the feature-map grid
+    first_grid = at.get("image")[1].proto.imgs[0].url
+    layer.set_value(len(layer.options) - 1).run()
+    assert not at.exception and at.get("image")[1].proto.imgs[0].url != first_grid

@@ -1,0 +1,61 @@
+"""Saliency and feature maps on a real face with the shipped models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer.classifier import MODELS_DIR
+from fer.detection import face_crop
+from fer.explain import explain_face, feature_grid, feature_maps, layer_name, occlusion_saliency
+from fer.recognizer import CROP_MARGIN, EmotionRecognizer
+
+
+@pytest.fixture(scope="module")
+def smiling_crop(recognizer, face_photo) -> np.ndarray:
+    return face_crop(face_photo, recognizer.analyze(face_photo)[0].box, CROP_MARGIN)
+
+
+def test_a_smile_rests_on_the_mouth(recognizer, smiling_crop):
+    """The astronaut is read as happy; hiding the lower half of her face (the smile) costs that label the
+    most, and hiding the background corners costs it nothing."""
+    saliency = occlusion_saliency(recognizer.classifier, smiling_crop)
+    height, width = saliency.heat.shape
+    assert saliency.label == "happy" and 0.05 < saliency.drop <= 1
+    assert saliency.heat.max() == pytest.approx(1.0) and saliency.heat.min() >= 0
+    lower, upper = saliency.heat[height // 2 :].mean(), saliency.heat[: height // 2].mean()
+    assert lower > 1.5 * upper
+    mouth = saliency.heat[int(height * 0.6) : int(height * 0.85), width // 3 : 2 * width // 3].mean()
+    assert mouth > 0.5
+
+
+def test_explain_face_overlays_the_crop(recognizer, face_photo):
+    box = recognizer.analyze(face_photo)[0].box
+    overlay, saliency = explain_face(recognizer, face_photo, box)
+    assert saliency.label == "happy"
+    crop = face_crop(face_photo, box, CROP_MARGIN)
+    assert overlay.shape == crop.shape and overlay.dtype == np.uint8
+    assert 5 < np.abs(overlay.astype(int) - crop.astype(int)).mean() < 120  # tinted, still the face
+
+
+@pytest.mark.parametrize("name", ["fer2013_vgg32.tflite", "fer2013_ensemble.int8.tflite"])
+def test_feature_maps_of_every_conv_layer(name, face_photo):
+    recognizer = EmotionRecognizer(MODELS_DIR / name)
+    crop = face_crop(face_photo, recognizer.analyze(face_photo)[0].box, CROP_MARGIN)
+    layers = feature_maps(recognizer.classifier, crop)
+    assert len(layers) >= 12 and layers[0].maps.shape[:2] == (48, 48) and layers[-1].maps.shape[:2] == (3, 3)
+    assert layers[0].layer.endswith("b0_relu0")
+    assert all((layer.maps >= 0).all() for layer in layers if "relu" in layer.layer)  # ReLU outputs
+    assert any(layer.maps.std() > 0 for layer in layers)
+    grid = feature_grid(layers[0].maps)
+    assert grid.shape == (4 * 66, 8 * 66, 3)
+
+
+def test_feature_maps_need_a_tflite_file(face_photo):
+    recognizer = EmotionRecognizer(MODELS_DIR / "fer2013_vgg32.keras")
+    with pytest.raises(ValueError, match="export_litert"):
+        feature_maps(recognizer.classifier, face_photo)
+
+
+def test_layer_names_are_short():
+    assert layer_name("fer2013_vgg32_1/b0_relu0_1/Relu;fer2013_vgg32_1/b0_bn0_1/bat") == "b0_relu0"
