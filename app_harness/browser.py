@@ -32,22 +32,25 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(stats_file: Path, log_path: Path, timeout: float = 90.0,
-                     extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
-    """`streamlit run` on a free port in its own process group, ended (group and all) on exit.
-    Yields (url, server pid)."""
+def streamlit_server(stats_file: Path | None, log_path: Path, timeout: float = 90.0,
+                     extra_env: dict[str, str] | None = None, via_run_app: bool = False) -> Iterator[tuple[str, int]]:
+    """The app on a free port in its own process group, ended (group and all) on exit; yields (url, pid).
+    By default `streamlit run` with this Python and the repository's .streamlit/config.toml; with
+    `via_run_app`, exactly the README's `bash scripts/run_app.sh` (its .venv, its checks, its defaults)."""
     port = free_port()
-    env = {**os.environ, "FER_LIVE_STATS_FILE": str(stats_file), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-    for name in ("ICE_SERVERS", "TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN"):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    if stats_file is not None:
+        env["FER_LIVE_STATS_FILE"] = str(stats_file)
+    for name in ("ICE_SERVERS", "TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN", "STREAMLIT_SERVER_ADDRESS"):
         env.pop(name, None)
+    options = ["--server.headless", "true", "--server.port", str(port)]  # headless: no browser window opens
+    command = (["bash", "scripts/run_app.sh", *options] if via_run_app
+               else [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "localhost",
+                     *options])
     with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        url = f"http://localhost:{port}"
         try:
             deadline = time.monotonic() + timeout
             while not _healthy(url):
@@ -106,6 +109,30 @@ def launch_chromium(playwright, camera_video: Path):
               "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
               "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera_video}"],
     )
+
+
+def process_command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def descendants(pid: int) -> list[int]:
+    """Every living process started (directly or not) by `pid`, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def read_stats(path: Path) -> dict:

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from fer.classifier import EmotionClassifier, default_model_path  # noqa: E402
-from training.data import TEST, TEST_ALL, VAL, load_dataset  # noqa: E402
-from training.evaluate import TTA_MODES, classification_metrics  # noqa: E402
+from fer.classifier import EmotionClassifier, default_model_path
+from training.data import TEST, TEST_ALL, VAL, load_dataset
+from training.evaluate import TTA_MODES, classification_metrics
 
 SPLIT_NAMES = {VAL: "PublicTest (validation)", TEST: "PrivateTest", TEST_ALL: "whole test folder"}
 

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from skimage import data
 
-from tests.e2e_support import (
+from app_harness.browser import (
     START_BUTTON,
     WEBRTC_IFRAME,
     launch_chromium,

@@ -12,18 +12,15 @@ figure with the model loaded. Goals: peak under 1 GB, back within 50 MB of idle.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2
 from PIL import Image
 from skimage import data
 
-from tests.e2e_support import launch_chromium, process_memory_mb, streamlit_server
+from app_harness.browser import launch_chromium, process_memory_mb, streamlit_server
 
 
 def big_photo(path: Path, width: int, height: int) -> Path:

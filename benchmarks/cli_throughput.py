@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from fer.classifier import default_model_path  # noqa: E402 - light: no TensorFlow until a model loads
-from fer.preprocessing import TTA_MODES  # noqa: E402
+from fer.classifier import default_model_path  # light: no TensorFlow until a model loads
+from fer.preprocessing import TTA_MODES
 
 
 def main() -> int:

@@ -12,19 +12,17 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from training.data import VAL  # noqa: E402
-from training.ensemble import load_members_dataset  # noqa: E402
-from training.evaluate import predict_probabilities  # noqa: E402
+from training.data import VAL
+from training.ensemble import load_members_dataset
+from training.evaluate import predict_probabilities
 
 TTAS = ("none", "flip")
 

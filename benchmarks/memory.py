@@ -18,13 +18,12 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from PIL import Image  # noqa: E402
-from skimage import data  # noqa: E402
+from PIL import Image
+from skimage import data
 
-from fer.classifier import PURPOSES, default_model_path  # noqa: E402
-from fer.model_file import report_path_for  # noqa: E402
+from fer.classifier import PURPOSES, default_model_path
+from fer.report import report_path_for
 
 LOAD = """
 import resource, json, sys

@@ -11,11 +11,9 @@ and p95 after warm-up), exactly as `latency.py` times a trained model. The live 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from latency import summary, timed  # first: importing it pins every library to one thread
 
 # isort: split

@@ -6,17 +6,15 @@ Uses the same server, Chromium and fake camera as the browser tests; writes docs
 from __future__ import annotations
 
 import re
-import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from PIL import Image  # noqa: E402
-from skimage import data  # noqa: E402
+from PIL import Image
+from skimage import data
 
-from tests.e2e_support import (  # noqa: E402
+from app_harness.browser import (
     START_BUTTON,
     WEBRTC_IFRAME,
     launch_chromium,

@@ -10,23 +10,25 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import write_image
-from tests.e2e_support import (
+from app_harness.browser import (
     CHROMIUM,
     PROCESSED_CORNER_BELOW,
     START_BUTTON,
     WEBRTC_IFRAME,
+    descendants,
     launch_chromium,
+    process_command,
     processed_frame_corner,
     streamlit_server,
     wait_for_stats,
     write_camera_video,
 )
+from tests.conftest import write_image
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [
@@ -74,7 +76,7 @@ def test_upload_page_with_a_real_face_photo(server, browser, face_photo, tmp_pat
     image.wait_for()
     assert image.evaluate("img => img.naturalWidth") == face_photo.shape[1]
     page.get_by_role("button", name="Download results (CSV)").wait_for()
-    page.get_by_text(re.compile(r"Face 1: \w+ \d+%")).first.wait_for()  # the plotly chart's title
+    page.get_by_text(re.compile(r"Face #1 \w+ \d+%")).first.wait_for()  # the plotly chart's title
     page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)
     if os.environ.get("FER_SCREENSHOTS"):
         shutil.copy(tmp_path / "upload.png", Path(os.environ["FER_SCREENSHOTS"]) / "upload.png")
@@ -129,11 +131,28 @@ def test_live_webcam_over_webrtc(server, browser, stats_file):
     frame.get_by_role("button", name=re.compile("^stop$", re.I)).click()
     page.get_by_text("Session summary").wait_for(timeout=30_000)
     page.get_by_role("button", name="Download the session (CSV)").wait_for(timeout=30_000)
+    assert page.get_by_text("Processing rate").count() == 0, "the stopped stream's rate is still shown"
+    assert page.get_by_text("Faces now").count() == 0
+
+
+def test_pages_load_nothing_from_other_hosts(server, browser):
+    """Everything runs offline: no page asks any host but the app's own (fonts, icons, analytics)."""
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    for path, heading in (("", "Facial expression recognition"), ("upload", "Emotions in photos"),
+                          ("live", "Live webcam"), ("dashboard", "Model dashboard")):
+        page.goto(f"{server}/{path}")
+        page.get_by_role("heading", name=heading).first.wait_for()
+        page.wait_for_timeout(1500)  # late requests: fonts, favicons
+    outside = {urlsplit(url).hostname for url in requested if urlsplit(url).scheme in ("http", "https", "ws", "wss")}
+    assert outside <= {"localhost", "127.0.0.1"}, [url for url in requested if "localhost" not in url]
+    assert len(requested) > 10
 
 
 def test_no_chromium_left_behind():
-    """Each test closes its browser: no fake-camera Chromium may outlive it."""
-    if shutil.which("pgrep") is None:
-        pytest.skip("pgrep is not available")
-    out = subprocess.run(["pgrep", "-f", "use-file-for-fake-video-capture"], capture_output=True, text=True)
-    assert out.stdout.strip() == ""
+    """Each test closes its browser: no Chromium started by this test run may outlive it (other
+    processes on the machine are not ours to judge)."""
+    left = [pid for pid in descendants(os.getpid()) if "chromium" in process_command(pid)]
+    assert left == [], [process_command(pid) for pid in left]
