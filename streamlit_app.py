@@ -1,12 +1,16 @@
 """Entry point: `streamlit run streamlit_app.py`."""
 
+from pathlib import Path
+
 import streamlit as st
 
 # Import WebRTC before TensorFlow, in every server process. TensorFlow bundles BoringSSL, and
 # pylibsrtp (aiortc's SRTP binding) crashes the whole process in srtp_init() when it loads after it.
 import streamlit_webrtc  # noqa: F401
 
-st.set_page_config(page_title="Facial expression recognition", page_icon=":material/mood:", layout="wide")
+ICON = Path(__file__).resolve().parent / "app_pages" / "icon.png"
+# The tab icon is a file of ours: a ":material/...:" icon would be fetched from Google's font server.
+st.set_page_config(page_title="Facial expression recognition", page_icon=str(ICON), layout="wide")
 
 pages = st.navigation([
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Set up a virtual environment (first run only) and start the app with the shipped model.
+# Start the app with the shipped models, setting up .venv first when needed:
+#   bash scripts/run_app.sh [streamlit options, e.g. --server.port 8502 --server.address 0.0.0.0]
+# Installs only when requirements.txt or pyproject.toml changed since the last install, so a warm start
+# asks no package index. Listens on localhost unless you pass --server.address (or STREAMLIT_SERVER_ADDRESS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -r requirements.txt
-exec .venv/bin/python -m streamlit run streamlit_app.py "$@"
+source scripts/python_env.sh
+ensure_venv requirements.txt
+address=()
+if [ -z "${STREAMLIT_SERVER_ADDRESS:-}" ] && [[ " $* " != *" --server.address"* ]]; then
+  address=(--server.address localhost)
+fi
+exec .venv/bin/python -m streamlit run streamlit_app.py "${address[@]}" "$@"
