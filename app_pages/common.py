@@ -59,6 +59,16 @@ def load_recognizer(model_path: str) -> EmotionRecognizer:
     return recognizer
 
 
+def recognizer_or_stop(model_path: Path) -> EmotionRecognizer:
+    """The page's model, or a clear message and the end of the page when it cannot be loaded."""
+    try:
+        return load_recognizer(str(model_path))
+    except Exception as err:  # noqa: BLE001 - a missing or broken model file must not crash the page
+        st.error(f"The model {model_path.name} could not be loaded ({err}). Train one with "
+                 "`python -m training.train`, or pick another in the sidebar.")
+        st.stop()
+
+
 def _glibc():
     try:
         return ctypes.CDLL("libc.so.6")

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from app_pages.common import load_recognizer, rtc_configuration, selected_model_path
+from app_pages.common import recognizer_or_stop, rtc_configuration, selected_model_path
 from app_pages.live_session import RECORDING_MAX_SECONDS, LiveSession
 from fer.drawing import color_for
 from fer.settings import DEFAULTS
@@ -60,11 +60,7 @@ st.title("Live webcam")
 st.write("Press **START** and allow the camera. Video goes from your browser to this app's server and straight "
          "back; nothing is stored unless you ask for a recording, which stays in memory for you to download.")
 
-try:
-    recognizer = load_recognizer(str(selected_model_path("live")))
-except Exception as err:  # noqa: BLE001
-    st.error(f"The model could not be loaded ({err}). Train one with `python -m training.train`.")
-    st.stop()
+recognizer = recognizer_or_stop(selected_model_path("live"))
 
 if "live_session" not in st.session_state or st.session_state.live_session.recognizer is not recognizer:
     st.session_state.live_session = LiveSession(recognizer)

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from app_pages.common import PHOTO_TYPES, give_back_freed_memory, literal, load_recognizer, selected_model_path
+from app_pages.common import PHOTO_TYPES, give_back_freed_memory, literal, recognizer_or_stop, selected_model_path
 from fer.drawing import color_for, draw_results, face_tag
 from fer.explain import explain_face
 from fer.images import ImageError
@@ -108,11 +108,7 @@ with st.sidebar:
                         help="A heat map over each face: the regions whose hiding changes the prediction most "
                              "(occlusion sensitivity). About 0.3 s per face.")
 
-try:
-    recognizer = load_recognizer(str(model_path))
-except Exception as err:  # noqa: BLE001 - a missing or broken model file must not crash the page
-    st.error(f"The model could not be loaded ({err}). Train one with `python -m training.train`.")
-    st.stop()
+recognizer = recognizer_or_stop(model_path)
 
 upload_tab, camera_tab = st.tabs(["Upload photos", "Camera snapshot"])
 with upload_tab:

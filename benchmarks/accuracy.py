@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 
 from fer.classifier import EmotionClassifier, default_model_path
-from training.data import TEST, TEST_ALL, VAL, load_dataset
+from training.data import TEST, TEST_ALL, VAL, load_dataset_for
 from training.evaluate import TTA_MODES, classification_metrics
 
 SPLIT_NAMES = {VAL: "PublicTest (validation)", TEST: "PrivateTest", TEST_ALL: "whole test folder"}
@@ -30,8 +30,7 @@ def main() -> int:
     args = parser.parse_args()
     classifier = EmotionClassifier(args.model)
     info = classifier.info
-    dataset = load_dataset(args.data, image_size=info.image_size[0],
-                           color="grayscale" if info.channels == 1 else "rgb")
+    dataset = load_dataset_for(info, args.data)
     print(f"model {Path(args.model).name} ({Path(args.model).stat().st_size / 1e6:.1f} MB) on {dataset.source}")
     print(f"{'split':<26}{'TTA':<10}{'accuracy':>10}{'macro-F1':>10}{'seconds':>9}")
     for split in (VAL, TEST, TEST_ALL):

@@ -1,7 +1,8 @@
 """Turn whatever a user hands us (path, bytes, PIL image, NumPy array) into one RGB uint8 array.
 
-Everything downstream (detector, classifier, drawing, training loaders) works on RGB uint8, so the
-format zoo is handled once, here, with a clear `ImageError` for input we cannot use.
+Photos, the classifier and the training loaders work on RGB uint8, so the format zoo is handled once,
+here, with a clear `ImageError` for input we cannot use. Video frames arrive in OpenCV's BGR order:
+callers say so (`assume_bgr`, `bgr=True`) and they are converted here too.
 """
 
 from __future__ import annotations

@@ -115,8 +115,12 @@ class EmotionRecognizer:
         boxes = sorted(boxes, key=lambda box: (box.x + box.w / 2, box.y))  # reading order: numbered left to right
         return AnalyzedPhoto(rgb, scale, self.classify_boxes(rgb, boxes, tta=tta))
 
-    def classify_boxes(self, rgb: np.ndarray, boxes: list[Box], tta: str = "none") -> list[FaceResult]:
-        crops = [face_crop(rgb, box, CROP_MARGIN) for box in boxes]
+    def classify_boxes(self, image: np.ndarray, boxes: list[Box], *, bgr: bool = False,
+                       tta: str = "none") -> list[FaceResult]:
+        """Classify the faces at known boxes (no detection): video frames between detections."""
+        crops = [face_crop(image, box, CROP_MARGIN) for box in boxes]
+        if bgr:
+            crops = [np.ascontiguousarray(crop[:, :, ::-1]) for crop in crops]
         return self._results(boxes, self.classifier.predict_crops(crops, tta))
 
     def classify_crops(self, crops: list[ImageInput], *, bgr: bool = False, tta: str = "none") -> list[FaceResult]:

@@ -195,7 +195,7 @@ class VideoAnnotator:
             self._boxes = [face.box for face in faces]
             self._frames_since_detection = 1
         else:
-            faces = self.recognizer.classify_boxes(np.ascontiguousarray(bgr[:, :, ::-1]), self._boxes)
+            faces = self.recognizer.classify_boxes(bgr, self._boxes, bgr=True)
             self._frames_since_detection += 1
         tracked = self.tracker.update(faces)
         drawn = draw_results(bgr, [result for _, result in tracked], bgr=True,

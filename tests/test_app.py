@@ -121,7 +121,8 @@ def test_dashboard_shows_the_shipped_report():
     assert at.metric[0].label == "Accuracy" and at.metric[0].value == expected  # the headline
     assert labels["Parameters"] == f"{report['model']['parameters']:,}"
     assert [h.value for h in at.header] == ["Training curves", "Class distribution",
-                                            "Confusion matrix and per-class metrics", "Architecture"]
+                                            "Confusion matrix and per-class metrics", "Architecture",
+                                            "What the network sees"]
     per_class = at.dataframe[0].value
     assert list(per_class["emotion"]) == report["model"]["class_names"]
     if report.get("members"):  # an ensemble shows each member's curves
@@ -204,10 +205,12 @@ def test_live_page_callback_timeline_and_summary(face_photo):
     def white(image):  # pure white pixels in the top-left corner, where the fps tag goes
         return int((image[:20, :70].min(axis=2) > 230).sum())
 
-    assert white(annotated) > white(np.ascontiguousarray(face_photo[:, ::-1])) + 20  # "xx.x fps" was written
+    before, after = white(np.ascontiguousarray(face_photo[:, ::-1])), white(annotated)
+    assert after > before + 20, (before, after)  # "xx.x fps" was written
     at.run()
     assert not at.exception
-    assert len(session.timeline) == 5 and {row[1] for row in session.timeline.rows} == {1}  # one face, #1
+    assert len(session.timeline) == 5, len(session.timeline)
+    assert {row[1] for row in session.timeline.rows} == {1}, session.timeline.rows  # one face, numbered #1
     assert at.subheader[0].value == "Session summary"
     assert not [m for m in at.metric if m.label in ("Processing rate", "Faces now")], "stale live figures"
     summary = at.dataframe[0].value

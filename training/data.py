@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
+from fer.model_file import ModelInfo
 from fer.pixel_csv import PixelCsvError, csv_records, parse_pixels
 from fer.preprocessing import prepare_face
 
@@ -86,6 +87,11 @@ class Dataset:
             "notes": self.notes,
             "fingerprint": self.fingerprint(),
         }
+
+
+def load_dataset_for(info: ModelInfo, path: str | os.PathLike) -> Dataset:
+    """The dataset at `path` in a trained model's input format (its size and colour), to evaluate it."""
+    return load_dataset(path, image_size=info.image_size[0], color="grayscale" if info.channels == 1 else "rgb")
 
 
 def load_dataset(

@@ -23,7 +23,7 @@ from keras import layers
 
 from fer.model_file import ModelFileError, ModelInfo, read_model_info
 from fer.report import ReportError, load_report, report_path_for, save_report
-from training.data import VAL, Dataset, DatasetError, load_dataset
+from training.data import VAL, Dataset, DatasetError, load_dataset_for
 from training.evaluate import evaluate_model
 from training.report import architecture, evaluate_splits, litert_copy, model_section, now_iso, save_with_info
 
@@ -71,7 +71,7 @@ def load_members_dataset(member_paths: list[Path], data: str) -> tuple[ModelInfo
     """The dataset in the members' input format, so their probabilities can be averaged on it;
     members that disagree with each other or with the dataset's classes are an error."""
     info = common_info(member_paths)
-    dataset = load_dataset(data, image_size=info.image_size[0], color="grayscale" if info.channels == 1 else "rgb")
+    dataset = load_dataset_for(info, data)
     if list(info.class_names) != dataset.class_names:
         raise ModelFileError(f"the members' classes {list(info.class_names)} differ from the dataset's "
                              f"{dataset.class_names}")

@@ -20,7 +20,7 @@ import numpy as np
 from fer.classifier import predict_with_tta
 from fer.model_file import ModelFileError, read_model_info
 from fer.preprocessing import TTA_MODES
-from training.data import TEST, TEST_ALL, VAL, DatasetError, load_dataset
+from training.data import TEST, TEST_ALL, VAL, DatasetError, load_dataset_for
 
 
 def predict_probabilities(
@@ -91,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         info = read_model_info(args.model)
         model = keras.models.load_model(args.model)
-        dataset = load_dataset(args.data, image_size=info.image_size[0],
-                               color="grayscale" if info.channels == 1 else "rgb")
+        dataset = load_dataset_for(info, args.data)
     except (ModelFileError, DatasetError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

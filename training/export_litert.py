@@ -95,7 +95,7 @@ def check_splits(dataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.data import DatasetError, load_dataset
+    from training.data import DatasetError, load_dataset_for
 
     parser = argparse.ArgumentParser(prog="python -m training.export_litert", description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a .keras file written by training.train or training.ensemble")
@@ -110,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         model = keras.models.load_model(source, compile=False)
         splits = {}
         if args.data:
-            dataset = load_dataset(args.data, image_size=info.image_size[0],
-                                   color="grayscale" if info.channels == 1 else "rgb")
+            dataset = load_dataset_for(info, args.data)
             splits = check_splits(dataset)
         section = export_litert(model, info, output, args.weights, splits)
     except (ModelFileError, DatasetError, OSError, ValueError) as err:

@@ -146,7 +146,8 @@ class EpochKeeper(keras.callbacks.Callback):
 
 
 def learning_rate_for(epoch: int, config: TrainConfig, state: dict) -> float:
-    """Linear warm-up, then cosine decay to zero (or the plateau scale): a pure function of the epoch."""
+    """Linear warm-up, then cosine decay to zero: a function of the epoch alone. With the plateau schedule,
+    the epoch and the plateau scale in `state` (saved with every checkpoint, so a resumed run agrees)."""
     base = config.learning_rate
     if epoch < config.warmup_epochs:
         return base * (epoch + 1) / (config.warmup_epochs + 1)
