@@ -56,7 +56,9 @@ def main() -> int:
             page.goto(f"{url}/upload")
             page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(photo))
             page.get_by_text("2 face(s) found").wait_for()
-            page.get_by_text(re.compile(r"Face 2: \w+")).first.wait_for()
+            page.get_by_text(re.compile(r"Face #2 \w+")).first.wait_for()
+            page.get_by_text("Show what each label rests on").click()
+            page.get_by_text(re.compile(r"#2 \w+: up to")).first.wait_for()
             page.wait_for_timeout(1500)
             page.screenshot(path=str(OUT / "upload.png"))
 
@@ -71,6 +73,12 @@ def main() -> int:
             page.get_by_text("Training curves").wait_for()
             page.wait_for_timeout(2000)
             page.screenshot(path=str(OUT / "dashboard.png"))
+            uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="photo with a face")
+            uploader.locator('input[type="file"]').set_input_files(str(photo))
+            page.get_by_text("The first 32 channels").wait_for()
+            page.get_by_role("heading", name="What the network sees").scroll_into_view_if_needed()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(OUT / "network.png"))
             browser.close()
     print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.png')))} to {OUT}")
     return 0
