@@ -16,7 +16,7 @@ import pytest
 from fer.model_file import read_model_info
 from tests.conftest import ROOT, write_image
 from training.augment import AugmentConfig
-from training.train import TrainConfig, parse_args, train
+from training.train import AugmentedBatches, TrainConfig, parse_args, train
 
 CLASSES = ("horizontal", "vertical", "plain")
 
@@ -88,9 +88,10 @@ def test_train_evaluate_and_report(tmp_path):
 
 
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+    """One batch worker uninterrupted; four workers killed part-way, resumed with one per core: the same run."""
     data = make_pattern_dataset(tmp_path / "data", per_class=120)
     epochs = 6
-    reference = tiny_config(tmp_path / "a", data, epochs=epochs, batch_size=8)
+    reference = tiny_config(tmp_path / "a", data, epochs=epochs, batch_size=8, workers=1)
     train(reference)
     expected = json.loads((Path(reference.run_dir) / "state.json").read_text())
 
@@ -98,7 +99,8 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     command = [sys.executable, "-m", "training.train", "--data", str(data), "--run-dir", str(run_dir),
                "--output", str(tmp_path / "b" / "tiny.keras"), "--name", "tiny", "--epochs", str(epochs),
                "--batch-size", "8", "--width", "4", "--blocks", "2", "--dense-units", "16", "--precision", "float32",
-               "--warmup-epochs", "1", "--rotate", "5", "--shift", "0.05", "--zoom", "0.05", "--erase", "0.2"]
+               "--warmup-epochs", "1", "--rotate", "5", "--shift", "0.05", "--zoom", "0.05", "--erase", "0.2",
+               "--workers", "4"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     state_file = run_dir / "state.json"
@@ -115,7 +117,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     assert 1 <= interrupted["epoch"] < epochs, "the run should have been killed part-way"
 
     resumed_config, resume = parse_args(["--resume", "--run-dir", str(run_dir)])  # as the README writes it
-    assert resume and resumed_config.data == ""
+    assert resume and resumed_config.data == "" and resumed_config.workers == 0
     train(resumed_config, resume=True)
     resumed = json.loads(state_file.read_text())
     assert resumed["epoch"] == epochs
@@ -170,3 +172,21 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 130
     assert f"--resume --run-dir {run_dir}" in stderr and "Traceback" not in stderr
+
+
+def test_batches_from_threads_equal_the_serial_batches():
+    """Batches depend on (seed, epoch, index) only: threads preparing them at once give the serial ones."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (400, 24, 24, 1), dtype=np.uint8), rng.integers(0, 3, 400)
+    batches = AugmentedBatches(images, labels, 3, TrainConfig(data="x", batch_size=16, workers=4))
+    assert batches.workers == 4
+    batches.epoch = 2
+    serial = [batches[i][0] for i in range(len(batches))]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda i: batches[i][0], reversed(range(len(batches)))))[::-1]
+    for a, b in zip(serial, threaded, strict=True):
+        np.testing.assert_array_equal(a, b)
+    batches.epoch = 3
+    assert not np.array_equal(serial[0], batches[0][0])

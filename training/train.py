@@ -62,13 +62,24 @@ class TrainConfig:
     precision: str = "auto"  # "mixed_bfloat16" where the hardware has fast bf16, else float32
     seed: int = 42
     max_train_samples: int | None = None  # for quick experiments and tests
+    workers: int = 0  # threads preparing batches (0: one per core, up to 8); the batches do not depend on it
+
+
+def batch_workers(requested: int) -> int:
+    return requested if requested > 0 else max(1, min(8, os.cpu_count() or 1))
 
 
 class AugmentedBatches(keras.utils.PyDataset):
-    """Shuffled, augmented training batches; the order and the noise depend only on (seed, epoch)."""
+    """Shuffled, augmented training batches; the order and the noise depend only on (seed, epoch, batch).
+
+    Batches are prepared by `config.workers` threads (OpenCV releases the GIL while it warps), ahead of
+    the accelerator. Each batch draws from its own generator seeded by (seed, epoch, index), so any number
+    of workers, in any order, gives exactly the batches one worker gives, and a resumed run too. The
+    epoch is set by `EpochKeeper.on_epoch_begin`, which Keras calls before it starts the workers."""
 
     def __init__(self, images, labels, num_classes, config: TrainConfig, sample_weights=None):
-        super().__init__()
+        workers = batch_workers(config.workers)
+        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max(10, 2 * workers))
         self.images, self.labels = images, labels
         self.num_classes, self.config = num_classes, config
         self.sample_weights = sample_weights
@@ -223,6 +234,7 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
         saved = dict(state["config"])
         if config.data:  # the same data found elsewhere (another machine): its fingerprint is checked below
             saved["data"] = config.data
+        saved["workers"] = config.workers  # this machine's cores; the batches do not depend on it
         config = TrainConfig(**{**saved, "augment": AugmentConfig(**saved["augment"])})
         print(f"resuming {run_dir} after epoch {state['epoch']}", flush=True)
     elif state_path.exists():
@@ -305,6 +317,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last epoch")
     for flag, attr, kind in [
         ("--epochs", "epochs", int), ("--batch-size", "batch_size", int), ("--lr", "learning_rate", float),
+        ("--workers", "workers", int),
         ("--weight-decay", "weight_decay", float), ("--warmup-epochs", "warmup_epochs", int),
         ("--plateau-patience", "plateau_patience", int), ("--patience", "patience", int),
         ("--label-smoothing", "label_smoothing", float), ("--mixup", "mixup_alpha", float),
