@@ -20,6 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import cv2
 import keras
 import numpy as np
 
@@ -251,6 +252,9 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     from training.report import export_model
 
     resume = state is not None
+    # Batches are prepared in parallel by the workers; OpenCV's own thread pool, started for every warp
+    # of a 48 px image, only adds overhead (and oversubscribes a many-core host next to the accelerator).
+    cv2.setNumThreads(1)
     keras.utils.set_random_seed(config.seed)
     precision = choose_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)
