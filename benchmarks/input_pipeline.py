@@ -19,6 +19,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import cv2
 import keras
 import numpy as np
 
@@ -58,6 +59,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=6144)
     parser.add_argument("--widths", type=int, nargs="+", default=[32, 64])
     args = parser.parse_args()
+    cv2.setNumThreads(1)  # as training.train does: parallel batches, not a thread pool per 48 px warp
     dataset = load_dataset(args.data)
     images, labels = dataset.splits[TRAIN].images, dataset.splits[TRAIN].labels
     print(f"{os.cpu_count()} cores; default batch workers: {batch_workers(0)}")
