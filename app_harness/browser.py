@@ -33,7 +33,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def streamlit_server(stats_file: Path | None, log_path: Path, timeout: float = 90.0,
-                     extra_env: dict[str, str] | None = None, via_run_app: bool = False) -> Iterator[tuple[str, int]]:
+                     extra_env: dict[str, str] | None = None, via_run_app: bool = False,
+                     headless: bool = True) -> Iterator[tuple[str, int]]:
     """The app on a free port in its own process group, ended (group and all) on exit; yields (url, pid).
     By default `streamlit run` with this Python and the repository's .streamlit/config.toml; with
     `via_run_app`, exactly the README's `bash scripts/run_app.sh` (its .venv, its checks, its defaults)."""
@@ -43,13 +44,14 @@ def streamlit_server(stats_file: Path | None, log_path: Path, timeout: float = 9
         env["FER_LIVE_STATS_FILE"] = str(stats_file)
     for name in ("ICE_SERVERS", "TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN", "STREAMLIT_SERVER_ADDRESS"):
         env.pop(name, None)
-    options = ["--server.headless", "true", "--server.port", str(port)]  # headless: no browser window opens
+    options = ["--server.headless", "true"] if headless else []  # headless: no browser window, no questions
+    options += ["--server.port", str(port)]
     command = (["bash", "scripts/run_app.sh", *options] if via_run_app
                else [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "localhost",
                      *options])
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://localhost:{port}"
         try:
             deadline = time.monotonic() + timeout

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -12,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from fer.classifier import MODELS_DIR, SINGLE_CNN_MODEL
 from tests.conftest import ROOT, write_image
 
 
@@ -75,6 +78,20 @@ def test_missing_path_and_missing_model(tmp_path):
     assert out.returncode == 1 and "nope.jpg" in out.stderr
     out = run_cli("predict", str(tmp_path), "--model", str(tmp_path / "missing.keras"))
     assert out.returncode == 2 and "model file not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_keras_model_prints_no_tensorflow_noise(tmp_path, face_photo):
+    """A user sees no error that is not one: TensorFlow's start-up lines and its "failed call to cuInit"
+    E-line on a machine without a GPU are kept out of the CLI's output."""
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(MODELS_DIR / f"{SINGLE_CNN_MODEL}.keras", models)
+    photo = write_image(tmp_path / "face.png", face_photo)
+    out = subprocess.run([sys.executable, "-m", "fer", "predict", str(photo), "--model",
+                          str(models / f"{SINGLE_CNN_MODEL}.keras")], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300, env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+    assert out.returncode == 0 and json.loads(out.stdout)["faces"][0]["label"] == "happy"
+    assert out.stderr == ""
 
 
 def test_predict_csv_command(tmp_path):

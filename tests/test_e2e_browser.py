@@ -7,12 +7,15 @@ back into the page's <video> element.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
+import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import av
 import pytest
 
 from app_harness.browser import (
@@ -106,6 +109,7 @@ def test_live_webcam_over_webrtc(server, browser, stats_file):
     page = browser.new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{server}/live")
+    page.get_by_text("Record the annotated video").click()  # from this START on
     frame = page.frame_locator(WEBRTC_IFRAME)
     frame.get_by_role("button", name=re.compile(START_BUTTON, re.I)).click()
     stats = wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 30 and s.get("frames_with_faces", 0) >= 10,
@@ -133,6 +137,18 @@ def test_live_webcam_over_webrtc(server, browser, stats_file):
     page.get_by_role("button", name="Download the session (CSV)").wait_for(timeout=30_000)
     assert page.get_by_text("Processing rate").count() == 0, "the stopped stream's rate is still shown"
     assert page.get_by_text("Faces now").count() == 0
+
+    with page.expect_download() as download:  # the recording and the timeline, together
+        page.get_by_role("button", name="Download the clip and the timeline (ZIP)").click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert sorted(archive.namelist()) == ["live_session.csv", "live_session.mp4"]
+        rows = archive.read("live_session.csv").decode().splitlines()
+        clip = archive.read("live_session.mp4")
+    assert rows[0].startswith("t,face,label,score") and len(rows) > 10
+    with av.open(io.BytesIO(clip)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) >= 10 and frames[-1].shape[:2] == (height, width)
+    assert frames[-1][:20, :60].mean() < 80  # the fps tag's black corner: the annotated video was recorded
 
 
 def test_pages_load_nothing_from_other_hosts(server, browser):

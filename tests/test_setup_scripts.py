@@ -60,3 +60,19 @@ def test_a_warm_run_app_starts_quietly_on_localhost(tmp_path):
         text = log.read_text()
     assert "URL: http://localhost:" in text
     assert not [word for word in NOISE if word in text], text
+
+
+@pytest.mark.skipif(not (ROOT / ".venv" / ".installed-requirements").exists(),
+                    reason="needs the .venv that scripts/run_tests.sh or run_app.sh set up")
+def test_a_first_desktop_start_asks_no_question(tmp_path):
+    """Not headless, as on a desktop, for a user who never ran Streamlit (no ~/.streamlit): Streamlit's
+    "Email:" question would read the closed stdin and end the server; the app must just start."""
+    (tmp_path / "home").mkdir()
+    # DISPLAY set: Streamlit takes itself to be on a desktop (else it runs headless); the browser it opens: `true`
+    env = {"HOME": str(tmp_path / "home"), "BROWSER": "true", "DISPLAY": ":0"}
+    log = tmp_path / "server.log"
+    with streamlit_server(None, log, via_run_app=True, headless=False, extra_env=env) as (url, _pid):
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.status == 200
+        text = log.read_text()
+    assert "URL: http://localhost:" in text and "Email" not in text, text
