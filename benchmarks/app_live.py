@@ -37,6 +37,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--faces", type=int, choices=[1, 4], default=1, help="faces in the camera picture")
     parser.add_argument("--model", help="run the live page on this model file instead of the default live model")
+    parser.add_argument("--record", action="store_true", help="with 'Record the annotated video' on")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -62,6 +63,8 @@ def main() -> int:
                                                                                  name=re.compile(START_BUTTON, re.I))
                     start_button.wait_for()
                     cold_start = time.monotonic() - started
+                    if args.record:
+                        page.get_by_text("Record the annotated video").click()
                     clicked = time.monotonic()
                     start_button.click()
                     first = wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 1, timeout=60)
@@ -84,7 +87,8 @@ def main() -> int:
     seconds = end["time"] - begin["time"]
     with_faces = end["frames_with_faces"] - begin["frames_with_faces"]
     height, width = end["frame_shape"][:2]
-    print(f"live model {end.get('model', '?')}, {args.faces} face(s) in the camera picture")
+    print(f"live model {end.get('model', '?')}, {args.faces} face(s) in the camera picture"
+          + (", recording the annotated video" if args.record else ""))
     print(f"cold start (server start -> live page ready, model loaded): {cold_start:.1f} s")
     print(f"START -> first processed frame: {first_frame:.2f} s")
     print(f"callback: {frames} frames in {seconds:.1f} s = {frames / seconds:.1f} fps at {width}x{height} "
