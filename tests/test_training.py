@@ -190,3 +190,33 @@ def test_batches_from_threads_equal_the_serial_batches():
         np.testing.assert_array_equal(a, b)
     batches.epoch = 3
     assert not np.array_equal(serial[0], batches[0][0])
+
+
+def test_distillation_end_to_end_on_a_tiny_dataset(tmp_path):
+    """A student learns from a teacher's cached probabilities; the run resumes with the same targets."""
+    from training.distill import TARGETS_FILE, blended_targets, soften
+
+    data = make_pattern_dataset(tmp_path / "data", per_class=40)
+    teacher = train(tiny_config(tmp_path / "teacher", data, epochs=2))
+    student = tiny_config(tmp_path / "student", data, epochs=2, width=2, teacher=str(teacher), distill_weight=0.5)
+    started = time.monotonic()
+    output = train(student)
+    assert time.monotonic() - started < 60
+    cached = list(Path(student.run_dir).glob(Path(TARGETS_FILE).stem + "-*.npy"))
+    assert len(cached) == 1
+    probabilities = np.load(cached[0])
+    assert probabilities.shape == (108, 3) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    report = json.loads(output.with_suffix(".json").read_text())
+    assert report["training"]["distilled_from"] == "tiny.keras" and report["config"]["teacher"] == str(teacher)
+    flat = soften(np.array([[0.9, 0.1]]), 3.0)
+    assert 0.5 < flat[0, 0] < 0.9 and flat.sum() == pytest.approx(1)
+    np.testing.assert_allclose(blended_targets(np.array([0]), np.array([[0.2, 0.8]]), 0.5, 1.0), [[0.6, 0.4]])
+
+
+def test_a_teacher_with_other_classes_is_refused(tmp_path):
+    data = make_pattern_dataset(tmp_path / "data", per_class=10)
+    shipped = str(ROOT / "models" / "fer2013_vgg32.keras")  # seven emotions, 48x48: not these stripes
+    out = subprocess.run([sys.executable, "-m", "training.train", "--data", str(data), "--run-dir",
+                          str(tmp_path / "run"), "--output", str(tmp_path / "m.keras"), "--epochs", "1", "--width", "2",
+                          "--teacher", shipped], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "teacher" in out.stderr and "Traceback" not in out.stderr

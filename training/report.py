@@ -65,6 +65,8 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
             "best_val_accuracy": state["best_val_accuracy"], "stopped_early": state["stopped_early"],
             "train_seconds": round(state["train_seconds"], 1), "hardware": hardware,
             "selection": "checkpoint with the best validation accuracy",
+            **({"distilled_from": Path(config.teacher).name, "distill_weight": config.distill_weight,
+                "temperature": config.temperature} if config.teacher else {}),
         },
         "history": state["history"],
         "dataset": dataset.describe(),

@@ -25,8 +25,10 @@ import keras
 import numpy as np
 
 from fer.atomic import staged_path, write_text_atomic
+from fer.model_file import ModelFileError
 from training.augment import AugmentConfig, augment_batch, mixup
 from training.data import TRAIN, VAL, Dataset, DatasetError, load_dataset
+from training.distill import blended_targets, teacher_probabilities
 from training.model import build_model
 
 CHECKPOINT = "checkpoint.keras"
@@ -64,6 +66,9 @@ class TrainConfig:
     seed: int = 42
     max_train_samples: int | None = None  # for quick experiments and tests
     workers: int = 0  # threads preparing batches (0: one per core, up to 8); the batches do not depend on it
+    teacher: str | None = None  # distil from this model's probabilities (training.distill)
+    distill_weight: float = 0.7  # share of the teacher in each target; the rest is the true label
+    temperature: float = 2.0  # softens the teacher's probabilities
 
 
 def batch_workers(requested: int) -> int:
@@ -78,9 +83,11 @@ class AugmentedBatches(keras.utils.PyDataset):
     of workers, in any order, gives exactly the batches one worker gives, and a resumed run too. The
     epoch is set by `EpochKeeper.on_epoch_begin`, which Keras calls before it starts the workers."""
 
-    def __init__(self, images, labels, num_classes, config: TrainConfig, sample_weights=None):
+    def __init__(self, images, labels, num_classes, config: TrainConfig, sample_weights=None, targets=None):
+        """`targets`: (N, classes) soft targets to learn instead of the one-hot labels (distillation)."""
         workers = batch_workers(config.workers)
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max(10, 2 * workers))
+        self.targets = targets
         self.images, self.labels = images, labels
         self.num_classes, self.config = num_classes, config
         self.sample_weights = sample_weights
@@ -94,7 +101,10 @@ class AugmentedBatches(keras.utils.PyDataset):
         idx = order[index * self.config.batch_size : (index + 1) * self.config.batch_size]
         rng = np.random.default_rng([self.config.seed, self.epoch, index])
         x = augment_batch(self.images[idx], rng, self.config.augment).astype(np.float32)
-        y = keras.utils.to_categorical(self.labels[idx], self.num_classes).astype(np.float32)
+        if self.targets is not None:
+            y = self.targets[idx]
+        else:
+            y = keras.utils.to_categorical(self.labels[idx], self.num_classes).astype(np.float32)
         if self.config.mixup_alpha > 0:
             x, y = mixup(x, y, rng, self.config.mixup_alpha)
         if self.sample_weights is not None:
@@ -272,7 +282,11 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
           + ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items()), flush=True)
 
     weights = class_weights_for(train_split.labels, num_classes, config.class_weights)
-    batches = AugmentedBatches(train_split.images, train_split.labels, num_classes, config, weights)
+    targets = None
+    if config.teacher:
+        teacher = teacher_probabilities(config.teacher, train_split.images, dataset.class_names, run_dir)
+        targets = blended_targets(train_split.labels, teacher, config.distill_weight, config.temperature)
+    batches = AugmentedBatches(train_split.images, train_split.labels, num_classes, config, weights, targets)
     val_data = (val_split.images.astype(np.float32), keras.utils.to_categorical(val_split.labels, num_classes))
 
     if resume:
@@ -328,7 +342,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
         ("--width", "width", int), ("--blocks", "blocks", int), ("--convs-per-block", "convs_per_block", int),
         ("--dense-units", "dense_units", int), ("--dropout", "dropout", float), ("--image-size", "image_size", int),
         ("--val-fraction", "val_fraction", float), ("--seed", "seed", int),
-        ("--max-train-samples", "max_train_samples", int),
+        ("--max-train-samples", "max_train_samples", int), ("--teacher", "teacher", str),
+        ("--distill-weight", "distill_weight", float), ("--temperature", "temperature", float),
     ]:
         p.add_argument(flag, dest=attr, type=kind, default=getattr(defaults, attr))
     p.add_argument("--schedule", choices=["cosine", "plateau"], default=defaults.schedule)
@@ -353,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     config, resume = parse_args(argv)
     try:
         path = train(config, resume=resume)
-    except DatasetError as err:
+    except (DatasetError, ModelFileError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
