@@ -23,7 +23,8 @@ SPLIT_TITLES = {"train": "train", "val": "validation (PublicTest)", "test": "tes
 
 
 def missing(what: str) -> None:
-    st.info(f"The report has no {what}; re-export the model with `python -m training.train` to add it.")
+    st.info(f"The report has no {what} (it comes from an older or interrupted run); a model trained with "
+            "`python -m training.train` gets a complete report.")
 
 
 def headline(report: dict, model_file: Path) -> None:
