@@ -36,7 +36,7 @@ ensure_venv() {
   echo "installing $requirements into .venv (only when it or pyproject.toml changed)..." >&2
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r "$requirements"
-  .venv/bin/python -m pip install --quiet --no-deps -e .
+  .venv/bin/python -m pip install -qq --no-deps -e .  # -qq: not setuptools' notice about editable installs
   echo "$wanted" > "$stamp"
   if [ "$requirements" = requirements-dev.txt ]; then  # it includes requirements.txt: the app is set up too
     echo "$wanted" > .venv/.installed-requirements
