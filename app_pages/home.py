@@ -11,22 +11,26 @@ st.write(
 col_upload, col_live, col_model = st.columns(3)
 with col_upload:
     st.subheader("Photos")
-    st.write("Upload several photos with any number of faces; download annotated images and a table.")
+    st.write("Upload several photos with any number of faces, numbered left to right; see what each label "
+             "rests on; download annotated images and a table.")
     st.page_link("app_pages/upload.py", label="Open the photo page", icon=":material/photo_library:")
 with col_live:
     st.subheader("Live webcam")
-    st.write("Stream your camera over WebRTC and watch labels follow each face, with a timeline.")
+    st.write("Stream your camera over WebRTC and watch labels follow each face, with a timeline; record "
+             "the annotated clip if you like.")
     st.page_link("app_pages/live.py", label="Open the webcam page", icon=":material/videocam:")
 with col_model:
     st.subheader("The model")
-    st.write("Accuracy, confusion matrix, training curves and architecture, from the training report.")
+    st.write("Accuracy, confusion matrix, training curves and architecture, from the training report, and the "
+             "feature maps of a face you upload.")
     st.page_link("app_pages/dashboard.py", label="Open the dashboard", icon=":material/monitoring:")
 
 st.header("Privacy")
 st.write(
     "Photos and video frames are processed in the memory of the machine that runs this app and are never "
-    "written to disk or sent to any other service. There is no telemetry. If you run it locally, your "
-    "images never leave your computer."
+    "written to disk or sent to any other service. A live recording, when you ask for one, is kept in memory "
+    "for you to download and is gone when you start again or close the page. There is no telemetry. If you "
+    "run it locally, your images never leave your computer."
 )
 st.header("Limits")
 st.markdown(
