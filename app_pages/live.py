@@ -139,7 +139,9 @@ if not playing and len(session.timeline):
             "share of frames": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
             "mean probability": st.column_config.NumberColumn(format="percent"),
         })
-    csv_text = table.to_csv(index=False)
+    csv_buffer = io.StringIO()
+    session.timeline.write_csv(csv_buffer)  # the same CSV as `fer video --csv`
+    csv_text = csv_buffer.getvalue()
     clip = session.recorder.finish() if session.recorder is not None else b""
     left, right = st.columns(2)
     left.download_button("Download the session (CSV)", csv_text, "live_session.csv", "text/csv")
