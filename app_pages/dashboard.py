@@ -10,7 +10,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages.common import PHOTO_TYPES, literal, load_recognizer, model_paths, selected_model_path
+from app_pages.common import PHOTO_TYPES, literal, model_paths, recognizer_or_stop, selected_model_path
 from fer.detection import face_crop
 from fer.drawing import face_tag
 from fer.explain import explain_face, feature_grid, feature_maps
@@ -170,14 +170,11 @@ def what_the_network_sees(model_path: Path) -> None:
         st.caption("Upload a photo to see the activations of each convolution layer for its face, and which "
                    "regions of the face the prediction rests on.")
         return
+    recognizer = recognizer_or_stop(model_path)  # the last section: stopping here hides nothing below
     try:
-        recognizer = load_recognizer(str(model_path))
         photo = recognizer.analyze_photo(upload.getvalue())
     except ImageError as err:
         st.error(f"{literal(upload.name)}: {err}")
-        return
-    except Exception as err:  # noqa: BLE001 - a model that cannot load must not take the dashboard down
-        st.error(f"The model could not be loaded ({err}).")
         return
     if not photo.faces:
         st.info("No face found in this photo.")
@@ -222,7 +219,7 @@ st.header("Confusion matrix and per-class metrics")
 confusion_and_metrics(report)
 st.header("Architecture")
 architecture(report)
-st.header("What the network sees")
-what_the_network_sees(chosen)
 with st.expander("Full training configuration"):
     st.json(report.get("config", {}))
+st.header("What the network sees")
+what_the_network_sees(chosen)
