@@ -58,10 +58,12 @@ class VideoSource:
 
 class Mp4Writer:
     """H.264 in MP4 (libx264; MPEG-4 part 2 where a PyAV build lacks it), to a path or a binary stream.
-    The frame size is taken from the first frame (cropped to even sides, as H.264 needs)."""
+    The file is created, and the frame size taken (cropped to even sides, as H.264 needs), at the first
+    frame: a video that yields none leaves no empty file behind."""
 
     def __init__(self, target: str | os.PathLike | io.BufferedIOBase, crf: int = 23) -> None:
-        self._container = av.open(target if isinstance(target, io.IOBase) else str(target), mode="w", format="mp4")
+        self._target = target if isinstance(target, io.IOBase) else str(target)
+        self._container = None
         self._crf = crf
         self._stream = None
         self._last_pts = -1
@@ -81,12 +83,14 @@ class Mp4Writer:
         self.frames += 1
 
     def close(self) -> None:
-        if self._stream is not None:
-            for packet in self._stream.encode():
-                self._container.mux(packet)
+        if self._stream is None:
+            return
+        for packet in self._stream.encode():
+            self._container.mux(packet)
         self._container.close()
 
     def _open_stream(self, width: int, height: int):
+        self._container = av.open(self._target, mode="w", format="mp4")
         try:
             stream = self._container.add_stream("libx264", rate=30)
             stream.options = {"preset": "veryfast", "tune": "zerolatency", "crf": str(self._crf)}
@@ -130,10 +134,7 @@ class ClipRecorder:
         """The MP4 so far (empty bytes when no frame came); later frames are ignored."""
         with self._lock:
             if self._data is None:
-                if self._writer.frames:
-                    self._writer.close()
-                    self._data = self._buffer.getvalue()
-                else:
-                    self._data = b""
+                self._writer.close()  # with no frame, nothing was written: empty bytes
+                self._data = self._buffer.getvalue()
                 self._buffer = io.BytesIO()
             return self._data

@@ -153,3 +153,9 @@ def test_cli_module_and_console_script_agree(clip, tmp_path):
     script = run_fer("video", str(clip), "--max-frames", "3", "--quiet", cwd=tmp_path)
     assert module.returncode == script.returncode == 0
     assert module.stdout == script.stdout and len(module.stdout.strip().splitlines()) == 4  # header + 3 frames
+
+
+def test_a_video_without_frames_leaves_no_output_file(tmp_path):
+    writer = Mp4Writer(tmp_path / "never.mp4")
+    writer.close()
+    assert not (tmp_path / "never.mp4").exists()
