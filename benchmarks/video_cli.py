@@ -18,23 +18,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 from skimage import data
 
 from app_harness.browser import write_camera_video
+from fer.video_io import Mp4Writer, VideoSource
 
 
 def clip(path: Path, seconds: float, faces: int) -> Path:
-    """The browser tests' fake-camera frames (MJPEG), re-encoded as an MP4 a user would have."""
+    """The browser tests' fake-camera frames (MJPEG), re-encoded as the H.264 MP4 a user would have."""
     mjpeg = write_camera_video(path.with_suffix(".mjpeg"), data.astronaut(), seconds=seconds, faces=faces)
-    reader = cv2.VideoCapture(str(mjpeg))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (640, 480))
-    while True:
-        ok, frame = reader.read()
-        if not ok:
-            break
-        writer.write(frame)
-    writer.release()
+    writer = Mp4Writer(path, crf=18)
+    for index, (bgr, _) in enumerate(VideoSource(mjpeg).frames()):
+        writer.write(bgr, index / 30)
+    writer.close()
     return path
 
 
