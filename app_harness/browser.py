@@ -23,6 +23,10 @@ CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") 
 CAMERA_BACKGROUND = 128  # mid-grey: the black fps tag stands out on processed frames
 START_BUTTON = r"^start$"
 WEBRTC_IFRAME = 'iframe[title*="streamlit_webrtc"]'
+# What a user should never see in the server's log on a start: errors that are not errors, set-up work on a
+# warm start, questions, addresses beyond localhost.
+STARTUP_NOISE = ("E0000", "cuInit", "Inotify", "Email:", "Network URL", "External URL", "installing", "Traceback",
+                 "WARNING")
 
 
 def free_port() -> int:

@@ -21,9 +21,7 @@ from pathlib import Path
 from PIL import Image
 from skimage import data
 
-from app_harness.browser import launch_chromium, streamlit_server
-
-NOISE = ("E0000", "Inotify", "Email:", "Network URL", "installing", "Traceback", "WARNING")
+from app_harness.browser import STARTUP_NOISE, launch_chromium, streamlit_server
 
 
 def cpu_seconds(pid: int) -> float:
@@ -63,7 +61,7 @@ def main() -> int:
                     result = time.monotonic() - started
                     cpu = cpu_seconds(pid)  # run_app.sh ends in exec: its pid is the server's
                     page.close()
-                noisy = [line for line in log.read_text().splitlines() if any(word in line for word in NOISE)]
+                noisy = [line for line in log.read_text().splitlines() if any(word in line for word in STARTUP_NOISE)]
                 rows.append((healthy, usable, result, cpu))
                 print(f"run {run + 1}: server up {healthy:.1f} s, Photos page usable {usable:.1f} s, first photo "
                       f"analysed {result:.1f} s after `bash scripts/run_app.sh`; server CPU {cpu:.1f} s; "

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app_harness.browser import streamlit_server
+from app_harness.browser import STARTUP_NOISE, streamlit_server
 from tests.conftest import ROOT
-
-NOISE = ("E0000", "Inotify", "Email:", "Network URL", "External URL", "installing", "Traceback", "cuInit")
 
 
 def fake_python(folder: Path, version: str) -> Path:
@@ -59,7 +57,7 @@ def test_a_warm_run_app_starts_quietly_on_localhost(tmp_path):
             assert response.status == 200
         text = log.read_text()
     assert "URL: http://localhost:" in text
-    assert not [word for word in NOISE if word in text], text
+    assert not [word for word in STARTUP_NOISE if word in text], text
 
 
 @pytest.mark.skipif(not (ROOT / ".venv" / ".installed-requirements").exists(),
