@@ -95,7 +95,7 @@ def feature_maps(classifier: EmotionClassifier, rgb_crop: np.ndarray) -> list[Fe
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], face[None].astype(np.float32))
     interpreter.invoke()
     found = []
-    for op in interpreter._get_ops_details():  # the documented way to list a graph's intermediate tensors
+    for op in interpreter._get_ops_details():  # private API: the interpreter has no public list of its ops
         if op["op_name"] not in ("CONV_2D", "MAX_POOL_2D", "DEPTHWISE_CONV_2D"):
             continue
         index = int(op["outputs"][0])
