@@ -16,7 +16,7 @@ import pytest
 from fer.model_file import read_model_info
 from tests.conftest import ROOT, write_image
 from training.augment import AugmentConfig
-from training.train import AugmentedBatches, TrainConfig, parse_args, train
+from training.train import AugmentedBatches, TrainConfig, parse_args, settings_changed_on_resume, train
 
 CLASSES = ("horizontal", "vertical", "plain")
 
@@ -116,9 +116,18 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     interrupted = json.loads(state_file.read_text())
     assert 1 <= interrupted["epoch"] < epochs, "the run should have been killed part-way"
 
-    resumed_config, resume = parse_args(["--resume", "--run-dir", str(run_dir)])  # as the README writes it
+    # Settings that would change the run are refused, not ignored; the original command again is accepted.
+    changed, _, given = parse_args(["--resume", "--run-dir", str(run_dir), "--epochs", "9", "--erase=0.3",
+                                    "--workers", "2"])
+    with pytest.raises(SystemExit, match=r"differ: --epochs 9 \(the run's: 6\), --erase 0.3 \(the run's: 0.2\)\."):
+        train(changed, resume=True, given=given)
+    assert json.loads(state_file.read_text())["epoch"] == interrupted["epoch"]
+    same, _, given = parse_args([*command[3:], "--resume"])
+    assert len(given) == 16 and settings_changed_on_resume(same, interrupted["config"], given) == []
+
+    resumed_config, resume, given = parse_args(["--resume", "--run-dir", str(run_dir)])  # as the README writes it
     assert resume and resumed_config.data == "" and resumed_config.workers == 0
-    train(resumed_config, resume=True)
+    train(resumed_config, resume=True, given=given)
     resumed = json.loads(state_file.read_text())
     assert resumed["epoch"] == epochs
     for got, want in zip(resumed["history"], expected["history"], strict=True):

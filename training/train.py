@@ -233,8 +233,11 @@ def save_atomic(model: keras.Model, path: Path) -> None:
         model.save(staged)
 
 
-def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None = None) -> Path:
-    """Run (or resume) training and export the best model plus its report; returns the model path."""
+def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None = None,
+          given: dict[str, str] | None = None) -> Path:
+    """Run (or resume) training and export the best model plus its report; returns the model path.
+    `given` maps the settings named on the command line to their flags: a resumed run refuses any of
+    them that differs from the run's own, rather than ignoring it."""
     run_dir = Path(config.run_dir)
     state_path = run_dir / STATE
     state = None
@@ -243,6 +246,10 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
             raise SystemExit(f"--resume: no checkpoint in {run_dir} (looked for {STATE})")
         state = json.loads(state_path.read_text())
         saved = dict(state["config"])
+        changed = settings_changed_on_resume(config, saved, given or {})
+        if changed:
+            raise SystemExit(f"--resume continues {run_dir} with the settings it began with, and these differ: "
+                             f"{', '.join(changed)}. Leave them out, or start a new run with another --run-dir.")
         if config.data:  # the same data found elsewhere (another machine): its fingerprint is checked below
             saved["data"] = config.data
         saved["workers"] = config.workers  # this machine's cores; the batches do not depend on it
@@ -256,6 +263,28 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
         return _train(config, state, run_dir, dataset)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+
+
+# What a resumed run may change: where the data and the result are, and how many threads prepare batches.
+RESUME_OVERRIDES = frozenset({"data", "output", "run_dir", "name", "workers"})
+AUGMENT_SETTINGS = {"flip": "flip", "rotate": "rotate_degrees", "shift": "shift", "zoom": "zoom",
+                    "erase": "erase_probability"}
+
+
+def settings_changed_on_resume(config: TrainConfig, saved: dict, given: dict[str, str]) -> list[str]:
+    """'--flag value (the run's: value)' for each setting given on the command line that differs from the
+    saved run's. Changing one mid-run (the epochs behind the cosine schedule, say) would not continue it."""
+    changed = []
+    for dest, flag in sorted(given.items()):
+        if dest in RESUME_OVERRIDES:
+            continue
+        if dest in AUGMENT_SETTINGS:
+            mine, theirs = getattr(config.augment, AUGMENT_SETTINGS[dest]), saved["augment"][AUGMENT_SETTINGS[dest]]
+        else:
+            mine, theirs = getattr(config, dest), saved.get(dest)
+        if mine != theirs:
+            changed.append(f"{flag} {mine} (the run's: {theirs})")
+    return changed
 
 
 def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Dataset | None) -> Path:
@@ -322,17 +351,25 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     return export_model(config, state, dataset, run_dir / BEST, hardware_description())
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[str, str]]:
+    """The run's settings, whether to resume, and the settings named on the command line (dest: flag)."""
     defaults = TrainConfig(data="")
     aug = AugmentConfig()
-    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
-    p.add_argument("--data", default="",
+    # No abbreviations: a resumed run must see exactly which flags were written (see `given` below).
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0],
+                                allow_abbrev=False)
+    actions: list[argparse.Action] = []
+
+    def add(*flags: str, **options) -> None:
+        actions.append(p.add_argument(*flags, **options))
+
+    add("--data", default="",
                    help="FER2013 folder or .zip, fer2013.csv/train.csv, or class folders (with --resume: "
                         "taken from the run unless given)")
-    p.add_argument("--output", default=defaults.output, help="where the final .keras model (+ .json report) goes")
-    p.add_argument("--run-dir", default=None, help="checkpoint folder (default: runs/<name>)")
-    p.add_argument("--name", default=defaults.name)
-    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last epoch")
+    add("--output", default=defaults.output, help="where the final .keras model (+ .json report) goes")
+    add("--run-dir", default=None, help="checkpoint folder (default: runs/<name>)")
+    add("--name", default=defaults.name)
+    add("--resume", action="store_true", help="continue the run in --run-dir from its last epoch")
     for flag, attr, kind in [
         ("--epochs", "epochs", int), ("--batch-size", "batch_size", int), ("--lr", "learning_rate", float),
         ("--workers", "workers", int),
@@ -345,29 +382,33 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
         ("--max-train-samples", "max_train_samples", int), ("--teacher", "teacher", str),
         ("--distill-weight", "distill_weight", float), ("--temperature", "temperature", float),
     ]:
-        p.add_argument(flag, dest=attr, type=kind, default=getattr(defaults, attr))
-    p.add_argument("--schedule", choices=["cosine", "plateau"], default=defaults.schedule)
-    p.add_argument("--class-weights", choices=["none", "balanced", "sqrt"], default=defaults.class_weights)
-    p.add_argument("--color", choices=["auto", "grayscale", "rgb"], default=defaults.color)
-    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default=defaults.precision)
-    p.add_argument("--no-flip", dest="flip", action="store_false", help="no horizontal flips")
-    p.add_argument("--rotate", type=float, default=aug.rotate_degrees, help="max rotation, degrees")
-    p.add_argument("--shift", type=float, default=aug.shift, help="max shift, fraction of the side")
-    p.add_argument("--zoom", type=float, default=aug.zoom, help="max zoom in/out, fraction")
-    p.add_argument("--erase", type=float, default=aug.erase_probability, help="random-erasing probability")
+        add(flag, dest=attr, type=kind, default=getattr(defaults, attr))
+    add("--schedule", choices=["cosine", "plateau"], default=defaults.schedule)
+    add("--class-weights", choices=["none", "balanced", "sqrt"], default=defaults.class_weights)
+    add("--color", choices=["auto", "grayscale", "rgb"], default=defaults.color)
+    add("--precision", choices=["auto", "float32", "mixed_bfloat16"], default=defaults.precision)
+    add("--no-flip", dest="flip", action="store_false", help="no horizontal flips")
+    add("--rotate", type=float, default=aug.rotate_degrees, help="max rotation, degrees")
+    add("--shift", type=float, default=aug.shift, help="max shift, fraction of the side")
+    add("--zoom", type=float, default=aug.zoom, help="max zoom in/out, fraction")
+    add("--erase", type=float, default=aug.erase_probability, help="random-erasing probability")
     args = p.parse_args(argv)
     if not args.data and not args.resume:
         p.error("--data is required (except with --resume, which reads it from the run)")
     augment = AugmentConfig(args.flip, args.rotate, args.shift, args.zoom, args.erase, aug.erase_max_area)
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
     values["run_dir"] = args.run_dir or f"runs/{args.name}"
-    return TrainConfig(**values, augment=augment), args.resume
+    tokens = sys.argv[1:] if argv is None else argv
+    given = {action.dest: action.option_strings[0] for action in actions if action.dest != "resume"
+             and any(token == flag or token.startswith(flag + "=")
+                    for token in tokens for flag in action.option_strings)}
+    return TrainConfig(**values, augment=augment), args.resume, given
 
 
 def main(argv: list[str] | None = None) -> int:
-    config, resume = parse_args(argv)
+    config, resume, given = parse_args(argv)
     try:
-        path = train(config, resume=resume)
+        path = train(config, resume=resume, given=given)
     except (DatasetError, ModelFileError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
