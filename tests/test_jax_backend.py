@@ -1,6 +1,6 @@
-"""The GPU path the README gives, run here on the CPU: training on Keras' JAX backend where TensorFlow is
-not installed (as on the GPU machine), distillation from a `.keras` teacher there, and the LiteRT export
-of the result back on the TensorFlow backend."""
+"""The GPU path the README gives, run here on the CPU: training, distillation from a `.keras` teacher and
+averaging into an ensemble on Keras' JAX backend where TensorFlow is not installed (as on a GPU machine),
+then the LiteRT export of the result back on the TensorFlow backend."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from tests.test_training import make_pattern_dataset
 
 pytest.importorskip("jax")
 
-# `training.train` as `python -m` runs it, in an interpreter that cannot find TensorFlow (an import finder
-# refuses it; `sys.modules['tensorflow'] = None` would not do, as Keras takes a name there for a loaded module).
+# A module as `python -m` runs it, in an interpreter that cannot find TensorFlow (an import finder refuses
+# it; `sys.modules['tensorflow'] = None` would not do, as Keras takes a name there for a loaded module).
 WITHOUT_TENSORFLOW = """
 import runpy, sys
 class NoTensorFlow:
@@ -27,23 +27,24 @@ class NoTensorFlow:
         if name.split(".")[0] == "tensorflow":
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, NoTensorFlow())
-sys.argv[0] = "training.train"
-runpy.run_module("training.train", run_name="__main__", alter_sys=True)
+module = sys.argv[1]
+sys.argv = [module, *sys.argv[2:]]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
 
-def train_on_jax(*args: str) -> subprocess.CompletedProcess:
+def on_jax(module: str, *args: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    return subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, *args], cwd=ROOT, env=environment,
+    return subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, module, *args], cwd=ROOT, env=environment,
                           capture_output=True, text=True, timeout=300)
 
 
-def test_train_and_distil_on_jax_then_export_on_tensorflow(tmp_path: Path):
+def test_train_distil_and_average_on_jax_then_export_on_tensorflow(tmp_path: Path):
     data = make_pattern_dataset(tmp_path / "data", per_class=100)  # as test_training's, which learns it
     common = ["--data", str(data), "--batch-size", "8", "--blocks", "2", "--dense-units", "16",
               "--warmup-epochs", "1", "--lr", "3e-3", "--workers", "2"]
     teacher = tmp_path / "teacher.keras"
-    out = train_on_jax(*common, "--epochs", "6", "--width", "4", "--run-dir", str(tmp_path / "t"),
+    out = on_jax("training.train", *common, "--epochs", "6", "--width", "4", "--run-dir", str(tmp_path / "t"),
                        "--output", str(teacher))
     assert out.returncode == 0, out.stderr
     assert "no .tflite written on the jax backend" in out.stdout and not teacher.with_suffix(".tflite").exists()
@@ -53,15 +54,21 @@ def test_train_and_distil_on_jax_then_export_on_tensorflow(tmp_path: Path):
     assert report["evaluation"]["test"]["none"]["accuracy"] > 0.6, "three striped/flat classes should be easy"
 
     student = tmp_path / "student.keras"
-    out = train_on_jax(*common, "--epochs", "1", "--width", "2", "--run-dir", str(tmp_path / "s"),
+    out = on_jax("training.train", *common, "--epochs", "1", "--width", "2", "--run-dir", str(tmp_path / "s"),
                        "--output", str(student), "--teacher", str(teacher))
     assert out.returncode == 0, out.stderr
     assert json.loads(student.with_suffix(".json").read_text())["training"]["distilled_from"] == "teacher.keras"
 
+    ensemble = tmp_path / "ensemble.keras"
+    out = on_jax("training.ensemble", "--members", str(teacher), str(student), "--data", str(data),
+                 "--output", str(ensemble))
+    assert out.returncode == 0, out.stderr
+    assert "no .tflite written on the jax backend" in out.stdout and not ensemble.with_suffix(".tflite").exists()
+
     from training.export_litert import main as export_litert
 
-    assert export_litert([str(teacher), "--data", str(data)]) == 0
-    litert = teacher.with_suffix(".tflite")
-    section = json.loads(teacher.with_suffix(".json").read_text())["litert"][litert.name]
-    assert read_model_info(litert) == read_model_info(teacher)
+    assert export_litert([str(ensemble), "--data", str(data)]) == 0
+    litert = ensemble.with_suffix(".tflite")
+    section = json.loads(ensemble.with_suffix(".json").read_text())["litert"][litert.name]
+    assert read_model_info(litert) == read_model_info(ensemble)
     assert {split: row["same_predictions"] for split, row in section["agreement"].items()} == {"val": 30, "test": 75}
