@@ -229,3 +229,29 @@ def test_a_teacher_with_other_classes_is_refused(tmp_path):
                           str(tmp_path / "run"), "--output", str(tmp_path / "m.keras"), "--epochs", "1", "--width", "2",
                           "--teacher", shipped], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "teacher" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_best_checkpoint_holds_the_best_epoch_not_the_last(tmp_path):
+    """Validation accuracy 0.5, 0.8, 0.6: best.keras keeps epoch 2's weights while checkpoint.keras moves on."""
+    import keras
+
+    from training.model import build_model
+    from training.train import BEST, CHECKPOINT, EpochKeeper
+
+    config = TrainConfig(data="x", epochs=3, run_dir=str(tmp_path))
+    model = build_model((12, 12, 1), 3, width=2, blocks=1, dense_units=4, dropout=0.0, name="tiny")
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="categorical_crossentropy")
+    model.optimizer.build(model.trainable_variables)
+    state = {"epoch": 0, "history": [], "best_val_accuracy": -1.0, "best_epoch": 0,
+             "epochs_without_improvement": 0, "lr_scale": 1.0, "train_seconds": 0.0, "stopped_early": False}
+    keeper = EpochKeeper(config, tmp_path, batches=None, state=state)
+    keeper.set_model(model)
+    weights_at = {}
+    for epoch, val_accuracy in enumerate([0.5, 0.8, 0.6]):
+        model.set_weights([np.full_like(w, epoch + 1) for w in model.get_weights()])
+        weights_at[epoch + 1] = model.get_weights()
+        keeper.on_epoch_end(epoch, {"loss": 1.0, "accuracy": 0.5, "val_loss": 1.0, "val_accuracy": val_accuracy})
+    assert state["best_epoch"] == 2 and state["epoch"] == 3
+    for path, epoch in ((tmp_path / BEST, 2), (tmp_path / CHECKPOINT, 3)):
+        for got, want in zip(keras.models.load_model(path).get_weights(), weights_at[epoch], strict=True):
+            np.testing.assert_array_equal(got, want)

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -142,10 +143,10 @@ class EpochKeeper(keras.callbacks.Callback):
         state["history"].append(record)
         state["epoch"] = epoch + 1
         state["train_seconds"] += seconds
-        if record["val_accuracy"] > state["best_val_accuracy"]:
+        improved = record["val_accuracy"] > state["best_val_accuracy"]
+        if improved:
             state["best_val_accuracy"], state["best_epoch"] = record["val_accuracy"], epoch + 1
             state["epochs_without_improvement"] = 0
-            save_atomic(self.model, self.run_dir / BEST)
         else:
             state["epochs_without_improvement"] += 1
         if self.config.schedule == "plateau" and (
@@ -158,6 +159,9 @@ class EpochKeeper(keras.callbacks.Callback):
             self.model.stop_training = True
         # Checkpoint first, then the state that points at it: a crash in between only repeats an epoch.
         save_atomic(self.model, self.run_dir / CHECKPOINT)
+        if improved:  # a copy of the file just written: serialising the model takes ten times as long
+            with staged_path(self.run_dir / BEST) as staged:
+                shutil.copyfile(self.run_dir / CHECKPOINT, staged)
         write_text_atomic(self.run_dir / STATE, json.dumps(state, indent=1))
         print(
             f"epoch {epoch + 1}/{self.config.epochs}: loss {record['loss']:.4f} acc {record['accuracy']:.4f} "
