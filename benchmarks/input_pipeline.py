@@ -7,12 +7,17 @@
 2. `model.fit` as training runs it, on `--samples` training images for two epochs, with one batch
    worker and with the default (one per core), at each width: the second epoch's seconds, scaled to a
    full 28,709-image epoch. The batches are the same either way; only the time differs.
+3. The per-epoch checkpoint at each width: serialising the model (every epoch) against copying that
+   file as the best epoch's (on epochs that improve), which is what training does.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import statistics
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,9 +28,10 @@ import cv2
 import keras
 import numpy as np
 
+from fer.atomic import staged_path
 from training.data import TRAIN, load_dataset
 from training.model import build_model
-from training.train import AugmentedBatches, TrainConfig, batch_workers, choose_precision
+from training.train import AugmentedBatches, TrainConfig, batch_workers, choose_precision, save_atomic
 
 FULL_EPOCH = 28709
 
@@ -53,6 +59,28 @@ def epoch_seconds(images: np.ndarray, labels: np.ndarray, width: int, workers: i
     return (times[3] - times[2]) * FULL_EPOCH / len(labels)
 
 
+def checkpoint_seconds(images: np.ndarray, labels: np.ndarray, width: int,
+                       repeats: int = 3) -> tuple[float, float, int]:
+    """Median seconds to save a trained model with its optimizer state, and to copy that file; its bytes."""
+    keras.mixed_precision.set_global_policy(choose_precision("auto"))
+    model = build_model((*images.shape[1:3], images.shape[3]), 7, width=width)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="categorical_crossentropy")
+    model.fit(images[:256].astype(np.float32), keras.utils.to_categorical(labels[:256], 7), verbose=0)
+    saves, copies = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoint, best = Path(folder) / "checkpoint.keras", Path(folder) / "best.keras"
+        for _ in range(repeats):
+            started = time.perf_counter()
+            save_atomic(model, checkpoint)
+            saves.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            with staged_path(best) as staged:
+                shutil.copyfile(checkpoint, staged)
+            copies.append(time.perf_counter() - started)
+        size = checkpoint.stat().st_size
+    return statistics.median(saves), statistics.median(copies), size
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"))
@@ -71,6 +99,9 @@ def main() -> int:
             seconds = epoch_seconds(images[subset], labels[subset], width, workers)
             print(f"width {width}, {workers} batch worker(s): {seconds:.0f} s per full epoch "
                   f"(measured on {args.samples} images, second epoch)", flush=True)
+        save, copy, size = checkpoint_seconds(images, labels, width)
+        print(f"width {width}, checkpoint of {size / 1e6:.0f} MB: saving it {save:.2f} s, copying it as the best "
+              f"epoch's {copy:.2f} s", flush=True)
     return 0
 
 
