@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -28,10 +27,9 @@ import cv2
 import keras
 import numpy as np
 
-from fer.atomic import staged_path
 from training.data import TRAIN, load_dataset
 from training.model import build_model
-from training.train import AugmentedBatches, TrainConfig, batch_workers, choose_precision, save_atomic
+from training.train import AugmentedBatches, TrainConfig, batch_workers, choose_precision, copy_atomic, save_atomic
 
 FULL_EPOCH = 28709
 
@@ -74,8 +72,7 @@ def checkpoint_seconds(images: np.ndarray, labels: np.ndarray, width: int,
             save_atomic(model, checkpoint)
             saves.append(time.perf_counter() - started)
             started = time.perf_counter()
-            with staged_path(best) as staged:
-                shutil.copyfile(checkpoint, staged)
+            copy_atomic(checkpoint, best)
             copies.append(time.perf_counter() - started)
         size = checkpoint.stat().st_size
     return statistics.median(saves), statistics.median(copies), size

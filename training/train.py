@@ -159,9 +159,8 @@ class EpochKeeper(keras.callbacks.Callback):
             self.model.stop_training = True
         # Checkpoint first, then the state that points at it: a crash in between only repeats an epoch.
         save_atomic(self.model, self.run_dir / CHECKPOINT)
-        if improved:  # a copy of the file just written: serialising the model takes ten times as long
-            with staged_path(self.run_dir / BEST) as staged:
-                shutil.copyfile(self.run_dir / CHECKPOINT, staged)
+        if improved:
+            copy_atomic(self.run_dir / CHECKPOINT, self.run_dir / BEST)
         write_text_atomic(self.run_dir / STATE, json.dumps(state, indent=1))
         print(
             f"epoch {epoch + 1}/{self.config.epochs}: loss {record['loss']:.4f} acc {record['accuracy']:.4f} "
@@ -229,6 +228,13 @@ def hardware_description() -> dict:
 
         info["devices"] = [str(d) for d in jax.devices()]
     return info
+
+
+def copy_atomic(source: Path, target: Path) -> None:
+    """The best epoch's file as a copy of the checkpoint just written: serialising the model again takes
+    several times as long (`benchmarks/input_pipeline.py`)."""
+    with staged_path(target) as staged:
+        shutil.copyfile(source, staged)
 
 
 def save_atomic(model: keras.Model, path: Path) -> None:
