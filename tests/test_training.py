@@ -125,9 +125,11 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     same, _, given = parse_args([*command[3:], "--resume"])
     assert len(given) == 16 and settings_changed_on_resume(same, interrupted["config"], given) == []
 
-    resumed_config, resume, given = parse_args(["--resume", "--run-dir", str(run_dir)])  # as the README writes it
+    # As the README writes it, plus a new place for the result (where things are may change on resume).
+    moved = tmp_path / "b" / "moved.keras"
+    resumed_config, resume, given = parse_args(["--resume", "--run-dir", str(run_dir), "--output", str(moved)])
     assert resume and resumed_config.data == "" and resumed_config.workers == 0
-    train(resumed_config, resume=True, given=given)
+    assert train(resumed_config, resume=True, given=given) == moved and moved.exists()
     resumed = json.loads(state_file.read_text())
     assert resumed["epoch"] == epochs
     for got, want in zip(resumed["history"], expected["history"], strict=True):

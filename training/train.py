@@ -262,7 +262,9 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
                              f"{', '.join(changed)}. Leave them out, or start a new run with another --run-dir.")
         if config.data:  # the same data found elsewhere (another machine): its fingerprint is checked below
             saved["data"] = config.data
-        saved["workers"] = config.workers  # this machine's cores; the batches do not depend on it
+        if "output" in (given or {}):
+            saved["output"] = config.output
+        saved["run_dir"], saved["workers"] = config.run_dir, config.workers  # where it was found; this machine's cores
         config = TrainConfig(**{**saved, "augment": AugmentConfig(**saved["augment"])})
         print(f"resuming {run_dir} after epoch {state['epoch']}", flush=True)
     elif state_path.exists():
@@ -275,10 +277,9 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-# What a resumed run may change: where the data and the result are, and how many threads prepare batches.
-RESUME_OVERRIDES = frozenset({"data", "output", "run_dir", "name", "workers"})
-AUGMENT_SETTINGS = {"flip": "flip", "rotate": "rotate_degrees", "shift": "shift", "zoom": "zoom",
-                    "erase": "erase_probability"}
+# What a resumed run may change: where the data, the run and the result are, and how many threads
+# prepare batches (the batches do not depend on it).
+RESUME_OVERRIDES = frozenset({"data", "output", "run_dir", "workers"})
 
 
 def settings_changed_on_resume(config: TrainConfig, saved: dict, given: dict[str, str]) -> list[str]:
@@ -288,8 +289,8 @@ def settings_changed_on_resume(config: TrainConfig, saved: dict, given: dict[str
     for dest, flag in sorted(given.items()):
         if dest in RESUME_OVERRIDES:
             continue
-        if dest in AUGMENT_SETTINGS:
-            mine, theirs = getattr(config.augment, AUGMENT_SETTINGS[dest]), saved["augment"][AUGMENT_SETTINGS[dest]]
+        if dest in AugmentConfig.__dataclass_fields__:
+            mine, theirs = getattr(config.augment, dest), saved["augment"][dest]
         else:
             mine, theirs = getattr(config, dest), saved.get(dest)
         if mine != theirs:
@@ -374,8 +375,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
         actions.append(p.add_argument(*flags, **options))
 
     add("--data", default="",
-                   help="FER2013 folder or .zip, fer2013.csv/train.csv, or class folders (with --resume: "
-                        "taken from the run unless given)")
+        help="FER2013 folder or .zip, fer2013.csv/train.csv, or class folders (with --resume: taken from the run "
+             "unless given)")
     add("--output", default=defaults.output, help="where the final .keras model (+ .json report) goes")
     add("--run-dir", default=None, help="checkpoint folder (default: runs/<name>)")
     add("--name", default=defaults.name)
@@ -397,15 +398,17 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
     add("--class-weights", choices=["none", "balanced", "sqrt"], default=defaults.class_weights)
     add("--color", choices=["auto", "grayscale", "rgb"], default=defaults.color)
     add("--precision", choices=["auto", "float32", "mixed_bfloat16"], default=defaults.precision)
+    # The augmentation flags' dests are AugmentConfig's field names.
     add("--no-flip", dest="flip", action="store_false", help="no horizontal flips")
-    add("--rotate", type=float, default=aug.rotate_degrees, help="max rotation, degrees")
+    add("--rotate", dest="rotate_degrees", type=float, default=aug.rotate_degrees, help="max rotation, degrees")
     add("--shift", type=float, default=aug.shift, help="max shift, fraction of the side")
     add("--zoom", type=float, default=aug.zoom, help="max zoom in/out, fraction")
-    add("--erase", type=float, default=aug.erase_probability, help="random-erasing probability")
+    add("--erase", dest="erase_probability", type=float, default=aug.erase_probability,
+        help="random-erasing probability")
     args = p.parse_args(argv)
     if not args.data and not args.resume:
         p.error("--data is required (except with --resume, which reads it from the run)")
-    augment = AugmentConfig(args.flip, args.rotate, args.shift, args.zoom, args.erase, aug.erase_max_area)
+    augment = AugmentConfig(**{k: v for k, v in vars(args).items() if k in AugmentConfig.__dataclass_fields__})
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
     values["run_dir"] = args.run_dir or f"runs/{args.name}"
     tokens = sys.argv[1:] if argv is None else argv
