@@ -1,9 +1,10 @@
 """Latency of the real call path on ONE CPU thread: per face, per 640x480 frame, and batch throughput.
 
-    python benchmarks/latency.py [--model M] [--update-report]
+    python benchmarks/latency.py [--model M] [--tta flip] [--update-report]
 
 Prints median and p95 after warm-up for:
-- classification of one face crop (EmotionClassifier.predict_crops, batch of 1: what the app does);
+- classification of one face crop (EmotionClassifier.predict_crops, batch of 1: what the app does;
+  with `--tta flip` the face and its mirror image in one batch of 2, as the Photos page runs it);
 - throughput for a batch of 64 crops;
 - EmotionRecognizer.analyze() on a 640x480 frame with 1 and with 4 faces, at the live page's
   detection size, split into detection and classification.
@@ -32,6 +33,7 @@ import numpy as np
 cv2.setNumThreads(1)
 
 from fer.detection import detect_faces, face_crop
+from fer.preprocessing import TTA_MODES
 from fer.recognizer import CROP_MARGIN, EmotionRecognizer
 from fer.report import update_report
 from fer.settings import DEFAULTS
@@ -65,9 +67,12 @@ def frame_with_faces(face_photo: np.ndarray, count: int) -> np.ndarray:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a .tflite or .keras model (default: the shipped one for photos)")
+    parser.add_argument("--tta", choices=TTA_MODES, default="none", help="test-time augmentation per face")
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--update-report", action="store_true", help="write the figures into the model's report")
     args = parser.parse_args()
+    if args.update_report and args.tta != "none":
+        parser.error("--update-report stores the figures without TTA (what the dashboard shows); leave out --tta")
     if args.model and args.model.endswith(".keras"):
         import tensorflow as tf
 
@@ -80,12 +85,13 @@ def main() -> int:
     classifier = recognizer.classifier
     photo = data.astronaut()
     crop = face_crop(photo, recognizer.analyze(photo)[0].box, CROP_MARGIN)
-    results: dict = {"model": classifier.path.name, "threads": 1, "cpu": platform.processor() or platform.machine()}
+    results: dict = {"model": classifier.path.name, "threads": 1, "tta": args.tta,
+                     "cpu": platform.processor() or platform.machine()}
 
-    one = timed(lambda: classifier.predict_crops([crop]), args.repeats)
+    one = timed(lambda: classifier.predict_crops([crop], args.tta), args.repeats)
     results["classify_one_face"] = summary(one)
     batch = [crop] * 64
-    batch_times = timed(lambda: classifier.predict_crops(batch), max(20, args.repeats // 10), warmup=5)
+    batch_times = timed(lambda: classifier.predict_crops(batch, args.tta), max(20, args.repeats // 10), warmup=5)
     results["batch_64_faces_per_second"] = round(64 / (np.median(batch_times) / 1000.0), 1)
 
     side = DEFAULTS.video_detection_side
@@ -95,14 +101,15 @@ def main() -> int:
         boxes = [f.box for f in found]
         detect = timed(lambda frame=frame: detect_faces(recognizer.detector, frame, max_side=side,
                                                         min_confidence=DEFAULTS.min_confidence), args.repeats)
-        classify = timed(lambda frame=frame, boxes=boxes: recognizer.classify_boxes(frame, boxes), args.repeats)
-        total = timed(lambda frame=frame: recognizer.analyze(frame, detection_side=side), args.repeats)
+        classify = timed(lambda frame=frame, boxes=boxes: recognizer.classify_boxes(frame, boxes, tta=args.tta),
+                         args.repeats)
+        total = timed(lambda frame=frame: recognizer.analyze(frame, detection_side=side, tta=args.tta), args.repeats)
         results[f"frame_640x480_{count}_faces"] = {
             "faces_found": len(found), "detection": summary(detect), "classification": summary(classify),
             "analyze_total": summary(total),
         }
 
-    print(f"model {results['model']}, 1 thread, {results['cpu']}")
+    print(f"model {results['model']}, TTA {args.tta}, 1 thread, {results['cpu']}")
     print(f"classify one face (batch of 1): median {results['classify_one_face']['median_ms']:.2f} ms, "
           f"p95 {results['classify_one_face']['p95_ms']:.2f} ms")
     print(f"classify a batch of 64: {results['batch_64_faces_per_second']:.0f} faces/s")
