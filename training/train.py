@@ -70,6 +70,7 @@ class TrainConfig:
     teacher: str | None = None  # distil from this model's probabilities (training.distill)
     distill_weight: float = 0.7  # share of the teacher in each target; the rest is the true label
     temperature: float = 2.0  # softens the teacher's probabilities
+    init: str | None = None  # start from this model's weights (a narrower copy from training.prune), not random ones
 
 
 def batch_workers(requested: int) -> int:
@@ -344,6 +345,8 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
             convs_per_block=config.convs_per_block, dense_units=config.dense_units, dropout=config.dropout,
             name=config.name,
         )
+        if config.init:
+            start_from(model, config.init)
         model.compile(
             optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
@@ -360,6 +363,19 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
             initial_epoch=state["epoch"], callbacks=[keeper], verbose=1 if sys.stdout.isatty() else 0,
         )
     return export_model(config, state, dataset, run_dir / BEST, hardware_description())
+
+
+def start_from(model: keras.Model, path: str) -> None:
+    """Copy every layer's weights from the model in `path`, which must have the same layers and shapes:
+    fine-tuning a pruned network (training.prune) instead of training one from scratch."""
+    try:
+        source = keras.models.load_model(path, compile=False)
+        for layer in model.layers:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+    except (OSError, ValueError) as err:  # a missing file, another architecture or width
+        raise SystemExit(f"--init {path}: cannot start from it ({err}); it must be a .keras file with the same "
+                         "layers as this run (its --width, --blocks, --dense-units)") from err
+    print(f"starting from the weights of {path}", flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[str, str]]:
@@ -392,6 +408,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
         ("--val-fraction", "val_fraction", float), ("--seed", "seed", int),
         ("--max-train-samples", "max_train_samples", int), ("--teacher", "teacher", str),
         ("--distill-weight", "distill_weight", float), ("--temperature", "temperature", float),
+        ("--init", "init", str),
     ]:
         add(flag, dest=attr, type=kind, default=getattr(defaults, attr))
     add("--schedule", choices=["cosine", "plateau"], default=defaults.schedule)
