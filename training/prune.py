@@ -62,11 +62,10 @@ def conv_names(arch: Architecture) -> list[str]:
     return [f"b{block}_conv{conv}" for block in range(arch.blocks) for conv in range(arch.convs_per_block)]
 
 
-def channel_importance(gamma: np.ndarray, next_kernel: np.ndarray) -> np.ndarray:
-    """|gamma| of each channel times the norm of the next layer's weights on it (a conv kernel
-    (kh, kw, in, out) or a dense kernel (in, out))."""
-    used = next_kernel.reshape(-1, next_kernel.shape[-2], next_kernel.shape[-1])
-    return np.abs(gamma) * np.sqrt((used**2).sum(axis=(0, 2)))
+def channel_importance(gamma: np.ndarray, next_taps: np.ndarray) -> np.ndarray:
+    """|gamma| of each channel times the norm of the next layer's weights on it, `next_taps` being that
+    layer's kernel as (taps, in, out): 9 taps for a 3x3 convolution, 1 for the dense layer."""
+    return np.abs(gamma) * np.sqrt((next_taps**2).sum(axis=(0, 2)))
 
 
 def pruned(model: keras.Model, width: int) -> keras.Model:
@@ -78,29 +77,25 @@ def pruned(model: keras.Model, width: int) -> keras.Model:
     keep_in = np.arange(arch.input_shape[-1])
     weights: dict[str, list[np.ndarray]] = {}
     names = conv_names(arch)
-    followers = [*names[1:], "fc"]
-    next_kernels = {name: model.get_layer(after).get_weights()[0] for name, after in zip(names, followers, strict=True)}
+    kernels = {name: model.get_layer(name).get_weights()[0] for name in [*names, "fc"]}
     mean_shift: np.ndarray | None = None  # what the dropped channels added to this layer's input, to fold away
-    for index, name in enumerate(names):
-        kernel = model.get_layer(name).get_weights()[0]
+    for index, (name, follower) in enumerate(zip(names, [*names[1:], "fc"], strict=True)):
         bn = model.get_layer(name.replace("conv", "bn"))
         gamma, beta, mean, variance = bn.get_weights()
         if mean_shift is not None:
             mean = mean - mean_shift
         filters = width * 2 ** (index // arch.convs_per_block)
-        next_kernel = next_kernels[name]
-        keep = np.sort(np.argsort(-channel_importance(gamma, next_kernel))[:filters])
+        next_taps = kernels[follower].reshape(-1, *kernels[follower].shape[-2:])  # (taps, in, out)
+        keep = np.sort(np.argsort(-channel_importance(gamma, next_taps))[:filters])
         dropped = np.setdiff1d(np.arange(len(gamma)), keep)
-        weights[name] = [kernel[:, :, keep_in][..., keep]]
+        weights[name] = [kernels[name][:, :, keep_in][..., keep]]
         weights[bn.name] = [gamma[keep], beta[keep], mean[keep], variance[keep]]
         # A dropped channel is about relu(beta) everywhere; its share of each next output moves to that output's mean.
         constant = np.maximum(beta[dropped], 0.0)
-        summed = next_kernel.reshape(-1, *next_kernel.shape[-2:]).sum(axis=0)  # (in, out)
-        mean_shift = constant @ summed[dropped]
+        mean_shift = constant @ next_taps.sum(axis=0)[dropped]
         keep_in = keep
-    fc_kernel = model.get_layer("fc").get_weights()[0]
     gamma, beta, mean, variance = model.get_layer("fc_bn").get_weights()
-    weights["fc"] = [fc_kernel[keep_in]]
+    weights["fc"] = [kernels["fc"][keep_in]]
     weights["fc_bn"] = [gamma, beta, mean - mean_shift, variance]
     weights["probabilities"] = model.get_layer("probabilities").get_weights()
 
