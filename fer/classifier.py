@@ -19,8 +19,9 @@ from fer.runtime import litert_available, open_network
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 PHOTOS_MODEL = "fer2013_ensemble"  # several CNNs averaged, float weights: photos, when a copy is present
-LIVE_MODEL = "fer2013_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: what ships, for both
-SINGLE_CNN_MODEL = "fer2013_vgg32"  # one CNN: both purposes where LiteRT (and so the int8 file) is not available
+PHOTOS_INT8_MODEL = "fer2013_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: ships for photos
+LIVE_MODEL = "fer2013_live48.int8"  # one CNN distilled from the ensemble, int8 weights: ships for live video
+SINGLE_CNN_MODEL = "fer2013_vgg32"  # one CNN: both purposes where LiteRT (and so the int8 files) is not available
 PURPOSES = ("photos", "live")
 MAX_BATCH = 64
 
@@ -47,14 +48,15 @@ def available_models() -> list[Path]:
 
 def default_model_path(purpose: str = "photos") -> Path:
     """The model for `purpose`: for photos the float ensemble when present, else its int8 copy (what
-    ships); for live video the int8 copy; the single CNN where neither can run; then the first model."""
+    ships); for live video the fast distilled CNN; the single CNN where LiteRT cannot run; then the
+    first model."""
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}, not {purpose!r}")
     folder = models_dir()
     if purpose == "photos":
-        stems = (PHOTOS_MODEL, LIVE_MODEL, SINGLE_CNN_MODEL)
+        stems = (PHOTOS_MODEL, PHOTOS_INT8_MODEL, LIVE_MODEL, SINGLE_CNN_MODEL)
     else:
-        stems = (LIVE_MODEL, SINGLE_CNN_MODEL, PHOTOS_MODEL)
+        stems = (LIVE_MODEL, SINGLE_CNN_MODEL, PHOTOS_INT8_MODEL, PHOTOS_MODEL)
     for stem in stems:
         for suffix in usable_suffixes():
             if (folder / (stem + suffix)).exists():

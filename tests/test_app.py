@@ -182,7 +182,7 @@ def test_photos_default_to_the_accurate_model_and_video_to_the_fast_one(models_f
     assert photos.sidebar.selectbox[0].value == f"{PHOTOS_MODEL}.tflite"
     assert photos.sidebar.selectbox[0].options[0] == f"{PHOTOS_MODEL}.tflite"
     live = open_page("app_pages/live.py")
-    assert live.sidebar.selectbox[0].value == f"{SINGLE_CNN_MODEL}.tflite"  # no int8 ensemble here: the single CNN
+    assert live.sidebar.selectbox[0].value == f"{SINGLE_CNN_MODEL}.tflite"  # no live model here: the single CNN
     shutil.copy(SHIPPED, models_folder / f"{LIVE_MODEL}.tflite")
     live = open_page("app_pages/live.py")
     assert live.sidebar.selectbox[0].value == f"{LIVE_MODEL}.tflite"

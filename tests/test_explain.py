@@ -18,10 +18,11 @@ def smiling_crop(recognizer, face_photo) -> np.ndarray:
 
 def test_a_smile_rests_on_the_mouth(recognizer, smiling_crop):
     """The astronaut is read as happy; hiding the lower half of her face (the smile) costs that label the
-    most, and hiding the background corners costs it nothing."""
+    most, and hiding the background corners costs it nothing. (The four-network ensemble is sure of this
+    smile: no single patch takes more than about 0.05 off it.)"""
     saliency = occlusion_saliency(recognizer.classifier, smiling_crop)
     height, width = saliency.heat.shape
-    assert saliency.label == "happy" and 0.05 < saliency.drop <= 1
+    assert saliency.label == "happy" and 0.02 < saliency.drop <= 1
     assert saliency.heat.max() == pytest.approx(1.0) and saliency.heat.min() >= 0
     lower, upper = saliency.heat[height // 2 :].mean(), saliency.heat[: height // 2].mean()
     assert lower > 1.5 * upper
@@ -38,7 +39,7 @@ def test_explain_face_overlays_the_crop(recognizer, face_photo):
     assert 5 < np.abs(overlay.astype(int) - crop.astype(int)).mean() < 120  # tinted, still the face
 
 
-@pytest.mark.parametrize("name", ["fer2013_vgg32.tflite", "fer2013_ensemble.int8.tflite"])
+@pytest.mark.parametrize("name", ["fer2013_vgg32.tflite", "fer2013_live48.int8.tflite", "fer2013_ensemble.int8.tflite"])
 def test_feature_maps_of_every_conv_layer(name, face_photo):
     recognizer = EmotionRecognizer(MODELS_DIR / name)
     crop = face_crop(face_photo, recognizer.analyze(face_photo)[0].box, CROP_MARGIN)

@@ -11,8 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from fer.classifier import LIVE_MODEL, MODELS_DIR, PHOTOS_MODEL, SINGLE_CNN_MODEL, EmotionClassifier
+from fer.classifier import LIVE_MODEL, MODELS_DIR, PHOTOS_INT8_MODEL, PHOTOS_MODEL, SINGLE_CNN_MODEL, EmotionClassifier
 from fer.model_file import ModelFileError, ModelInfo, read_model_info, write_model_info
+from fer.report import report_path_for
 from tests.conftest import ROOT, write_image
 
 TENSORFLOW_MODULES = "[m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax', 'torch')]"
@@ -110,7 +111,6 @@ def test_export_command_writes_beside_the_model_and_updates_its_report(tiny_kera
 
 def test_model_files_list_each_model_once_and_find_its_report(tmp_path):
     from fer.model_file import model_files
-    from fer.report import report_path_for
 
     for name in ("a.keras", "a.tflite", "a.int8.tflite", "b.keras"):
         (tmp_path / name).write_bytes(b"")
@@ -143,6 +143,7 @@ def litert_only_models(tmp_path, monkeypatch):
     folder.mkdir()
     for stem in (SINGLE_CNN_MODEL, PHOTOS_MODEL):
         shutil.copy(MODELS_DIR / f"{stem}.json", folder)
+    shutil.copy(report_path_for(MODELS_DIR / f"{LIVE_MODEL}.tflite"), folder)
     for path in MODELS_DIR.glob("*.tflite"):
         shutil.copy(path, folder)
     monkeypatch.setenv("FER_MODELS_DIR", str(folder))
@@ -161,7 +162,7 @@ def test_the_app_runs_with_only_tflite_files(litert_only_models, face_photo):
     from tests.test_app import open_page, png
 
     photos = open_page("app_pages/upload.py")
-    assert photos.sidebar.selectbox[0].value == f"{LIVE_MODEL}.tflite"  # the int8 ensemble serves photos too
+    assert photos.sidebar.selectbox[0].value == f"{PHOTOS_INT8_MODEL}.tflite"
     photos.file_uploader[0].set_value([("astronaut.png", png(face_photo), "image/png")]).run()
     assert not photos.exception and not photos.error
     assert len(photos.dataframe[0].value) == 1
