@@ -1,6 +1,6 @@
 """Accuracy and macro-F1 on FER2013 PrivateTest and the whole test folder, with and without TTA.
 
-    python benchmarks/accuracy.py [--model M] [--data ../shared/data/fer2013]
+    python benchmarks/accuracy.py [--model M] [--data ../shared/data/fer2013] [--tta none flip]
 
 The model (.tflite or .keras) runs exactly as the app runs it, through `EmotionClassifier`.
 PublicTest is the validation split used to pick the checkpoint; PrivateTest is only reported.
@@ -27,6 +27,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(default_model_path()))
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
+    parser.add_argument("--tta", nargs="+", choices=TTA_MODES, default=list(TTA_MODES),
+                        help="which test-time augmentations to score (ten-crop costs ten passes a face)")
     args = parser.parse_args()
     classifier = EmotionClassifier(args.model)
     info = classifier.info
@@ -37,7 +39,7 @@ def main() -> int:
         if split not in dataset.splits:
             continue
         data = dataset.splits[split]
-        for tta in TTA_MODES:
+        for tta in args.tta:
             start = time.perf_counter()
             predicted = classifier.predict_prepared(data.images, tta).argmax(axis=1)
             metrics = classification_metrics(data.labels, predicted, dataset.class_names)
