@@ -96,7 +96,9 @@ class EmotionClassifier:
         test-time augmentation views of `tta`. Training's evaluation uses this same path."""
         if len(batch) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
-        return predict_with_tta(self._network.predict, batch, tta, MAX_BATCH)
+        probabilities = predict_with_tta(self._network.predict, batch, tta, MAX_BATCH)
+        correction = self.info.prior_correction
+        return probabilities if correction is None else correction.apply(probabilities)
 
 
 def predict_with_tta(predict: Callable[[np.ndarray], np.ndarray], batch: np.ndarray, tta: str = "none",

@@ -15,6 +15,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 METADATA_MEMBER = "fer_metadata.json"  # the zip member of a .keras file
 TFLITE_METADATA_NAME = "fer_metadata"  # the metadata entry of a .tflite file
 # Model file suffixes, in the order a folder's copies of one model are preferred: LiteRT needs no TensorFlow.
@@ -29,27 +31,63 @@ class ModelFileError(ValueError):
 
 
 @dataclass(frozen=True)
+class PriorCorrection:
+    """Divide the network's probabilities by the training prior to the power tau, then renormalise.
+
+    A network trained on neutral-heavy labels calls a mild but clear expression neutral because neutral
+    was common in training, not because the face looks neutral; p / prior**tau takes that bias back out
+    (tau 0: no change, 1: as if every class had been equally common). Stored in the model file and applied
+    by `EmotionClassifier` for every caller; tau is chosen on the validation split."""
+
+    prior: tuple[float, ...]
+    tau: float
+
+    def apply(self, probabilities: np.ndarray) -> np.ndarray:
+        scaled = probabilities * np.power(np.asarray(self.prior, np.float64), -self.tau)
+        return (scaled / scaled.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+    def to_json(self) -> dict:
+        return {"prior": [round(p, 6) for p in self.prior], "tau": self.tau}
+
+    @classmethod
+    def from_json(cls, raw: dict, classes: int) -> PriorCorrection:
+        prior = tuple(float(p) for p in raw["prior"])
+        tau = float(raw["tau"])
+        if len(prior) != classes or not all(0.0 < p <= 1.0 for p in prior) or not 0.0 <= tau <= 5.0:
+            raise ValueError(f"prior_correction needs {classes} priors in (0, 1] and tau in [0, 5], got "
+                             f"{len(prior)} priors and tau {tau}")
+        return cls(prior, tau)
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     name: str
     class_names: tuple[str, ...]
     image_size: tuple[int, int]  # (height, width)
     channels: int  # 1 grayscale, 3 RGB
+    prior_correction: PriorCorrection | None = None
 
     def to_json(self) -> dict:
-        return {
+        raw = {
             "name": self.name,
             "class_names": list(self.class_names),
             "image_size": list(self.image_size),
             "channels": self.channels,
         }
+        if self.prior_correction is not None:
+            raw["prior_correction"] = self.prior_correction.to_json()
+        return raw
 
     @classmethod
     def from_json(cls, raw: dict) -> ModelInfo:
+        class_names = tuple(str(n) for n in raw["class_names"])
+        correction = raw.get("prior_correction")
         return cls(
             name=str(raw["name"]),
-            class_names=tuple(str(n) for n in raw["class_names"]),
+            class_names=class_names,
             image_size=(int(raw["image_size"][0]), int(raw["image_size"][1])),
             channels=int(raw["channels"]),
+            prior_correction=None if correction is None else PriorCorrection.from_json(correction, len(class_names)),
         )
 
 
@@ -118,7 +156,6 @@ def _read_tflite_info(path: Path) -> bytes:
 
 
 def _write_tflite_info(path: Path, payload: str) -> None:
-    import numpy as np
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 

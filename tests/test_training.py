@@ -221,7 +221,7 @@ def test_distillation_end_to_end_on_a_tiny_dataset(tmp_path):
     assert report["training"]["distilled_from"] == "tiny.keras" and report["config"]["teacher"] == str(teacher)
     flat = soften(np.array([[0.9, 0.1]]), 3.0)
     assert 0.5 < flat[0, 0] < 0.9 and flat.sum() == pytest.approx(1)
-    np.testing.assert_allclose(blended_targets(np.array([0]), np.array([[0.2, 0.8]]), 0.5, 1.0), [[0.6, 0.4]])
+    np.testing.assert_allclose(blended_targets(np.array([[1.0, 0.0]]), np.array([[0.2, 0.8]]), 0.5, 1.0), [[0.6, 0.4]])
 
 
 def test_a_teacher_with_other_classes_is_refused(tmp_path):

@@ -43,15 +43,50 @@ class DatasetError(ValueError):
 
 
 @dataclass
+class Votes:
+    """Crowd votes for each image of a split (FER+: ten people a face), in the dataset's class order."""
+
+    counts: np.ndarray  # (N, classes) float32 votes for each class; all zero where the image has none
+    majority: np.ndarray  # (N,) int64 class with the clear majority of all votes, -1 for a tie or a non-emotion
+    trainable: np.ndarray  # (N,) bool: has emotion votes and its majority is not "unknown" or "not a face"
+
+    def subset(self, index: np.ndarray) -> Votes:
+        return Votes(self.counts[index], self.majority[index], self.trainable[index])
+
+    def distributions(self) -> np.ndarray:
+        """Each image's votes as probabilities over the classes (zero rows stay zero)."""
+        totals = self.counts.sum(axis=1, keepdims=True)
+        return np.divide(self.counts, totals, out=np.zeros_like(self.counts), where=totals > 0)
+
+
+@dataclass
 class Split:
     images: np.ndarray  # (N, H, W, C) uint8
     labels: np.ndarray  # (N,) int64 class indices
+    paths: list[str] | None = None  # each image's path inside the dataset (folders and zips)
+    votes: Votes | None = None  # crowd votes joined by path (training.ferplus)
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    def subset(self, index: np.ndarray) -> Split:
+        """The images at `index`, with their labels, paths and votes."""
+        index = np.asarray(index, dtype=np.int64)
+        return Split(self.images[index], self.labels[index],
+                     None if self.paths is None else [self.paths[i] for i in index],
+                     None if self.votes is None else self.votes.subset(index))
+
     def class_counts(self, num_classes: int) -> list[int]:
         return np.bincount(self.labels, minlength=num_classes).astype(int).tolist()
+
+    def describe(self, num_classes: int) -> dict:
+        """Counts for the report; with votes, also the faces each class has the clear majority of."""
+        row = {"count": len(self), "class_counts": self.class_counts(num_classes)}
+        if self.votes is not None:
+            clear = self.votes.majority[self.votes.majority >= 0]
+            row["majority_counts"] = np.bincount(clear, minlength=num_classes).astype(int).tolist()
+            row["trainable"] = int(self.votes.trainable.sum())
+        return row
 
 
 @dataclass
@@ -72,6 +107,8 @@ class Dataset:
             digest.update(name.encode())
             digest.update(np.ascontiguousarray(split.images).tobytes())
             digest.update(split.labels.astype(np.int64).tobytes())
+            if split.votes is not None:
+                digest.update(np.ascontiguousarray(split.votes.counts, np.float32).tobytes())
         return digest.hexdigest()
 
     def describe(self) -> dict:
@@ -80,10 +117,7 @@ class Dataset:
             "class_names": self.class_names,
             "image_size": list(self.image_size),
             "channels": self.channels,
-            "splits": {
-                name: {"count": len(split), "class_counts": split.class_counts(len(self.class_names))}
-                for name, split in self.splits.items()
-            },
+            "splits": {name: split.describe(len(self.class_names)) for name, split in self.splits.items()},
             "notes": self.notes,
             "fingerprint": self.fingerprint(),
         }
@@ -305,7 +339,7 @@ def _read_split(files, items, size, channels) -> Split:
             raise DatasetError(f"{files.label}: cannot read image {rel}: {err}") from err
         images[i] = prepare_face(rgb, size, channels)
         labels[i] = label
-    return Split(images, labels)
+    return Split(images, labels, [str(rel) for rel, _ in items])
 
 
 def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
@@ -322,11 +356,7 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
             n_val = min(max(n_val, 1), len(idx) - 1)
         held.extend(idx[:n_val])
         keep.extend(idx[n_val:])
-    keep_idx, held_idx = np.sort(np.array(keep, dtype=int)), np.sort(np.array(held, dtype=int))
-    return (
-        Split(split.images[keep_idx], split.labels[keep_idx]),
-        Split(split.images[held_idx], split.labels[held_idx]),
-    )
+    return split.subset(np.sort(np.array(keep, dtype=int))), split.subset(np.sort(np.array(held, dtype=int)))
 
 
 # --- CSV ----------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def soften(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     return (powered / powered.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def blended_targets(labels: np.ndarray, teacher: np.ndarray, weight: float, temperature: float) -> np.ndarray:
-    """(1 - weight) x the one-hot label + weight x the teacher's softened probabilities, per image."""
-    one_hot = np.eye(teacher.shape[1], dtype=np.float32)[labels]
-    return (1.0 - weight) * one_hot + weight * soften(teacher, temperature)
+def blended_targets(targets: np.ndarray, teacher: np.ndarray, weight: float, temperature: float) -> np.ndarray:
+    """(1 - weight) x the targets without a teacher (one-hot labels or vote distributions) + weight x the
+    teacher's softened probabilities, per image."""
+    return ((1.0 - weight) * targets + weight * soften(teacher, temperature)).astype(np.float32)

@@ -18,17 +18,66 @@ import keras
 import numpy as np
 
 from fer.classifier import predict_with_tta
-from fer.model_file import ModelFileError, read_model_info
+from fer.model_file import ModelFileError, PriorCorrection, read_model_info
 from fer.preprocessing import TTA_MODES
-from training.data import TEST, TEST_ALL, VAL, DatasetError, load_dataset_for
+from training.data import TEST, TEST_ALL, VAL, DatasetError, Votes, load_dataset_for
+
+TAU_GRID = tuple(round(0.1 * i, 1) for i in range(21))  # prior corrections tried on validation: 0 to 2
 
 
 def predict_probabilities(
-    model: keras.Model, images: np.ndarray, tta: str = "none", batch_size: int = 512
+    model: keras.Model, images: np.ndarray, tta: str = "none", batch_size: int = 512,
+    correction: PriorCorrection | None = None,
 ) -> np.ndarray:
-    """Probabilities for prepared uint8 images, through the same TTA path the app uses."""
-    return predict_with_tta(lambda batch: model.predict(batch, batch_size=batch_size, verbose=0), images, tta,
-                            max_batch=8 * batch_size)
+    """Probabilities for prepared uint8 images, through the same TTA path and prior correction the app uses."""
+    probabilities = predict_with_tta(lambda batch: model.predict(batch, batch_size=batch_size, verbose=0), images,
+                                     tta, max_batch=8 * batch_size)
+    return probabilities if correction is None else correction.apply(probabilities)
+
+
+def vote_metrics(probabilities: np.ndarray, votes: Votes, class_names: list[str]) -> dict:
+    """Scores against crowd votes, on the faces with a clear 7-class majority: the classification metrics
+    of the majority label, cross-entropy to the vote distribution (how well the probabilities match what
+    people saw) and expected calibration error (15 bins of confidence)."""
+    clear = np.flatnonzero(votes.majority >= 0)
+    probabilities, labels = probabilities[clear], votes.majority[clear]
+    metrics = classification_metrics(labels, probabilities.argmax(axis=1), class_names)
+    target = votes.subset(clear).distributions()
+    metrics["cross_entropy_to_votes"] = float(-(target * np.log(np.clip(probabilities, 1e-7, 1.0))).sum(axis=1).mean())
+    metrics["expected_calibration_error"] = calibration_error(probabilities, labels)
+    return metrics
+
+
+def calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """Expected calibration error: the gap between confidence and accuracy, averaged over confidence bins
+    weighted by their share of faces (0: a 70% answer is right 70% of the time)."""
+    if len(labels) == 0:
+        return 0.0
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(error)
+
+
+def choose_prior_correction(probabilities: np.ndarray, votes: Votes, prior: np.ndarray) -> PriorCorrection | None:
+    """The tau of `TAU_GRID` whose correction gives the best balanced accuracy on these (validation) faces'
+    majority labels, then the best accuracy; None when tau 0 (no correction) is best."""
+    clear = votes.majority >= 0
+    labels = votes.majority[clear]
+    best, best_score = None, None
+    for tau in TAU_GRID:
+        correction = PriorCorrection(tuple(float(p) for p in prior), tau)
+        metrics = classification_metrics(labels, correction.apply(probabilities[clear]).argmax(axis=1),
+                                         [str(i) for i in range(probabilities.shape[1])])
+        score = (round(metrics["balanced_accuracy"], 6), round(metrics["accuracy"], 6))
+        if best_score is None or score > best_score:
+            best, best_score = correction, score
+    return None if best is None or best.tau == 0 else best
 
 
 def classification_metrics(labels: np.ndarray, predicted: np.ndarray, class_names: list[str]) -> dict:
@@ -47,6 +96,7 @@ def classification_metrics(labels: np.ndarray, predicted: np.ndarray, class_name
     return {
         "count": len(labels),
         "accuracy": float(true_pos.sum() / max(1, len(labels))),
+        "balanced_accuracy": float(recall[support > 0].mean()) if support.any() else 0.0,
         "macro_f1": float(f1.mean()),
         "per_class": {
             name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
@@ -57,11 +107,21 @@ def classification_metrics(labels: np.ndarray, predicted: np.ndarray, class_name
     }
 
 
+def evaluate_probabilities(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str],
+                           votes: Votes | None = None) -> dict:
+    """Metrics against the dataset's labels and, where the split has votes, under "ferplus" against them."""
+    metrics = classification_metrics(labels, probabilities.argmax(axis=1), class_names)
+    if votes is not None:
+        metrics["ferplus"] = vote_metrics(probabilities, votes, class_names)
+    return metrics
+
+
 def evaluate_model(
-    model: keras.Model, images: np.ndarray, labels: np.ndarray, class_names: list[str], tta: str
+    model: keras.Model, images: np.ndarray, labels: np.ndarray, class_names: list[str], tta: str,
+    votes: Votes | None = None, correction: PriorCorrection | None = None,
 ) -> dict:
-    probs = predict_probabilities(model, images, tta)
-    return classification_metrics(labels, probs.argmax(axis=1), class_names)
+    probabilities = predict_probabilities(model, images, tta, correction=correction)
+    return evaluate_probabilities(probabilities, labels, class_names, votes)
 
 
 def format_metrics(title: str, metrics: dict, class_names: list[str]) -> str:

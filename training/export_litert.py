@@ -27,7 +27,7 @@ import numpy as np
 
 from fer.atomic import staged_path
 from fer.classifier import EmotionClassifier
-from fer.model_file import INT8_VARIANT, ModelFileError, ModelInfo, read_model_info, write_model_info
+from fer.model_file import INT8_VARIANT, ModelFileError, ModelInfo, PriorCorrection, read_model_info, write_model_info
 from fer.report import ReportError, load_report, report_path_for, save_report
 
 WEIGHT_FORMATS = ("float16", "float32", "int8")
@@ -64,7 +64,8 @@ def export_litert(model: keras.Model, info: ModelInfo, output: Path, weights: st
     with staged_path(output) as staged:
         convert(model, staged, weights)
         write_model_info(staged, info)
-        agreement = {split: compare(model, staged, *data) for split, data in (check_splits or {}).items()}
+        agreement = {split: compare(model, staged, *data, info.prior_correction)
+                     for split, data in (check_splits or {}).items()}
     for split, figures in agreement.items():
         print(f"LiteRT ({weights}) vs Keras on {split}: {figures['same_predictions']} of {figures['images']} "
               f"predictions the same, largest probability difference {figures['max_abs_difference']:.1e}; "
@@ -72,13 +73,15 @@ def export_litert(model: keras.Model, info: ModelInfo, output: Path, weights: st
     return {"file": output.name, "file_bytes": output.stat().st_size, "weights": weights, "agreement": agreement}
 
 
-def compare(model: keras.Model, litert_file: Path, images: np.ndarray, labels: np.ndarray) -> dict:
-    """How closely the LiteRT file, run as the app runs it, reproduces the Keras model, and both accuracies."""
+def compare(model: keras.Model, litert_file: Path, images: np.ndarray, labels: np.ndarray,
+            correction: PriorCorrection | None = None) -> dict:
+    """How closely the LiteRT file, run as the app runs it (with its prior correction), reproduces the Keras
+    model, and both accuracies."""
     from training.evaluate import predict_probabilities
 
     if len(images) == 0:
         return {"images": 0, "same_predictions": 0, "max_abs_difference": 0.0, "accuracy": 0.0, "keras_accuracy": 0.0}
-    keras_probs = predict_probabilities(model, images)
+    keras_probs = predict_probabilities(model, images, correction=correction)
     litert = EmotionClassifier(litert_file).predict_prepared(images)
     return {"images": len(images), "same_predictions": int(np.sum(keras_probs.argmax(1) == litert.argmax(1))),
             "max_abs_difference": float(np.abs(keras_probs - litert).max()),

@@ -12,12 +12,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from fer.atomic import staged_path
-from fer.model_file import ModelInfo, write_model_info
+from fer.model_file import ModelInfo, PriorCorrection, write_model_info
 from fer.report import REPORT_VERSION, report_path_for, save_report
 from training.data import TEST, TEST_ALL, VAL, Dataset
-from training.evaluate import evaluate_model
+from training.evaluate import choose_prior_correction, evaluate_model, predict_probabilities
+from training.train import selection_keys
 
 
 def architecture(model: keras.Model) -> list[dict]:
@@ -48,11 +50,18 @@ def float32_copy(model: keras.Model) -> keras.Model:
     return clone
 
 
-def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, hardware: dict) -> Path:
+def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, hardware: dict,
+                 prior: np.ndarray | None = None) -> Path:
+    """`prior`: the mean training target; with FER+ labels, a correction for it is chosen on validation."""
     output = Path(config.output)
     model = float32_copy(keras.models.load_model(best_checkpoint))
-    evaluation = evaluate_splits(model, dataset)
-    info = ModelInfo(config.name, tuple(dataset.class_names), dataset.image_size, dataset.channels)
+    correction = None
+    if config.labels == "ferplus" and prior is not None:
+        validation = dataset.splits[VAL]
+        correction = choose_prior_correction(predict_probabilities(model, validation.images), validation.votes, prior)
+        print(f"prior correction chosen on validation: tau {correction.tau if correction else 0}", flush=True)
+    info = ModelInfo(config.name, tuple(dataset.class_names), dataset.image_size, dataset.channels, correction)
+    evaluation = evaluate_splits(model, dataset, correction)
     save_with_info(model, info, output)
     report = {
         "report_version": REPORT_VERSION,
@@ -64,7 +73,11 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
             "epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
             "best_val_accuracy": state["best_val_accuracy"], "stopped_early": state["stopped_early"],
             "train_seconds": round(state["train_seconds"], 1), "hardware": hardware,
-            "selection": "checkpoint with the best validation accuracy",
+            "selection": "checkpoint with the best " + " then ".join(
+                key.removeprefix("val_").replace("_", " ") for key in selection_keys(config))
+                + (" (FER+ majority of PublicTest)" if config.labels == "ferplus" else "") + " on validation",
+            "labels": config.labels,
+            **({"prior_correction": correction.to_json()} if correction else {}),
             **({"distilled_from": Path(config.teacher).name, "distill_weight": config.distill_weight,
                 "temperature": config.temperature} if config.teacher else {}),
         },
@@ -96,19 +109,25 @@ def litert_copy(model: keras.Model, info: ModelInfo, output: Path, dataset: Data
     return {section["file"]: section}
 
 
-def evaluate_splits(model: keras.Model, dataset: Dataset) -> dict:
-    """Metrics on validation, test and the whole test folder, without and with flip TTA."""
+def evaluate_splits(model: keras.Model, dataset: Dataset, correction: PriorCorrection | None = None) -> dict:
+    """Metrics on validation, test and the whole test folder, without and with flip TTA: against the
+    dataset's labels, and against the FER+ votes where they were joined."""
     evaluation = {}
     for split in (VAL, TEST, TEST_ALL):
         if split in dataset.splits:
             data = dataset.splits[split]
             evaluation[split] = {
-                tta: evaluate_model(model, data.images, data.labels, dataset.class_names, tta)
+                tta: evaluate_model(model, data.images, data.labels, dataset.class_names, tta, data.votes, correction)
                 for tta in ("none", "flip")
             }
-            print(f"{split}: accuracy {evaluation[split]['none']['accuracy']:.4f} "
-                  f"(flip TTA {evaluation[split]['flip']['accuracy']:.4f}), "
-                  f"macro-F1 {evaluation[split]['none']['macro_f1']:.4f}", flush=True)
+            none, flip = evaluation[split]["none"], evaluation[split]["flip"]
+            line = (f"{split}: accuracy {none['accuracy']:.4f} (flip TTA {flip['accuracy']:.4f}), "
+                    f"macro-F1 {none['macro_f1']:.4f}")
+            if "ferplus" in none:
+                line += (f"; FER+ majority {none['ferplus']['accuracy']:.4f} (flip {flip['ferplus']['accuracy']:.4f}),"
+                         f" balanced {none['ferplus']['balanced_accuracy']:.4f} "
+                         f"(flip {flip['ferplus']['balanced_accuracy']:.4f})")
+            print(line, flush=True)
     return evaluation
 
 

@@ -28,8 +28,10 @@ import numpy as np
 from fer.atomic import staged_path, write_text_atomic
 from fer.model_file import ModelFileError
 from training.augment import AugmentConfig, augment_batch, mixup
-from training.data import TRAIN, VAL, Dataset, DatasetError, load_dataset
+from training.data import TRAIN, VAL, Dataset, DatasetError, Split, load_dataset
 from training.distill import blended_targets, teacher_probabilities
+from training.ferplus import attach_votes, default_votes_path
+from training.losses import AdjustedCrossEntropy, BalancedAccuracy
 from training.model import build_model
 
 CHECKPOINT = "checkpoint.keras"
@@ -71,6 +73,11 @@ class TrainConfig:
     distill_weight: float = 0.7  # share of the teacher in each target; the rest is the true label
     temperature: float = 2.0  # softens the teacher's probabilities
     init: str | None = None  # start from this model's weights (a narrower copy from training.prune), not random ones
+    labels: str = "fer2013"  # or "ferplus": learn the FER+ vote distribution of each face (training.ferplus)
+    votes: str | None = None  # the FER+ labels.csv (default: ferplus/labels.csv beside the data folder)
+    logit_adjust: float = 0.0  # tau of the logit-adjusted loss (training.losses): > 0 favours rare classes
+    select: str = "auto"  # the validation figure that picks the epoch: accuracy, balanced_accuracy, or auto
+    # (balanced accuracy, then accuracy, with --labels ferplus; accuracy otherwise)
 
 
 def batch_workers(requested: int) -> int:
@@ -140,13 +147,18 @@ class EpochKeeper(keras.callbacks.Callback):
             "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
             "seconds": round(seconds, 2),
         }
+        if "val_balanced_accuracy" in logs:
+            record["balanced_accuracy"] = float(logs["balanced_accuracy"])
+            record["val_balanced_accuracy"] = float(logs["val_balanced_accuracy"])
         state = self.state
         state["history"].append(record)
         state["epoch"] = epoch + 1
         state["train_seconds"] += seconds
-        improved = record["val_accuracy"] > state["best_val_accuracy"]
+        score = [record[key] for key in selection_keys(self.config)]
+        improved = score > state.get("best_val_score", [-1.0])
         if improved:
             state["best_val_accuracy"], state["best_epoch"] = record["val_accuracy"], epoch + 1
+            state["best_val_score"] = score
             state["epochs_without_improvement"] = 0
         else:
             state["epochs_without_improvement"] += 1
@@ -166,9 +178,22 @@ class EpochKeeper(keras.callbacks.Callback):
         print(
             f"epoch {epoch + 1}/{self.config.epochs}: loss {record['loss']:.4f} acc {record['accuracy']:.4f} "
             f"val_loss {record['val_loss']:.4f} val_acc {record['val_accuracy']:.4f} "
-            f"lr {record['learning_rate']:.2e} ({seconds:.0f}s)",
+            + (f"val_bal {record['val_balanced_accuracy']:.4f} " if "val_balanced_accuracy" in record else "")
+            + f"lr {record['learning_rate']:.2e} ({seconds:.0f}s)",
             flush=True,
         )
+
+
+def selection_keys(config: TrainConfig) -> list[str]:
+    """The history figures that pick the best epoch, compared in order (the second breaks ties)."""
+    select = config.select
+    if select == "auto":
+        select = "balanced_accuracy" if config.labels == "ferplus" else "accuracy"
+    if select == "balanced_accuracy":
+        return ["val_balanced_accuracy", "val_accuracy"]
+    if select == "accuracy":
+        return ["val_accuracy"]
+    raise ValueError(f"select must be auto, accuracy or balanced_accuracy, not {select!r}")
 
 
 def learning_rate_for(epoch: int, config: TrainConfig, state: dict) -> float:
@@ -313,20 +338,18 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
         config.data, image_size=config.image_size, color=config.color,
         val_fraction=config.val_fraction, seed=config.seed,
     )
-    train_split, val_split = dataset.splits[TRAIN], dataset.splits[VAL]
-    if config.max_train_samples:
-        keep = np.random.default_rng(config.seed).permutation(len(train_split))[: config.max_train_samples]
-        train_split.images, train_split.labels = train_split.images[np.sort(keep)], train_split.labels[np.sort(keep)]
+    fingerprint = dataset.fingerprint() if config.labels == "fer2013" else None
+    dataset = with_votes(dataset, config)
+    fingerprint = fingerprint or dataset.fingerprint()  # a FER+ run's targets are part of its data
     num_classes = len(dataset.class_names)
-    fingerprint = dataset.fingerprint()
     print(f"data: {dataset.source}; classes {dataset.class_names}; "
           + ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items()), flush=True)
-
+    train_split, val_split, targets = learning_splits(dataset, config)
+    prior = targets.mean(axis=0)
     weights = class_weights_for(train_split.labels, num_classes, config.class_weights)
-    targets = None
     if config.teacher:
         teacher = teacher_probabilities(config.teacher, train_split.images, dataset.class_names, run_dir)
-        targets = blended_targets(train_split.labels, teacher, config.distill_weight, config.temperature)
+        targets = blended_targets(targets, teacher, config.distill_weight, config.temperature)
     batches = AugmentedBatches(train_split.images, train_split.labels, num_classes, config, weights, targets)
     val_data = (val_split.images.astype(np.float32), keras.utils.to_categorical(val_split.labels, num_classes))
 
@@ -349,8 +372,8 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
             start_from(model, config.init)
         model.compile(
             optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-            metrics=["accuracy"],
+            loss=AdjustedCrossEntropy(prior, config.logit_adjust, config.label_smoothing),
+            metrics=["accuracy", BalancedAccuracy(num_classes)],
         )
     if state["dataset_fingerprint"] != fingerprint:
         raise SystemExit("--resume: the dataset differs from the one this run started with")
@@ -362,7 +385,41 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
             batches, validation_data=val_data, epochs=config.epochs, shuffle=False,  # batches shuffle themselves
             initial_epoch=state["epoch"], callbacks=[keeper], verbose=1 if sys.stdout.isatty() else 0,
         )
-    return export_model(config, state, dataset, run_dir / BEST, hardware_description())
+    return export_model(config, state, dataset, run_dir / BEST, hardware_description(), prior)
+
+
+def with_votes(dataset: Dataset, config: TrainConfig) -> Dataset:
+    """The dataset with its FER+ votes joined, so the report scores both label sets: required with
+    `--labels ferplus`, otherwise joined when the votes file is found."""
+    if config.labels not in ("fer2013", "ferplus"):
+        raise DatasetError(f"labels must be fer2013 or ferplus, not {config.labels!r}")
+    path = Path(config.votes) if config.votes else default_votes_path(config.data)
+    if config.labels == "ferplus" or config.votes or path.is_file():
+        return attach_votes(dataset, path)
+    return dataset
+
+
+def learning_splits(dataset: Dataset, config: TrainConfig) -> tuple[Split, Split, np.ndarray]:
+    """The training and validation faces and each training face's target distribution.
+
+    FER2013 labels: every face, one-hot targets. FER+: training faces with emotion votes (not mostly
+    "unknown" or "not a face"), their vote distributions as targets; validation faces with a clear
+    7-class majority, labelled by it. `labels` of the training split is each target's arg-max, for class
+    weights and the running accuracy."""
+    train_split, val_split = dataset.splits[TRAIN], dataset.splits[VAL]
+    if config.labels == "ferplus":
+        train_split = train_split.subset(np.flatnonzero(train_split.votes.trainable))
+        val_split = val_split.subset(np.flatnonzero(val_split.votes.majority >= 0))
+        val_split.labels = val_split.votes.majority
+    if config.max_train_samples:
+        keep = np.random.default_rng(config.seed).permutation(len(train_split))[: config.max_train_samples]
+        train_split = train_split.subset(np.sort(keep))
+    if config.labels == "ferplus":
+        targets = train_split.votes.distributions()
+        train_split.labels = targets.argmax(axis=1)
+    else:
+        targets = np.eye(len(dataset.class_names), dtype=np.float32)[train_split.labels]
+    return train_split, val_split, targets
 
 
 def start_from(model: keras.Model, path: str) -> None:
@@ -408,11 +465,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
         ("--val-fraction", "val_fraction", float), ("--seed", "seed", int),
         ("--max-train-samples", "max_train_samples", int), ("--teacher", "teacher", str),
         ("--distill-weight", "distill_weight", float), ("--temperature", "temperature", float),
-        ("--init", "init", str),
+        ("--init", "init", str), ("--votes", "votes", str), ("--logit-adjust", "logit_adjust", float),
     ]:
         add(flag, dest=attr, type=kind, default=getattr(defaults, attr))
     add("--schedule", choices=["cosine", "plateau"], default=defaults.schedule)
     add("--class-weights", choices=["none", "balanced", "sqrt"], default=defaults.class_weights)
+    add("--labels", choices=["fer2013", "ferplus"], default=defaults.labels,
+        help="fer2013: the folder labels; ferplus: each face's FER+ vote distribution (see --votes)")
+    add("--select", choices=["auto", "accuracy", "balanced_accuracy"], default=defaults.select,
+        help="the validation figure that picks the best epoch (auto: balanced accuracy with --labels ferplus)")
     add("--color", choices=["auto", "grayscale", "rgb"], default=defaults.color)
     add("--precision", choices=["auto", "float32", "mixed_bfloat16"], default=defaults.precision)
     # The augmentation flags' dests are AugmentConfig's field names.
