@@ -12,6 +12,7 @@ import streamlit as st
 from PIL import Image
 
 from app_pages.common import PHOTO_TYPES, give_back_freed_memory, literal, recognizer_or_stop, selected_model_path
+from fer.detection import LANDMARK_COLUMNS, landmark_cells
 from fer.drawing import color_for, draw_results, face_tag
 from fer.explain import explain_face
 from fer.images import ImageError
@@ -90,7 +91,8 @@ def flatten(rows: list[dict]) -> pd.DataFrame:
     flat = []
     for row in rows:
         flat.append({"photo": row["photo"], "face": row["face"], "label": row["label"], "score": row["score"],
-                     **row["box"], **row["probabilities"]})
+                     **row["box"], **row["probabilities"],
+                     **dict(zip(LANDMARK_COLUMNS, landmark_cells(row["landmarks"])))})
     return pd.DataFrame(flat)
 
 

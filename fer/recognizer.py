@@ -14,7 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from fer.classifier import EmotionClassifier
-from fer.detection import MAX_FACES, Box, FaceDetector, default_detector, detect_faces, face_crop
+from fer.detection import (
+    LANDMARK_NAMES,
+    MAX_FACES,
+    Box,
+    YuNetDetector,
+    aligned_face_crop,
+    default_detector,
+    detect_faces,
+    face_crop,
+)
 from fer.images import ImageInput, load_rgb, load_rgb_scaled
 from fer.settings import DEFAULTS
 
@@ -39,15 +48,13 @@ class FaceResult:
         """The same result with its box in an image `factor` times the size."""
         if factor == 1.0:
             return self
-        box = self.box
-        resized = Box(round(box.x * factor), round(box.y * factor), round(box.w * factor), round(box.h * factor),
-                      box.score)
-        return FaceResult(resized, self.label, self.score, self.probabilities)
+        return FaceResult(self.box.scaled(factor), self.label, self.score, self.probabilities)
 
     def to_json(self) -> dict:
         return {
             "box": {"x": self.box.x, "y": self.box.y, "w": self.box.w, "h": self.box.h},
             "detection_score": round(self.box.score, 4),
+            "landmarks": {name: [x, y] for name, (x, y) in zip(LANDMARK_NAMES, self.box.landmarks)},
             "label": self.label,
             "score": round(self.score, 4),
             "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
@@ -67,7 +74,7 @@ class AnalyzedPhoto:
 class EmotionRecognizer:
     """Detector + classifier. Load once and share: `analyze` is safe to call from many threads."""
 
-    def __init__(self, model_path: str | os.PathLike | None = None, detector: FaceDetector | None = None) -> None:
+    def __init__(self, model_path: str | os.PathLike | None = None, detector: YuNetDetector | None = None) -> None:
         self.classifier = EmotionClassifier(model_path)
         self.detector = detector or default_detector()
 
@@ -88,12 +95,14 @@ class EmotionRecognizer:
         detection_side: int = DEFAULTS.photo_detection_side,
         max_faces: int = MAX_FACES,
         tta: str = "none",
+        align: bool = DEFAULTS.align_faces,
     ) -> list[FaceResult]:
         """Find every face and classify it, left to right. `bgr=True` for OpenCV/webcam arrays. No face: [].
         `tta="flip"` also classifies each face's mirror image and averages (photos; not needed for video).
+        `align=True` rotates each face so its eyes are level before classifying it.
         Boxes are in the input's pixels, also for a huge photo file that was decoded smaller."""
         photo = self.analyze_photo(image, bgr=bgr, min_confidence=min_confidence, detection_side=detection_side,
-                                   max_faces=max_faces, tta=tta)
+                                   max_faces=max_faces, tta=tta, align=align)
         return photo.faces_in_input_pixels()
 
     def analyze_photo(
@@ -105,6 +114,7 @@ class EmotionRecognizer:
         detection_side: int = DEFAULTS.photo_detection_side,
         max_faces: int = MAX_FACES,
         tta: str = "none",
+        align: bool = DEFAULTS.align_faces,
     ) -> AnalyzedPhoto:
         """`analyze`, keeping the decoded pixels: what the Photos page and the CLI draw on. A photo file
         larger than `max_decode_side` is decoded at about that size; the faces' boxes are in those pixels."""
@@ -113,12 +123,13 @@ class EmotionRecognizer:
             self.detector, rgb, max_side=detection_side, min_confidence=min_confidence, max_faces=max_faces
         )
         boxes = sorted(boxes, key=lambda box: (box.x + box.w / 2, box.y))  # reading order: numbered left to right
-        return AnalyzedPhoto(rgb, scale, self.classify_boxes(rgb, boxes, tta=tta))
+        return AnalyzedPhoto(rgb, scale, self.classify_boxes(rgb, boxes, tta=tta, align=align))
 
     def classify_boxes(self, image: np.ndarray, boxes: list[Box], *, bgr: bool = False,
-                       tta: str = "none") -> list[FaceResult]:
+                       tta: str = "none", align: bool = DEFAULTS.align_faces) -> list[FaceResult]:
         """Classify the faces at known boxes (no detection): video frames between detections."""
-        crops = [face_crop(image, box, CROP_MARGIN) for box in boxes]
+        crop = aligned_face_crop if align else face_crop
+        crops = [crop(image, box, CROP_MARGIN) for box in boxes]
         if bgr:
             crops = [np.ascontiguousarray(crop[:, :, ::-1]) for crop in crops]
         return self._results(boxes, self.classifier.predict_crops(crops, tta))

@@ -44,7 +44,11 @@ def test_predict_json_on_a_mixed_folder(mixed_folder, tmp_path):
     assert len(records["astronaut.png"]["faces"]) == 1 and len(records["astronaut_small.jpg"]["faces"]) == 1
     assert records["wall.png"]["faces"] == []
     face = records["astronaut.png"]["faces"][0]
-    assert set(face) == {"box", "detection_score", "label", "score", "probabilities"}
+    assert set(face) == {"box", "detection_score", "landmarks", "label", "score", "probabilities"}
+    box = face["box"]
+    assert list(face["landmarks"]) == ["right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner"]
+    assert all(box["x"] <= x <= box["x"] + box["w"] and box["y"] <= y <= box["y"] + box["h"]
+               for x, y in face["landmarks"].values())
     assert "notes.jpg" in out.stderr and "truncated.png" in out.stderr and "Traceback" not in out.stderr
     annotated = tmp_path / "annotated"  # the input's folders, mirrored
     assert sorted(str(p.relative_to(annotated)) for p in annotated.rglob("*.png")) == [
@@ -60,6 +64,9 @@ def test_predict_csv_to_a_file(mixed_folder, tmp_path):
     assert [r["faces"] for r in rows] == ["1", "0"]
     assert rows[0]["label"] in rows[0] and abs(sum(float(rows[0][c]) for c in
                ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")) - 1) < 1e-2
+    x, w = float(rows[0]["x"]), float(rows[0]["w"])
+    assert x < float(rows[0]["right_eye_x"]) < float(rows[0]["left_eye_x"]) < x + w
+    assert rows[1]["right_eye_x"] == "" and rows[1]["left_mouth_corner_y"] == ""  # no face, no landmarks
 
 
 def test_cropped_mode_skips_detection(tmp_path, face_photo):
