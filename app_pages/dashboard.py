@@ -49,6 +49,22 @@ def headline(report: dict, model_file: Path) -> None:
                         + (f" ({runtime_file['weights']} weights)" if "weights" in runtime_file else ""))
     cols[4].metric("Latency per face", f"{latency:.1f} ms" if latency else "n/a",
                    help="median, batch of 1, one CPU thread (benchmarks/latency.py)")
+    plus, plus_flip = metrics.get("ferplus"), flip.get("ferplus")
+    if plus:
+        on = f"on the {plus['count']:,} {SPLIT_TITLES.get(final, final)} faces with a clear FER+ majority"
+        cols = st.columns(5)
+        cols[0].metric("FER+ balanced accuracy", f"{plus['balanced_accuracy']:.3f}",
+                       help="mean recall of the 7 emotions against the majority of ten people's votes, " + on
+                            + (f"; with flip {plus_flip['balanced_accuracy']:.3f}" if plus_flip else ""))
+        cols[1].metric("FER+ majority accuracy", f"{plus['accuracy']:.1%}",
+                       help=on + (f"; with flip {plus_flip['accuracy']:.1%}" if plus_flip else ""))
+        cols[2].metric("Cross-entropy to the votes", f"{plus['cross_entropy_to_votes']:.3f}",
+                       help="how far the probabilities are from the share of votes each emotion got (lower is better)")
+        cols[3].metric("Calibration error", f"{plus['expected_calibration_error']:.3f}",
+                       help="expected calibration error: the gap between confidence and accuracy (0 is perfect)")
+        correction = section(report, "training", "prior_correction")
+        cols[4].metric("Prior correction", f"tau {correction['tau']}" if correction else "none",
+                       help="probabilities divided by the training prior to this power (chosen on validation)")
     training = report.get("training", {})
     if report.get("members"):
         st.caption(ensemble_summary(report))
@@ -57,7 +73,9 @@ def headline(report: dict, model_file: Path) -> None:
         st.caption(
             f"Trained {training.get('epochs_run', '?')} epochs in {training.get('train_seconds', 0) / 60:.0f} min on "
             f"{hardware.get('cpu', hardware.get('devices', 'unknown hardware'))} ({report.get('precision', '?')}); "
-            f"best epoch {training.get('best_epoch', '?')} chosen on validation accuracy. "
+            f"best epoch {training.get('best_epoch', '?')}: the "
+            f"{training.get('selection', 'checkpoint with the best validation accuracy')}; "
+            f"labels: {'FER+ votes' if training.get('labels') == 'ferplus' else 'FER2013'}. "
             f"Data: {section(report, 'dataset', 'source') or '?'}."
         )
 
@@ -116,10 +134,15 @@ def class_distribution(report: dict) -> None:
     names = section(report, "dataset", "class_names") or section(report, "model", "class_names")
     if not splits or not names:
         return missing("class distribution")
+    key = "class_counts"
+    if any("majority_counts" in info for info in splits.values()):
+        labels = st.radio("Labels", ["FER2013 labels", "FER+ majority of ten votes"], horizontal=True,
+                          key="distribution_labels")
+        key = "majority_counts" if labels.startswith("FER+") else key
     figure = go.Figure()
     for split, info in splits.items():
-        label = f"{SPLIT_TITLES.get(split, split)} ({info['count']})"
-        figure.add_trace(go.Bar(x=names, y=info["class_counts"], name=label))
+        label = f"{SPLIT_TITLES.get(split, split)} ({sum(info[key])})"
+        figure.add_trace(go.Bar(x=names, y=info[key], name=label))
     figure.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="images")
     st.plotly_chart(figure, key="distribution")
 
@@ -136,6 +159,10 @@ def confusion_and_metrics(report: dict) -> None:
     tta = col_tta.selectbox("Test-time augmentation", list(evaluation[split]), key="tta")
     normalised = col_norm.toggle("Row-normalised", value=True)
     metrics = evaluation[split][tta]
+    if "ferplus" in metrics:
+        labels = st.radio("Scored against", ["FER+ majority of ten votes", "FER2013 labels"], horizontal=True,
+                          key="confusion_labels")
+        metrics = metrics["ferplus"] if labels.startswith("FER+") else metrics
     matrix = np.array(metrics["confusion_matrix"], dtype=float)
     shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalised else matrix
     text = [[f"{v:.0%}" if normalised else f"{int(v)}" for v in row] for row in shown]
@@ -148,6 +175,8 @@ def confusion_and_metrics(report: dict) -> None:
     table = pd.DataFrame([{"emotion": n, **metrics["per_class"][n]} for n in names])
     right.metric("Accuracy", f"{metrics['accuracy']:.2%}")
     right.metric("Macro-F1", f"{metrics['macro_f1']:.3f}")
+    if "balanced_accuracy" in metrics:
+        right.metric("Balanced accuracy", f"{metrics['balanced_accuracy']:.3f}", help="mean recall of the classes")
     right.dataframe(table, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
 

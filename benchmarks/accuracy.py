@@ -1,9 +1,13 @@
-"""Accuracy and macro-F1 on FER2013 PrivateTest and the whole test folder, with and without TTA.
+"""Accuracy on FER2013 labels and on the FER+ majority, with and without TTA, for any model file.
 
     python benchmarks/accuracy.py [--model M] [--data ../shared/data/fer2013] [--tta none flip]
 
-The model (.tflite or .keras) runs exactly as the app runs it, through `EmotionClassifier`.
-PublicTest is the validation split used to pick the checkpoint; PrivateTest is only reported.
+The model (.tflite or .keras) runs exactly as the app runs it, through `EmotionClassifier` (with the prior
+correction its file stores). PublicTest is the validation split used to choose; PrivateTest is only
+reported. FER2013 columns: accuracy and macro-F1 against the folder labels, every face. FER+ columns
+(when `ferplus/labels.csv` sits beside the data): the faces with a clear 7-class majority of the ten votes;
+majority accuracy, balanced accuracy (mean recall of the 7 classes: the yardstick models are chosen by),
+cross-entropy to the vote distribution and expected calibration error; then recall per class.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from fer.classifier import EmotionClassifier, default_model_path
 from training.data import TEST, TEST_ALL, VAL, load_dataset_for
-from training.evaluate import TTA_MODES, classification_metrics
+from training.evaluate import TTA_MODES, evaluate_probabilities
+from training.ferplus import attach_votes, default_votes_path
 
 SPLIT_NAMES = {VAL: "PublicTest (validation)", TEST: "PrivateTest", TEST_ALL: "whole test folder"}
 
@@ -27,25 +32,45 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(default_model_path()))
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
-    parser.add_argument("--tta", nargs="+", choices=TTA_MODES, default=list(TTA_MODES),
+    parser.add_argument("--votes", help="FER+ labels.csv (default: ferplus/labels.csv beside the data)")
+    parser.add_argument("--tta", nargs="+", choices=TTA_MODES, default=["none", "flip"],
                         help="which test-time augmentations to score (ten-crop costs ten passes a face)")
     args = parser.parse_args()
     classifier = EmotionClassifier(args.model)
-    info = classifier.info
-    dataset = load_dataset_for(info, args.data)
-    print(f"model {Path(args.model).name} ({Path(args.model).stat().st_size / 1e6:.1f} MB) on {dataset.source}")
-    print(f"{'split':<26}{'TTA':<10}{'accuracy':>10}{'macro-F1':>10}{'seconds':>9}")
+    dataset = load_dataset_for(classifier.info, args.data)
+    votes = Path(args.votes) if args.votes else default_votes_path(args.data)
+    if votes.is_file():
+        attach_votes(dataset, votes)
+    correction = classifier.info.prior_correction
+    print(f"model {Path(args.model).name} ({Path(args.model).stat().st_size / 1e6:.1f} MB) on {dataset.source}; "
+          f"prior correction {'tau ' + str(correction.tau) if correction else 'none'}")
+    print(f"{'split':<26}{'TTA':<6}{'FER2013 acc':>12}{'macro-F1':>9} |{'FER+ acc':>9}{'balanced':>9}"
+          f"{'CE votes':>9}{'ECE':>7}{'s':>6}")
+    recalls = []
     for split in (VAL, TEST, TEST_ALL):
         if split not in dataset.splits:
             continue
         data = dataset.splits[split]
         for tta in args.tta:
             start = time.perf_counter()
-            predicted = classifier.predict_prepared(data.images, tta).argmax(axis=1)
-            metrics = classification_metrics(data.labels, predicted, dataset.class_names)
+            metrics = evaluate_probabilities(classifier.predict_prepared(data.images, tta), data.labels,
+                                             dataset.class_names, data.votes)
             seconds = time.perf_counter() - start
-            print(f"{SPLIT_NAMES[split]:<26}{tta:<10}{metrics['accuracy']:>10.4f}{metrics['macro_f1']:>10.4f}"
-                  f"{seconds:>9.1f}")
+            line = f"{SPLIT_NAMES[split]:<26}{tta:<6}{metrics['accuracy']:>12.4f}{metrics['macro_f1']:>9.4f} |"
+            plus = metrics.get("ferplus")
+            if plus:
+                line += (f"{plus['accuracy']:>9.4f}{plus['balanced_accuracy']:>9.4f}"
+                         f"{plus['cross_entropy_to_votes']:>9.3f}{plus['expected_calibration_error']:>7.3f}")
+                recalls.append((SPLIT_NAMES[split], tta, plus["per_class"]))
+            else:
+                line += f"{'no FER+ votes':>34}"
+            print(line + f"{seconds:>6.1f}")
+    if recalls:
+        print("FER+ recall per class:")
+        names = dataset.class_names
+        print(f"{'split':<26}{'TTA':<6}" + "".join(f"{n[:8]:>9}" for n in names))
+        for split, tta, per_class in recalls:
+            print(f"{split:<26}{tta:<6}" + "".join(f"{per_class[n]['recall']:>9.3f}" for n in names))
     return 0
 
 

@@ -164,6 +164,31 @@ def test_dashboard_missing_and_partial_report(models_folder):
     assert "version 99" in at.warning[0].value and "update the project" in at.warning[0].value
 
 
+def test_dashboard_scores_a_vote_trained_model_on_both_label_sets(models_folder):
+    live = MODELS_DIR / f"{LIVE_MODEL}.tflite"  # trained on the FER+ votes: its report holds both label sets
+    shutil.copy(live, models_folder / live.name)
+    shutil.copy(report_path_for(live), models_folder)
+    report = json.loads(report_path_for(live).read_text())
+    plus = report["evaluation"]["test"]["none"]["ferplus"]
+    at = open_page("app_pages/dashboard.py")
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["FER+ balanced accuracy"] == f"{plus['balanced_accuracy']:.3f}"
+    assert labels["FER+ majority accuracy"] == f"{plus['accuracy']:.1%}"
+    assert labels["Cross-entropy to the votes"] == f"{plus['cross_entropy_to_votes']:.3f}"
+    assert "FER+ votes" in " ".join(c.value for c in at.caption)
+    scored = next(r for r in at.radio if r.label == "Scored against")
+    assert labels["Balanced accuracy"] == f"{plus['balanced_accuracy']:.3f}"  # the matrix opens on FER+
+    assert at.dataframe[0].value["support"].sum() == plus["count"]
+    scored.set_value("FER2013 labels").run()
+    assert not at.exception
+    fer2013 = report["evaluation"]["test"]["none"]
+    assert at.dataframe[0].value["support"].sum() == fer2013["count"]
+    assert {m.label: m.value for m in at.metric}["Balanced accuracy"] == f"{fer2013['balanced_accuracy']:.3f}"
+    distribution = next(r for r in at.radio if r.label == "Labels")
+    distribution.set_value("FER+ majority of ten votes").run()
+    assert not at.exception
+
+
 def test_dashboard_model_selector(models_folder):
     for name in ("a.tflite", "b.tflite"):
         shutil.copy(SHIPPED, models_folder / name)
