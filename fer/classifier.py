@@ -20,7 +20,7 @@ from fer.runtime import litert_available, open_network
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 PHOTOS_MODEL = "fer2013_ensemble"  # several CNNs averaged, float weights: photos, when a copy is present
 PHOTOS_INT8_MODEL = "fer2013_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: ships for photos
-LIVE_MODEL = "fer2013_live48.int8"  # one CNN distilled from the ensemble, int8 weights: ships for live video
+LIVE_MODEL = "ferplus_vgg32.int8"  # one width-32 CNN trained on the FER+ votes, int8 weights: ships for live video
 SINGLE_CNN_MODEL = "fer2013_vgg32"  # one CNN: both purposes where LiteRT (and so the int8 files) is not available
 PURPOSES = ("photos", "live")
 MAX_BATCH = 64
