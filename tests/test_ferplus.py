@@ -200,3 +200,24 @@ def test_a_stored_prior_correction_changes_predictions_in_the_library_and_cli(tm
     assert json.loads(out.stdout.splitlines()[0])["faces"][0]["label"] == corrected.label
     with pytest.raises(ModelFileError, match="damaged metadata"):
         EmotionClassifier(with_correction(source, tmp_path / "bad.keras", [0.5] * 6, 1.0))
+
+
+def test_an_ensemble_of_vote_trained_members_scores_both_label_sets(tmp_path):
+    from training.ensemble import main as ensemble_main
+    from training.train import TrainConfig, train
+
+    data, _ = make_voted_fer2013(tmp_path, per_class=4)
+    members = []
+    for seed in (1, 2):
+        members.append(train(TrainConfig(
+            data=str(data), output=str(tmp_path / f"m{seed}.keras"), run_dir=str(tmp_path / f"run{seed}"),
+            name=f"m{seed}", epochs=1, batch_size=16, width=2, blocks=2, dense_units=8, precision="float32",
+            warmup_epochs=0, labels="ferplus", logit_adjust=1.0, seed=seed)))
+    output = tmp_path / "ensemble.keras"
+    assert ensemble_main(["--data", str(data), "--members", *map(str, members), "--output", str(output)]) == 0
+    report = json.loads(output.with_suffix(".json").read_text())
+    assert report["training"]["labels"] == "ferplus"
+    assert report["evaluation"]["test"]["flip"]["ferplus"]["count"] == 28
+    correction = report["training"].get("prior_correction")
+    assert read_model_info(output).prior_correction == (
+        None if correction is None else PriorCorrection.from_json(correction, 7))

@@ -22,9 +22,10 @@ import keras
 from keras import layers
 
 from fer.model_file import ModelFileError, ModelInfo, read_model_info
-from fer.report import ReportError, load_report, report_path_for, save_report
-from training.data import VAL, Dataset, DatasetError, load_dataset_for
-from training.evaluate import evaluate_model
+from fer.report import ReportError, load_report, report_path_for, save_report, section
+from training.data import TRAIN, VAL, Dataset, DatasetError, load_dataset_for
+from training.evaluate import choose_prior_correction, evaluate_model, predict_probabilities
+from training.ferplus import attach_votes, default_votes_path
 from training.report import architecture, evaluate_splits, litert_copy, model_section, now_iso, save_with_info
 
 MEMBER_REPORT_KEYS = ("model", "config", "precision", "training", "history", "evaluation")
@@ -78,19 +79,34 @@ def load_members_dataset(member_paths: list[Path], data: str) -> tuple[ModelInfo
     return info, dataset
 
 
-def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str) -> dict:
+def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str, votes: str | None = None) -> dict:
+    """Average the members. With FER+ votes (`votes`, or ferplus/labels.csv beside the data) the report scores
+    both label sets, and when a member learnt from the votes a prior correction is chosen on validation."""
     first, dataset = load_members_dataset(member_paths, data)
-    info = ModelInfo(name, first.class_names, first.image_size, first.channels)
+    reports = [member_report(path) for path in member_paths]
+    by_votes = any(section(r, "config", "labels") == "ferplus" for r in reports)
+    votes_path = Path(votes) if votes else default_votes_path(data)
+    if by_votes or votes or votes_path.is_file():
+        attach_votes(dataset, votes_path)
     members = [keras.models.load_model(path, compile=False) for path in member_paths]
     validation = dataset.splits.get(VAL)
     if validation is not None:
         for path, member in zip(member_paths, members):
-            metrics = evaluate_model(member, validation.images, validation.labels, dataset.class_names, "none")
-            print(f"member {path.name}: validation accuracy {metrics['accuracy']:.4f}", flush=True)
+            metrics = evaluate_model(member, validation.images, validation.labels, dataset.class_names, "none",
+                                     validation.votes)
+            plus = metrics.get("ferplus")
+            print(f"member {path.name}: validation accuracy {metrics['accuracy']:.4f}"
+                  + (f", FER+ balanced accuracy {plus['balanced_accuracy']:.4f}" if plus else ""), flush=True)
     model = build_ensemble(members, name)
-    evaluation = evaluate_splits(model, dataset)
+    correction = None
+    if by_votes and validation is not None:
+        train = dataset.splits[TRAIN]
+        prior = train.votes.distributions()[train.votes.trainable].mean(axis=0)
+        correction = choose_prior_correction(predict_probabilities(model, validation.images), validation.votes, prior)
+        print(f"prior correction chosen on validation: tau {correction.tau if correction else 0}", flush=True)
+    info = ModelInfo(name, first.class_names, first.image_size, first.channels, correction)
+    evaluation = evaluate_splits(model, dataset, correction)
     save_with_info(model, info, output)
-    reports = [member_report(path) for path in member_paths]
     seconds = sum((r.get("training") or {}).get("train_seconds", 0) for r in reports)
     report = {
         "model": model_section(model, info, output),
@@ -101,8 +117,10 @@ def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str) 
         "training": {
             "members": len(members), "train_seconds": round(seconds, 1),
             "hardware": (reports[0].get("training") or {}).get("hardware", {}),
-            "selection": "each member: its checkpoint with the best validation accuracy; "
+            "selection": "each member: its checkpoint chosen on validation (see its report); "
                          "the ensemble: the mean of the members' probabilities, equal weights",
+            **({"labels": "ferplus"} if by_votes else {}),
+            **({"prior_correction": correction.to_json()} if correction else {}),
         },
         "members": reports,
         "dataset": dataset.describe(),
@@ -121,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True,
                         help="where the ensemble .keras goes (its .tflite copy and .json report go beside it)")
     parser.add_argument("--name", help="model name (default: the output file's stem)")
+    parser.add_argument("--votes", help="FER+ labels.csv (default: ferplus/labels.csv beside the data, when there)")
     args = parser.parse_args(argv)
     output = Path(args.output)
     try:
-        make_ensemble([Path(p) for p in args.members], args.data, output, args.name or output.stem)
+        make_ensemble([Path(p) for p in args.members], args.data, output, args.name or output.stem, args.votes)
     except (ModelFileError, DatasetError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
