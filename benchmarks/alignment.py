@@ -2,12 +2,13 @@
 
     python benchmarks/alignment.py [--model M] [--faces 600] [--data ../shared/data/fer2013]
 
-Real faces: the first `--faces` of FER2013's PublicTest (the validation split: this measurement chooses a
-default, so it never looks at PrivateTest), each scaled to 144 px in a 288 px frame with a mirrored border
-and rotated by -30 to 30 degrees. Each tilted photo goes through `EmotionRecognizer.analyze` as the app
-runs it, with `align=False` (today's crop) and `align=True` (rotated by YuNet's eye landmarks), and, as an
-upper bound, a crop levelled by the true angle. Scores: faces found, accuracy against the FER2013 label and
-against the FER+ majority where it is clear, and how far YuNet's eye angle is from the true tilt.
+Real faces: `--faces` drawn at random (seed 0) from FER2013's PublicTest (the validation split: this
+measurement chooses a default, so it never looks at PrivateTest), each scaled to 144 px in a 288 px frame
+with a mirrored border and rotated by -30 to 30 degrees. Each tilted photo goes through
+`EmotionRecognizer.analyze` as the app runs it, with `align=False` (today's crop) and `align=True`
+(rotated by YuNet's eye landmarks), and, as an upper bound, a crop levelled by the true angle. Scores:
+faces found, accuracy against the FER2013 label and against the FER+ majority where it is clear, and how
+far YuNet's eye angle is from the true tilt.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def main() -> int:
     dataset = load_dataset(args.data, image_size=48, color="grayscale")
     if default_votes_path(args.data).is_file():
         attach_votes(dataset, default_votes_path(args.data))
-    validation = dataset.splits[VAL].subset(np.arange(args.faces))
+    pick = np.random.default_rng(0).permutation(len(dataset.splits[VAL]))[: args.faces]  # all classes
+    validation = dataset.splits[VAL].subset(np.sort(pick))
     recognizer = EmotionRecognizer(args.model)
     names = list(recognizer.class_names)
     print(f"model {Path(args.model).name}; {args.faces} PublicTest faces; detector threshold as the app uses it")

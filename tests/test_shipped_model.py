@@ -122,8 +122,8 @@ def test_litert_copies_match_the_report(report_path, report):
             if section["weights"] == "int8":  # a handful of changed predictions, accuracy no lower
                 assert figures["same_predictions"] >= 0.99 * figures["images"], split
                 assert figures["accuracy"] >= figures["keras_accuracy"] - 0.002, split
-            else:
-                assert figures["same_predictions"] == figures["images"], split
+            else:  # float16: only a near-tie may turn (1-2 of 3,589 images; below)
+                assert figures["same_predictions"] >= 0.999 * figures["images"], split
                 assert figures["max_abs_difference"] < 5e-3, split
 
 
@@ -165,13 +165,18 @@ def test_litert_and_keras_agree_on_real_face_crops(shipped, face_photo):
 
 
 def test_litert_reproduces_the_keras_predictions_on_fer2013(shipped, fer2013_path):
-    """Every PrivateTest image gets the same prediction from the shipped LiteRT file as from Keras."""
+    """PrivateTest images get the same prediction from the shipped LiteRT file (float16 weights) as from
+    Keras, except where Keras's two most likely classes are within float16's rounding of each other."""
     from training.data import load_dataset
     from training.evaluate import predict_probabilities
 
     test = load_dataset(fer2013_path).splits["test"]
     litert = EmotionClassifier(shipped.with_suffix(".tflite")).predict_prepared(test.images)
-    assert (litert.argmax(1) == predict_probabilities(keras_model(shipped), test.images).argmax(1)).all()
+    keras_probs = predict_probabilities(keras_model(shipped), test.images)
+    turned = np.flatnonzero(litert.argmax(1) != keras_probs.argmax(1))
+    assert len(turned) <= 2
+    top_two = np.sort(keras_probs[turned], axis=1)[:, -2:]
+    assert (top_two[:, 1] - top_two[:, 0] < 5e-3).all(), top_two
 
 
 def test_litert_only_files_reproduce_their_recorded_accuracy_on_fer2013(report_path, report, fer2013_path):
