@@ -11,11 +11,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages.common import PHOTO_TYPES, literal, model_paths, recognizer_or_stop, selected_model_path
-from fer.detection import face_crop
 from fer.drawing import face_tag
 from fer.explain import explain_face, feature_grid, feature_maps
 from fer.images import ImageError
-from fer.recognizer import CROP_MARGIN
 from fer.report import ReportError, load_report, section
 
 SPLIT_TITLES = {"train": "train", "val": "validation (PublicTest)", "test": "test (PrivateTest)",
@@ -214,7 +212,7 @@ def what_the_network_sees(model_path: Path) -> None:
     left, right = st.columns([1, 3])
     left.image(overlay, width=200, caption=f"{saliency.label}: red regions, when hidden, lower its probability most")
     try:
-        layers = feature_maps(recognizer.classifier, face_crop(photo.rgb, face.box, CROP_MARGIN))
+        layers = feature_maps(recognizer.classifier, recognizer.face_crop(photo.rgb, face.box))
     except ValueError as err:
         right.info(str(err))
         return

@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 
 from fer.classifier import EmotionClassifier
-from fer.detection import Box, face_crop
+from fer.detection import Box
 from fer.preprocessing import prepare_face
-from fer.recognizer import CROP_MARGIN, EmotionRecognizer
+from fer.recognizer import EmotionRecognizer
 
 # A patch of a quarter of the face's side, moved a twelfth at a time: ten by ten positions on 48 px.
 PATCH_FRACTION = 0.25
@@ -58,7 +58,7 @@ def occlusion_saliency(classifier: EmotionClassifier, rgb_crop: np.ndarray) -> S
 
 def explain_face(recognizer: EmotionRecognizer, rgb: np.ndarray, box: Box) -> tuple[np.ndarray, Saliency]:
     """The face in `box` as the model saw it (the same crop), with its occlusion heat map laid over it."""
-    crop = face_crop(rgb, box, CROP_MARGIN)
+    crop = recognizer.face_crop(rgb, box)
     saliency = occlusion_saliency(recognizer.classifier, crop)
     return heat_overlay(crop, saliency.heat), saliency
 

@@ -128,11 +128,16 @@ class EmotionRecognizer:
     def classify_boxes(self, image: np.ndarray, boxes: list[Box], *, bgr: bool = False,
                        tta: str = "none", align: bool = DEFAULTS.align_faces) -> list[FaceResult]:
         """Classify the faces at known boxes (no detection): video frames between detections."""
-        crop = aligned_face_crop if align else face_crop
-        crops = [crop(image, box, CROP_MARGIN) for box in boxes]
+        crops = [self.face_crop(image, box, align=align) for box in boxes]
         if bgr:
             crops = [np.ascontiguousarray(crop[:, :, ::-1]) for crop in crops]
         return self._results(boxes, self.classifier.predict_crops(crops, tta))
+
+    @staticmethod
+    def face_crop(image: np.ndarray, box: Box, *, align: bool = DEFAULTS.align_faces) -> np.ndarray:
+        """The crop of `box` that the classifier reads: a square with a margin, its eyes levelled with `align`.
+        Explanations and feature maps take this same crop."""
+        return (aligned_face_crop if align else face_crop)(image, box, CROP_MARGIN)
 
     def classify_crops(self, crops: list[ImageInput], *, bgr: bool = False, tta: str = "none") -> list[FaceResult]:
         """Classify images that are already face crops (no detection); one result per crop."""

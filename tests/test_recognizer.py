@@ -108,7 +108,7 @@ def test_48px_face_crop_is_found_after_upscaling(recognizer, face_photo):
 
 
 def test_flip_tta_averages_a_face_and_its_mirror(recognizer, face_photo):
-    crop = face_only(face_photo)
+    crop = recognizer.face_crop(face_photo, recognizer.analyze(face_photo)[0].box)  # the crop analyze reads
     plain, mirrored = recognizer.classifier.predict_crops([crop, crop[:, ::-1]])
     averaged = recognizer.classifier.predict_crops([crop], tta="flip")[0]
     np.testing.assert_allclose(averaged, (plain + mirrored) / 2, atol=1e-5)
