@@ -18,8 +18,8 @@ from fer.preprocessing import prepare_faces, tta_views
 from fer.runtime import litert_available, open_network
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-PHOTOS_MODEL = "fer2013_ensemble"  # several CNNs averaged, float weights: photos, when a copy is present
-PHOTOS_INT8_MODEL = "fer2013_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: ships for photos
+PHOTOS_MODEL = "ferplus_ensemble"  # two CNNs trained on the FER+ votes, averaged, float weights: when a copy is present
+PHOTOS_INT8_MODEL = "ferplus_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: ships for photos
 LIVE_MODEL = "ferplus_vgg32.int8"  # one width-32 CNN trained on the FER+ votes, int8 weights: ships for live video
 SINGLE_CNN_MODEL = "fer2013_vgg32"  # one CNN: both purposes where LiteRT (and so the int8 files) is not available
 PURPOSES = ("photos", "live")

@@ -106,11 +106,11 @@ def feature_maps(classifier: EmotionClassifier, rgb_crop: np.ndarray) -> list[Fe
 
 
 def layer_name(tensor_name: str) -> str:
-    """"fer2013_vgg32_1/b0_relu0_1/Relu;..." -> "b0_relu0"; an ensemble member's name is kept in front."""
+    """"fer2013_vgg32_1/b0_relu0_1/Relu;..." -> "b0_relu0": the model's own name (whatever it is) goes, an
+    ensemble member's name is kept in front ("member_0/b0_relu0")."""
     first = tensor_name.split(";")[0].split("/")
     parts = [re.sub(r"_\d+$", "", part) for part in first[:-1]]
-    return "/".join(parts[1:] if len(parts) > 1 and parts[0].startswith(("fer2013_ensemble", "functional"))
-                    else parts[-1:]) or first[0]
+    return "/".join(parts[1:] if len(parts) > 1 else parts) or first[0]
 
 
 def feature_grid(maps: np.ndarray, columns: int = 8, channels: int = 32, cell: int = 64) -> np.ndarray:

@@ -39,7 +39,7 @@ def test_explain_face_overlays_the_crop(recognizer, face_photo):
     assert 5 < np.abs(overlay.astype(int) - crop.astype(int)).mean() < 120  # tinted, still the face
 
 
-@pytest.mark.parametrize("name", ["fer2013_vgg32.tflite", "ferplus_vgg32.int8.tflite", "fer2013_ensemble.int8.tflite"])
+@pytest.mark.parametrize("name", ["fer2013_vgg32.tflite", "ferplus_vgg32.int8.tflite", "ferplus_ensemble.int8.tflite"])
 def test_feature_maps_of_every_conv_layer(name, face_photo):
     recognizer = EmotionRecognizer(MODELS_DIR / name)
     crop = face_crop(face_photo, recognizer.analyze(face_photo)[0].box, CROP_MARGIN)
