@@ -58,6 +58,25 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, Path]], list[st
     return files, missing
 
 
+def refuse_inputs_as_outputs(outputs: dict[str, str | None], inputs: Iterable[Path]) -> None:
+    """An output that is one of the inputs (the same file by resolved path or by inode, links included)
+    would destroy it: refused before anything is read or written, --overwrite or not."""
+    inputs = list(inputs)
+    for flag, output in outputs.items():
+        if output is None:
+            continue
+        for source in inputs:
+            if same_file(Path(output), source):
+                raise UsageError(f"{flag} {shown(output)} is the input {shown(source)}: write the results elsewhere")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
 @contextmanager
 def open_output(path: str | None) -> Iterator[TextIO]:
     if path is None:
@@ -130,6 +149,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from fer.recognizer import EmotionRecognizer
 
     files, missing = expand_paths(args.paths)
+    refuse_inputs_as_outputs({"--output": args.output}, [path for path, _ in files])
     failures = len(missing)
     for raw in missing:
         print(f"skipped {shown(raw)}: no such file or folder", file=sys.stderr)
@@ -189,6 +209,7 @@ def cmd_predict_csv(args: argparse.Namespace) -> int:
     from fer.recognizer import EmotionRecognizer
 
     path = Path(args.csv)
+    refuse_inputs_as_outputs({"--output": args.output}, [path])
     rows = iter_pixel_csv(path)
     try:
         first = next(rows, None)  # the file and its header are checked before the model loads
@@ -232,6 +253,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     from fer.video import Timeline, VideoAnnotator, VideoSettings
     from fer.video_io import Mp4Writer, VideoError, VideoSource
 
+    refuse_inputs_as_outputs({"--output": args.output, "--csv": args.csv}, [Path(args.input)])
     if args.output and Path(args.output).exists() and not args.overwrite:
         raise UsageError(f"{shown(args.output)} exists (add --overwrite to replace it)")
     try:

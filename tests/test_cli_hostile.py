@@ -154,3 +154,24 @@ def test_many_odd_names_and_repeated_runs_never_crash(tmp_path, face_photo):
         assert out.returncode == 1, (out.returncode, stderr_lines(out))  # 1: the empty file
         assert len(stderr_lines(out)) == 1
     shutil.rmtree(folder)
+
+
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(photos, tmp_path):
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes((photos / "a" / "photo.jpg").read_bytes())
+    (tmp_path / "link.jpg").symlink_to(photo)
+    pixels = tmp_path / "x.csv"
+    pixels.write_text("pixels\n" + " ".join(["128"] * 2304) + "\n")
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"not really a video, and never to be replaced")
+    for args, kept in ((("predict", str(photo), "--output", str(photo)), photo),
+                       (("predict", str(photo), "--output", str(tmp_path / "link.jpg")), photo),
+                       (("predict", str(tmp_path), "--output", str(photo)), photo),
+                       (("predict-csv", str(pixels), "--output", str(pixels)), pixels),
+                       (("video", str(video), "--output", str(video), "--overwrite"), video),
+                       (("video", str(video), "--csv", str(video)), video)):
+        before = kept.read_bytes()
+        out = run_cli(*args)
+        lines = stderr_lines(out)
+        assert out.returncode == 2 and len(lines) == 1 and "is the input" in lines[0], (args, lines)
+        assert kept.read_bytes() == before
