@@ -221,3 +221,19 @@ def test_an_ensemble_of_vote_trained_members_scores_both_label_sets(tmp_path):
     correction = report["training"].get("prior_correction")
     assert read_model_info(output).prior_correction == (
         None if correction is None else PriorCorrection.from_json(correction, 7))
+
+
+def test_votes_found_beside_other_data_are_skipped_not_fatal(tmp_path):
+    """A FER+ file beside a dataset it does not fit (here a pixel CSV, which has no file paths) is left out
+    of a FER2013-label run's report; asked for with --labels ferplus, it is an error."""
+    from training.train import TrainConfig, with_votes
+
+    data, _ = make_voted_fer2013(tmp_path)
+    rows = ["emotion,pixels,Usage"] + [f"{i % 7},{' '.join(['100'] * 576)},{usage}"
+                                       for usage in ("Training", "PublicTest", "PrivateTest") for i in range(7)]
+    (tmp_path / "fer2013.csv").write_text("\n".join(rows) + "\n")
+    csv_data = load_dataset(tmp_path / "fer2013.csv")
+    assert with_votes(csv_data, TrainConfig(data=str(tmp_path / "fer2013.csv"))).splits[TRAIN].votes is None
+    with pytest.raises(DatasetError, match="join by file path"):
+        with_votes(csv_data, TrainConfig(data=str(tmp_path / "fer2013.csv"), labels="ferplus"))
+    assert with_votes(load_dataset(data), TrainConfig(data=str(data))).splits[TRAIN].votes is not None

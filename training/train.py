@@ -394,8 +394,13 @@ def with_votes(dataset: Dataset, config: TrainConfig) -> Dataset:
     if config.labels not in ("fer2013", "ferplus"):
         raise DatasetError(f"labels must be fer2013 or ferplus, not {config.labels!r}")
     path = Path(config.votes) if config.votes else default_votes_path(config.data)
-    if config.labels == "ferplus" or config.votes or path.is_file():
+    if config.labels == "ferplus" or config.votes:
         return attach_votes(dataset, path)
+    if path.is_file():  # found by chance beside the data: a dataset they do not fit is trained without them
+        try:
+            return attach_votes(dataset, path)
+        except DatasetError as err:
+            print(f"FER+ votes not used for the report: {err}", flush=True)
     return dataset
 
 
