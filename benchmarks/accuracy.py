@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 from fer.classifier import EmotionClassifier, default_model_path
 from training.data import TEST, TEST_ALL, VAL, load_dataset_for
 from training.evaluate import TTA_MODES, evaluate_probabilities
-from training.ferplus import attach_votes, default_votes_path
+from training.ferplus import join_votes
 
 SPLIT_NAMES = {VAL: "PublicTest (validation)", TEST: "PrivateTest", TEST_ALL: "whole test folder"}
 
@@ -38,9 +38,7 @@ def main() -> int:
     args = parser.parse_args()
     classifier = EmotionClassifier(args.model)
     dataset = load_dataset_for(classifier.info, args.data)
-    votes = Path(args.votes) if args.votes else default_votes_path(args.data)
-    if votes.is_file():
-        attach_votes(dataset, votes)
+    join_votes(dataset, args.data, args.votes)
     correction = classifier.info.prior_correction
     print(f"model {Path(args.model).name} ({Path(args.model).stat().st_size / 1e6:.1f} MB) on {dataset.source}; "
           f"prior correction {'tau ' + str(correction.tau) if correction else 'none'}")

@@ -27,7 +27,7 @@ from fer.classifier import default_model_path
 from fer.detection import Box, aligned_face_crop
 from fer.recognizer import CROP_MARGIN
 from training.data import VAL, load_dataset
-from training.ferplus import attach_votes, default_votes_path
+from training.ferplus import join_votes
 
 ANGLES = (-30, -15, 0, 15, 30)
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,8 +58,7 @@ def main() -> int:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
     args = parser.parse_args()
     dataset = load_dataset(args.data, image_size=48, color="grayscale")
-    if default_votes_path(args.data).is_file():
-        attach_votes(dataset, default_votes_path(args.data))
+    join_votes(dataset, args.data)
     pick = np.random.default_rng(0).permutation(len(dataset.splits[VAL]))[: args.faces]  # all classes
     validation = dataset.splits[VAL].subset(np.sort(pick))
     recognizer = EmotionRecognizer(args.model)

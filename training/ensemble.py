@@ -25,7 +25,7 @@ from fer.model_file import ModelFileError, ModelInfo, read_model_info
 from fer.report import ReportError, load_report, report_path_for, save_report, section
 from training.data import TRAIN, VAL, Dataset, DatasetError, load_dataset_for
 from training.evaluate import choose_prior_correction, evaluate_model, predict_probabilities
-from training.ferplus import attach_votes, default_votes_path
+from training.ferplus import join_votes
 from training.report import architecture, evaluate_splits, litert_copy, model_section, now_iso, save_with_info
 
 MEMBER_REPORT_KEYS = ("model", "config", "precision", "training", "history", "evaluation")
@@ -85,9 +85,7 @@ def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str, 
     first, dataset = load_members_dataset(member_paths, data)
     reports = [member_report(path) for path in member_paths]
     by_votes = any(section(r, "config", "labels") == "ferplus" for r in reports)
-    votes_path = Path(votes) if votes else default_votes_path(data)
-    if by_votes or votes or votes_path.is_file():
-        attach_votes(dataset, votes_path)
+    dataset = join_votes(dataset, data, votes, required=by_votes)
     members = [keras.models.load_model(path, compile=False) for path in member_paths]
     validation = dataset.splits.get(VAL)
     if validation is not None:

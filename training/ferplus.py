@@ -34,6 +34,22 @@ def default_votes_path(data: str | os.PathLike) -> Path:
     return Path(data).resolve().parent / LABELS_FILE
 
 
+def join_votes(dataset: Dataset, data: str | os.PathLike, votes: str | os.PathLike | None = None,
+               required: bool = False) -> Dataset:
+    """`dataset` with FER+ votes joined from `votes`, or from `default_votes_path(data)`. Asked for (`required`,
+    or a `votes` path given), a file that is missing or does not fit is an error; found by chance beside the
+    data, it is joined if it fits and otherwise left out with a printed line, so other data still works."""
+    path = Path(votes) if votes else default_votes_path(data)
+    if required or votes:
+        return attach_votes(dataset, path)
+    if path.is_file():
+        try:
+            return attach_votes(dataset, path)
+        except DatasetError as err:
+            print(f"FER+ votes not used: {err}", flush=True)
+    return dataset
+
+
 def read_votes(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """{relative file path: the 10 vote counts in `EMOTION_COLUMNS` then `OTHER_COLUMNS` order}."""
     path = Path(path)

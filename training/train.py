@@ -30,7 +30,7 @@ from fer.model_file import ModelFileError
 from training.augment import AugmentConfig, augment_batch, mixup
 from training.data import TRAIN, VAL, Dataset, DatasetError, Split, load_dataset
 from training.distill import blended_targets, teacher_probabilities
-from training.ferplus import attach_votes, default_votes_path
+from training.ferplus import join_votes
 from training.losses import AdjustedCrossEntropy, BalancedAccuracy
 from training.model import build_model
 
@@ -393,15 +393,7 @@ def with_votes(dataset: Dataset, config: TrainConfig) -> Dataset:
     `--labels ferplus`, otherwise joined when the votes file is found."""
     if config.labels not in ("fer2013", "ferplus"):
         raise DatasetError(f"labels must be fer2013 or ferplus, not {config.labels!r}")
-    path = Path(config.votes) if config.votes else default_votes_path(config.data)
-    if config.labels == "ferplus" or config.votes:
-        return attach_votes(dataset, path)
-    if path.is_file():  # found by chance beside the data: a dataset they do not fit is trained without them
-        try:
-            return attach_votes(dataset, path)
-        except DatasetError as err:
-            print(f"FER+ votes not used for the report: {err}", flush=True)
-    return dataset
+    return join_votes(dataset, config.data, config.votes, required=config.labels == "ferplus")
 
 
 def learning_splits(dataset: Dataset, config: TrainConfig) -> tuple[Split, Split, np.ndarray]:
