@@ -53,12 +53,14 @@ def parse_pixels(text: str, side: int | None = None) -> np.ndarray:
     """A (side, side) uint8 image from a row's pixel string; `side` fixes the expected size."""
     tokens = text.split()
     try:
-        values = np.array([int(token) for token in tokens], dtype=np.int64)
+        numbers = [int(token) for token in tokens]  # Python ints: 99999999999999999999 is just out of range
     except ValueError:
         bad = next(t for t in tokens if not _is_int(t))
         raise PixelCsvError(f"pixel value {bad[:20]!r} is not a whole number 0-255") from None
-    if len(values) and (values.min() < 0 or values.max() > 255):
-        raise PixelCsvError(f"pixel values must be within 0-255 (found {values.min()}..{values.max()})")
+    if numbers and (min(numbers) < 0 or max(numbers) > 255):
+        low, high = (str(v) if len(str(v)) <= 20 else f"{str(v)[:17]}..." for v in (min(numbers), max(numbers)))
+        raise PixelCsvError(f"pixel values must be within 0-255 (found {low} to {high})")
+    values = np.array(numbers, dtype=np.uint8)
     found = int(round(len(values) ** 0.5))
     if side is None:
         if found * found != len(values) or found < MIN_SIDE:
