@@ -72,6 +72,7 @@ class EmotionClassifier:
         self.path = Path(model_path) if model_path else default_model_path()
         self.info: ModelInfo = read_model_info(self.path)
         self._network = open_network(self.path, threads)
+        self.info.check_network(self.path, self._network.input_shape, self._network.classes)
         probabilities = self.predict_crops([np.zeros((*self.info.image_size, 3), np.uint8)])  # warm up
         if probabilities.shape != (1, len(self.class_names)):
             raise ModelFileError(f"{self.path} gives {probabilities.shape[-1]} outputs but its metadata names "

@@ -24,6 +24,8 @@ MODEL_SUFFIXES = (".tflite", ".keras")
 # `NAME.int8.tflite` is NAME with int8 weights: a smaller, faster file of the same trained model, which
 # NAME's report describes. It is listed as a model of its own, since its predictions differ slightly.
 INT8_VARIANT = ".int8"
+# What a model's input may be: faces are small, and a side of 100,000 would allocate tens of GB per face.
+MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 8, 1024
 
 
 class ModelFileError(ValueError):
@@ -80,15 +82,51 @@ class ModelInfo:
 
     @classmethod
     def from_json(cls, raw: dict) -> ModelInfo:
-        class_names = tuple(str(n) for n in raw["class_names"])
+        """Metadata as stored, checked for types and ranges: a file must not be able to make the app
+        allocate gigabytes (image_size 100000) or read a string as a list of one-letter classes."""
+        if not isinstance(raw, dict):
+            raise ValueError(f"metadata must be a JSON object, not {type(raw).__name__}")
+        class_names = raw["class_names"]
+        if not (isinstance(class_names, list) and class_names and all(isinstance(n, str) and n.strip()
+                                                                      for n in class_names)):
+            raise ValueError(f"class_names must be a list of non-empty names, not {str(class_names)[:80]!r}")
+        if len(set(class_names)) != len(class_names):
+            raise ValueError(f"class_names repeats a name: {class_names}")
+        size = raw["image_size"]
+        if not (isinstance(size, list) and len(size) == 2 and all(_is_whole(s) for s in size)
+                and all(MIN_IMAGE_SIDE <= s <= MAX_IMAGE_SIDE for s in size)):
+            raise ValueError(f"image_size must be [height, width], each {MIN_IMAGE_SIDE}-{MAX_IMAGE_SIDE} pixels, "
+                             f"not {str(size)[:80]}")
+        channels = raw["channels"]
+        if not (_is_whole(channels) and channels in (1, 3)):
+            raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), not {str(channels)[:80]}")
+        if not isinstance(raw["name"], str):
+            raise ValueError(f"name must be text, not {str(raw['name'])[:80]}")
         correction = raw.get("prior_correction")
         return cls(
-            name=str(raw["name"]),
-            class_names=class_names,
-            image_size=(int(raw["image_size"][0]), int(raw["image_size"][1])),
-            channels=int(raw["channels"]),
+            name=raw["name"],
+            class_names=tuple(class_names),
+            image_size=(int(size[0]), int(size[1])),
+            channels=int(channels),
             prior_correction=None if correction is None else PriorCorrection.from_json(correction, len(class_names)),
         )
+
+    def check_network(self, path: Path, input_shape: tuple, classes: int) -> None:
+        """The metadata must describe the network it travels with: its input (height, width, channels)
+        and its number of outputs. A mismatch is caught when the file is opened, in one line."""
+        expected = (*self.image_size, self.channels)
+        known = tuple(input_shape[-3:])
+        if len(input_shape) != 4 or any(d is not None and d != e for d, e in zip(known, expected)):
+            raise ModelFileError(f"{path}: its metadata says {self.image_size[0]}x{self.image_size[1]} pixels with "
+                                 f"{self.channels} channel(s), but the network reads "
+                                 f"{' x '.join('any' if d is None else str(d) for d in input_shape[1:])}")
+        if classes != len(self.class_names):
+            raise ModelFileError(f"{path} gives {classes} outputs but its metadata names "
+                                 f"{len(self.class_names)} classes")
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def write_model_info(path: str | Path, info: ModelInfo) -> None:

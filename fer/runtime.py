@@ -23,6 +23,9 @@ from fer.model_file import ModelFileError
 
 
 class Network(Protocol):
+    input_shape: tuple[int | None, ...]  # (batch, height, width, channels); None where any size is taken
+    classes: int  # outputs per face
+
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities, (N, classes) float32, for a float32 (N, height, width, channels) batch."""
 
@@ -64,9 +67,14 @@ class LiteRTNetwork:
                 self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as err:
             raise ModelFileError(f"cannot load the model {path}: {err}") from err
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
-        self._batch_size = int(self._interpreter.get_input_details()[0]["shape"][0])
+        inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelFileError(f"{path} has {len(inputs)} inputs and {len(outputs)} outputs; "
+                                 "a face model has one each")
+        self._input, self._output = inputs[0]["index"], outputs[0]["index"]
+        self._batch_size = int(inputs[0]["shape"][0])
+        self.input_shape = tuple(int(d) for d in inputs[0]["shape"])
+        self.classes = int(outputs[0]["shape"][-1])
         self._lock = threading.Lock()
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
@@ -124,6 +132,11 @@ class KerasNetwork:
                 self._model = keras.models.load_model(path, compile=False)
             except Exception as err:  # Keras raises many types for a damaged file
                 raise ModelFileError(f"cannot load the model {path}: {err}") from err
+        if len(self._model.inputs) != 1 or len(self._model.outputs) != 1:
+            raise ModelFileError(f"{path} has {len(self._model.inputs)} inputs and {len(self._model.outputs)} "
+                                 "outputs; a face model has one each")
+        self.input_shape = tuple(self._model.inputs[0].shape)
+        self.classes = int(self._model.outputs[0].shape[-1])
         self._lock = threading.Lock()
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
