@@ -59,6 +59,16 @@ def load_recognizer(model_path: str) -> EmotionRecognizer:
     return recognizer
 
 
+def model_problem(model_path: Path) -> str | None:
+    """Why the model file cannot run (damaged, metadata that disagrees with the network...), or None.
+    A report can outlive its model file: the dashboard says so instead of showing a broken model as fine."""
+    try:
+        load_recognizer(str(model_path))
+    except Exception as err:  # noqa: BLE001 - any failure to open is the answer here
+        return str(err)
+    return None
+
+
 def recognizer_or_stop(model_path: Path) -> EmotionRecognizer:
     """The page's model, or a clear message and the end of the page when it cannot be loaded."""
     try:

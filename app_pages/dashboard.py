@@ -10,7 +10,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages.common import PHOTO_TYPES, literal, model_paths, recognizer_or_stop, selected_model_path
+from app_pages.common import PHOTO_TYPES, literal, model_paths, model_problem, recognizer_or_stop, selected_model_path
 from fer.drawing import face_tag
 from fer.explain import explain_face, feature_grid, feature_maps
 from fer.images import ImageError
@@ -229,6 +229,10 @@ if not paths:
     st.warning("There is no model in `models/` yet. Train one with `python -m training.train --data PATH`.")
     st.stop()
 chosen = selected_model_path("photos", where=st, key="model_choice_dashboard")
+problem = model_problem(chosen)
+if problem:
+    st.error(f"The model file {literal(chosen.name)} does not open, so no page can run it: {problem}. "
+             "Train or export it again, or pick another model. What follows is its training report only.")
 try:
     report = load_report(chosen)
 except ReportError as err:
@@ -249,4 +253,7 @@ architecture(report)
 with st.expander("Full training configuration"):
     st.json(report.get("config", {}))
 st.header("What the network sees")
-what_the_network_sees(chosen)
+if problem:
+    st.info("Not available: the model file does not open.")
+else:
+    what_the_network_sees(chosen)
