@@ -13,7 +13,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from app_pages.common import recognizer_or_stop, rtc_configuration, selected_model_path
 from app_pages.live_session import RECORDING_MAX_SECONDS, LiveSession
 from fer.drawing import color_for
-from fer.settings import DEFAULTS
+from fer.settings import DEFAULTS, MAX_SMOOTHING
 from fer.video import Timeline, VideoSettings
 
 LIVE_PANEL_REFRESH_SECONDS = 2.0  # each refresh is a script run: often enough to feel live, no more
@@ -69,7 +69,7 @@ session: LiveSession = st.session_state.live_session
 with st.sidebar:
     settings = VideoSettings(
         min_confidence=st.slider("Face detector confidence", 0.3, 0.95, DEFAULTS.min_confidence, 0.05),
-        smoothing=st.slider("Smoothing over time", 0.0, 0.95, DEFAULTS.smoothing, 0.05,
+        smoothing=st.slider("Smoothing over time", 0.0, MAX_SMOOTHING, DEFAULTS.smoothing, 0.05,
                             help="0 shows each frame's own prediction; higher values steady the labels."),
         show_probabilities=st.toggle("Show probability bars", value=False),
         mirror=st.toggle("Mirror the video", value=True),

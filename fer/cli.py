@@ -2,8 +2,10 @@
 
 A file (or CSV row) that cannot be read is reported on stderr in one line and skipped; the rest are
 still processed, and the exit status is 1 if any failed. Problems that stop the whole run (a missing
-model, an output that cannot be written) are one line on stderr and exit status 2: never a traceback.
-Annotated copies never overwrite an existing file unless `--overwrite` says so.
+model, an output that cannot be written or already exists, a bad option) are one line on stderr and
+exit status 2: never a traceback. Outputs follow one rule for every verb (`fer.outputs`): never an
+input, never an existing file without `--overwrite`, complete or not there at all. Ctrl+C, SIGTERM and
+SIGHUP stop a run with what was done written out, and exit status 128 + the signal's number.
 """
 
 from __future__ import annotations
@@ -12,10 +14,9 @@ import argparse
 import csv
 import itertools
 import json
-import os
+import math
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -24,22 +25,20 @@ from tqdm import tqdm
 from fer.detection import LANDMARK_COLUMNS, landmark_cells
 from fer.drawing import draw_results
 from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
+from fer.interrupts import Interrupted, deferred, interruptible, shielded
 from fer.model_file import ModelFileError
+from fer.outputs import OutputError, OutputFile, check_writable_folder, refuse_inputs_as_outputs, shown
 from fer.pixel_csv import PixelCsvError, iter_pixel_csv
 from fer.preprocessing import TTA_MODES
-from fer.settings import DEFAULTS
+from fer.settings import DEFAULTS, MAX_SMOOTHING
 
 CROP_BATCH = 256  # --cropped classifies this many files per model call
 MODEL_HELP = "a .tflite or .keras model from training.train (default: the shipped model for photos)"
+OVERWRITE_HELP = "let outputs replace files that exist (never an input)"
 
 
 class UsageError(Exception):
     """A problem with the command as given; the run stops before any work (exit status 2)."""
-
-
-def shown(path: str | os.PathLike) -> str:
-    """A path as text any output can hold: bytes that are not UTF-8 in a file name become escapes."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
@@ -58,67 +57,102 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, Path]], list[st
     return files, missing
 
 
-def refuse_inputs_as_outputs(outputs: dict[str, str | None], inputs: Iterable[Path]) -> None:
-    """An output that is one of the inputs (the same file by resolved path or by inode, links included)
-    would destroy it: refused before anything is read or written, --overwrite or not."""
-    inputs = list(inputs)
-    for flag, output in outputs.items():
+class RunOutputs:
+    """The files one command writes. Each is checked before any work and staged while it is written;
+    `finish` puts them in place (also after an interruption: what was done is kept), `discard` removes
+    them after an error. `renamed` lists the ones another run's file pushed to a numbered name."""
+
+    def __init__(self, overwrite: bool) -> None:
+        self.overwrite = overwrite
+        self.files: list[OutputFile] = []
+        self.streams: list[TextIO] = []
+        self.renamed: list[str] = []
+
+    def file(self, path: str | None, flag: str, **checks) -> OutputFile | None:
+        if path is None:
+            return None
+        output = OutputFile(path, flag, self.overwrite, **checks)
+        self.files.append(output)
+        return output
+
+    def text(self, path: str | None, flag: str) -> TextIO:
+        """A text stream for results: stdout when no path is given."""
+        output = self.file(path, flag)
         if output is None:
-            continue
-        for source in inputs:
-            if same_file(Path(output), source):
-                raise UsageError(f"{flag} {shown(output)} is the input {shown(source)}: write the results elsewhere")
+            return sys.stdout
+        stream = output.open_text()
+        self.streams.append(stream)
+        return stream
 
+    def finish(self, keep: Callable[[OutputFile], bool] = lambda output: True) -> None:
+        try:
+            for stream in self.streams:
+                stream.close()  # the last buffered lines are written here: a full disk shows now
+        except OSError:
+            self.discard()
+            raise
+        for output in self.files:
+            if not keep(output):
+                output.discard()
+                continue
+            placed = output.commit()
+            if placed != output.target:
+                self.renamed.append(name_taken_note(output.target, placed))
 
-def same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
-
-
-@contextmanager
-def open_output(path: str | None) -> Iterator[TextIO]:
-    if path is None:
-        yield sys.stdout
-        return
-    try:
-        handle = open(path, "w", newline="", encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"cannot write --output {shown(path)}: {err.strerror or err}") from err
-    with handle:
-        yield handle
+    def discard(self) -> None:
+        for stream in self.streams:
+            try:
+                stream.close()
+            except OSError:  # the error that brought us here, again: the files go anyway
+                pass
+        for output in self.files:
+            output.discard()
 
 
 class AnnotatedFolder:
-    """Where annotated copies go: the input's relative folders mirrored under `root`, never over an
-    existing file (unless `overwrite`), and never two inputs onto one name in a run."""
+    """Where annotated copies go: the input's relative folders mirrored under `root`. Every name is
+    planned and checked before any work (never an input, never an existing file unless `overwrite`,
+    never two inputs onto one name); each file appears whole or not at all."""
 
-    def __init__(self, root: Path, overwrite: bool) -> None:
-        if root.exists() and not root.is_dir():
-            raise UsageError(f"--annotate {shown(root)} is a file, not a folder")
-        self.root, self.overwrite, self.used = root, overwrite, set()
+    def __init__(self, root: Path, overwrite: bool, files: list[tuple[Path, Path]]) -> None:
+        check_writable_folder(root, "--annotate")
+        self.root, self.overwrite, self.renamed = root, overwrite, []
+        self.targets: dict[tuple[Path, Path], Path] = {}
+        used: set[Path] = set()
+        for key in files:
+            stem = key[1].parent / (key[1].stem + "_annotated")
+            candidate, n = root / f"{stem}.png", 1
+            while candidate in used:
+                n += 1
+                candidate = root / f"{stem}-{n}.png"
+            used.add(candidate)
+            self.targets[key] = candidate
+        refuse_inputs_as_outputs([("--annotate", t) for t in self.targets.values()], [path for path, _ in files])
+        existing = [t for t in self.targets.values() if t.exists()]
+        if existing and not overwrite:
+            raise OutputError(f"--annotate: {len(existing)} annotated file(s) exist already, the first "
+                              f"{shown(existing[0])} (add --overwrite to replace them, or choose another folder)")
 
-    def target(self, relative: Path) -> Path:
-        stem = relative.parent / (relative.stem + "_annotated")
-        candidate, n = self.root / f"{stem}.png", 1
-        while candidate in self.used:
-            n += 1
-            candidate = self.root / f"{stem}-{n}.png"
-        self.used.add(candidate)
-        if candidate.exists() and not self.overwrite:
-            raise FileExistsError(f"{shown(candidate)} exists (add --overwrite to replace it)")
-        return candidate
-
-    def save(self, relative: Path, rgb) -> None:
+    def save(self, key: tuple[Path, Path], rgb) -> None:
         import cv2
 
-        target = self.target(relative)
+        target = self.targets[key]
         target.parent.mkdir(parents=True, exist_ok=True)
         ok, encoded = cv2.imencode(".png", rgb[:, :, ::-1])
         if not ok:
             raise OSError(f"could not encode {shown(target)}")
-        target.write_bytes(encoded.tobytes())
+        output = OutputFile(target, "--annotate", self.overwrite, refuse_existing=False)
+        try:
+            output.path.write_bytes(encoded.tobytes())
+            placed = output.commit()
+        finally:
+            output.discard()
+        if placed != target:
+            self.renamed.append(name_taken_note(target, placed))
+
+
+def name_taken_note(target: Path, placed: Path) -> str:
+    return f"{shown(target)} was created by another run meanwhile: wrote {shown(placed)} instead"
 
 
 class RecordWriter:
@@ -150,32 +184,70 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     files, missing = expand_paths(args.paths)
     refuse_inputs_as_outputs({"--output": args.output}, [path for path, _ in files])
-    failures = len(missing)
-    for raw in missing:
-        print(f"skipped {shown(raw)}: no such file or folder", file=sys.stderr)
-    annotated = AnnotatedFolder(Path(args.annotate), args.overwrite) if args.annotate else None
-    recognizer = EmotionRecognizer(args.model)
-    progress = tqdm(total=len(files), unit="img", disable=len(files) < 20 or args.quiet, file=sys.stderr)
-    with open_output(args.output) as stream:
+    annotated = AnnotatedFolder(Path(args.annotate), args.overwrite, files) if args.annotate else None
+    outputs = RunOutputs(args.overwrite)
+    failures, done = len(missing), 0
+    try:
+        stream = outputs.text(args.output, "--output")
+        for raw in missing:
+            print(f"skipped {shown(raw)}: no such file or folder", file=sys.stderr)
+        recognizer = EmotionRecognizer(args.model)
+        progress = tqdm(total=len(files), unit="img", disable=len(files) < 20 or args.quiet, file=sys.stderr)
         writer = RecordWriter(stream, args.format, recognizer.class_names)
         batches = predict_crop_files(recognizer, files, args.tta) if args.cropped else \
             predict_photo_files(recognizer, files, args.min_confidence, args.tta)
         for (path, relative), outcome in batches:
-            progress.update(1)
-            if isinstance(outcome, ImageError):
-                failures += 1
-                tqdm.write(f"skipped {shown(path)}: {outcome}", file=sys.stderr)
-                continue
-            rgb, faces, scale = outcome
-            writer.write(shown(path), [face.scaled(1 / scale).to_json() for face in faces])
-            if annotated:
-                try:
-                    annotated.save(relative, draw_results(rgb, faces, numbered=True))
-                except OSError as err:
+            with deferred():  # a signal waits until this photo's results (and annotated copy) are written
+                progress.update(1)
+                done += 1
+                if isinstance(outcome, ImageError):
                     failures += 1
-                    tqdm.write(f"not annotated {shown(path)}: {err.strerror or err}", file=sys.stderr)
-    progress.close()
-    return 1 if failures else 0
+                    tqdm.write(f"skipped {shown(path)}: {outcome}", file=sys.stderr)
+                    continue
+                rgb, faces, scale = outcome
+                writer.write(shown(path), [face.scaled(1 / scale).to_json() for face in faces])
+                if annotated:
+                    try:
+                        annotated.save((path, relative), draw_results(rgb, faces, numbered=True))
+                    except (OSError, OutputError) as err:  # e.g. the folder was removed meanwhile
+                        failures += 1
+                        tqdm.write(f"not annotated {shown(path)}: {getattr(err, 'strerror', None) or err}",
+                                   file=sys.stderr)
+        progress.close()
+    except Interrupted as stop:
+        return stopped(stop, outputs, f"after {done} of {len(files)} file(s)",
+                       kept=done > 0, annotated=annotated)
+    except BaseException:
+        outputs.discard()
+        raise
+    outputs.finish()
+    return finished(1 if failures else 0, outputs, annotated)
+
+
+def stopped(stop: Interrupted, outputs: RunOutputs, progress: str, kept: bool,
+            annotated: AnnotatedFolder | None = None, keep: Callable[[OutputFile], bool] | None = None) -> int:
+    """An interrupted run: what was done is written out (or nothing, if nothing was done), then one line."""
+    with shielded():
+        if kept:
+            outputs.finish(keep or (lambda output: True))
+        else:
+            outputs.discard()
+    written = [shown(f.target) for f in outputs.files if kept and (keep is None or keep(f))]
+    if annotated and kept:
+        written.append(f"the annotated copies in {shown(annotated.root)}")
+    holds = f": {' and '.join(written)} {'holds' if len(written) == 1 else 'hold'} what was done" if written else ""
+    print(f"interrupted by {stop.name} {progress}{holds}", file=sys.stderr)
+    for line in outputs.renamed + (annotated.renamed if annotated else []):
+        print(line, file=sys.stderr)
+    return stop.exit_status
+
+
+def finished(status: int, outputs: RunOutputs, annotated: AnnotatedFolder | None = None) -> int:
+    """The exit status of a run that ended: 1 also when an output had to take a numbered name."""
+    renamed = outputs.renamed + (annotated.renamed if annotated else [])
+    for line in renamed:
+        print(line, file=sys.stderr)
+    return 1 if renamed else status
 
 
 def predict_photo_files(recognizer, files: list[tuple[Path, Path]], min_confidence: float, tta: str):
@@ -215,19 +287,23 @@ def cmd_predict_csv(args: argparse.Namespace) -> int:
         first = next(rows, None)  # the file and its header are checked before the model loads
     except PixelCsvError as err:
         raise UsageError(str(err)) from err
-    recognizer = EmotionRecognizer(args.model)
-    names = recognizer.class_names
-    batch, failures = [], 0
-    with open_output(args.output) as stream:
-        out = csv.writer(stream)
+    outputs = RunOutputs(args.overwrite)
+    batch, failures, done = [], 0, 0
+    try:
+        out = csv.writer(outputs.text(args.output, "--output"))
+        recognizer = EmotionRecognizer(args.model)
+        names = recognizer.class_names
         out.writerow(["row", "label", "score", *names])
 
         def flush() -> None:
+            nonlocal done
             results = recognizer.classify_crops([row.image for row in batch])
-            for row, result in zip(batch, results):
-                out.writerow([row.line_no, result.label, round(result.score, 4),
-                              *[round(result.probabilities[n], 4) for n in names]])
-            batch.clear()
+            with deferred():
+                for row, result in zip(batch, results):
+                    out.writerow([row.line_no, result.label, round(result.score, 4),
+                                  *[round(result.probabilities[n], 4) for n in names]])
+                done += len(batch)
+                batch.clear()
 
         try:
             for row in itertools.chain([first] if first else [], rows):
@@ -241,57 +317,127 @@ def cmd_predict_csv(args: argparse.Namespace) -> int:
         except PixelCsvError as err:  # e.g. bytes that are not text half-way through: keep what was read
             failures += 1
             print(f"stopped reading: {err}", file=sys.stderr)
+        except Interrupted:
+            with shielded():
+                flush()  # the rows read are classified and written before stopping
+            raise
         flush()
-    return 1 if failures else 0
+    except Interrupted as stop:
+        return stopped(stop, outputs, f"after {done} row(s)", kept=done > 0)
+    except BaseException:
+        outputs.discard()
+        raise
+    outputs.finish()
+    return finished(1 if failures else 0, outputs)
 
 
 def cmd_video(args: argparse.Namespace) -> int:
     """Annotate a video file (or a camera) frame by frame, as the live page does; write the annotated MP4
-    and the timeline CSV (one row per face per frame)."""
+    and the timeline CSV (one row per face per frame) as the frames go."""
     from fer.classifier import default_model_path
     from fer.recognizer import EmotionRecognizer
     from fer.video import Timeline, VideoAnnotator, VideoSettings
     from fer.video_io import Mp4Writer, VideoError, VideoSource
 
     refuse_inputs_as_outputs({"--output": args.output, "--csv": args.csv}, [Path(args.input)])
-    if args.output and Path(args.output).exists() and not args.overwrite:
-        raise UsageError(f"{shown(args.output)} exists (add --overwrite to replace it)")
+    outputs = RunOutputs(args.overwrite)
+    video_file = outputs.file(args.output, "--output", streams_allowed=False)  # MP4 needs a seekable file
     try:
-        source = VideoSource(args.input)
-    except VideoError as err:
-        raise UsageError(str(err)) from err
-    recognizer = EmotionRecognizer(args.model or default_model_path("live"))
+        timeline_stream = outputs.text(args.csv, "--csv")
+        try:
+            source = VideoSource(args.input)
+        except VideoError as err:
+            raise UsageError(str(err)) from err
+        recognizer = EmotionRecognizer(args.model or default_model_path("live"))
+        timeline = Timeline(recognizer.class_names)
+        table = csv.writer(timeline_stream)
+        try:  # a CSV that cannot be written (/dev/full) stops the run before the first frame
+            table.writerow(timeline.columns)
+            timeline_stream.flush()
+        except OSError as err:
+            raise OutputError(f"cannot write {f'--csv {shown(args.csv)}' if args.csv else 'the timeline to stdout'}: "
+                              f"{err.strerror or err}") from err
+    except BaseException:
+        outputs.discard()
+        raise
     annotator = VideoAnnotator(recognizer, VideoSettings(min_confidence=args.min_confidence,
                                                          smoothing=args.smoothing, mirror=source.is_camera,
                                                          show_fps=source.is_camera),
                                detect_every=args.detect_every)
-    timeline = Timeline(recognizer.class_names)
     total = min(filter(None, (source.frame_count, args.max_frames)), default=None)
-    writer = Mp4Writer(args.output) if args.output else None
+    writer = Mp4Writer(video_file.path) if video_file else None
+    keep_video: Callable[[OutputFile], bool] = lambda output: output is not video_file or writer.frames > 0  # noqa: E731
     progress = tqdm(total=total, unit="frame", disable=args.quiet, file=sys.stderr)
     try:
-        for bgr, t in source.frames():
-            drawn, info = annotator.annotate(bgr, t)
-            timeline.add(info)
+        try:
+            for bgr, t in source.frames():
+                drawn, info = annotator.annotate(bgr, t)
+                with deferred():  # a frame goes into the MP4 and the CSV whole, or not at all
+                    before = len(timeline.rows)
+                    timeline.add(info)
+                    table.writerows(timeline.rows[before:])
+                    if writer:
+                        writer.write(drawn, info.t)
+                    progress.update(1)
+                if args.max_frames is not None and info.index >= args.max_frames:
+                    break
+        finally:
+            progress.close()
             if writer:
-                writer.write(drawn, info.t)
-            progress.update(1)
-            if args.max_frames is not None and info.index >= args.max_frames:
-                break
+                with shielded():
+                    writer.close()
+    except Interrupted as stop:
+        if source.is_camera and stop.signum == 2:  # Ctrl+C is how a camera run is meant to end
+            outputs.finish(keep_video)
+            return video_summary(timeline, source, args, outputs, stopped_early=False)
+        where = f"after {len(timeline)} of {total} frames" if total else f"after {len(timeline)} frames"
+        return stopped(stop, outputs, where, kept=len(timeline) > 0, keep=keep_video)
     except VideoError as err:
+        outputs.discard()
         raise UsageError(str(err)) from err
-    except KeyboardInterrupt:  # a camera runs until Ctrl+C: keep what was recorded
-        tqdm.write("stopped", file=sys.stderr)
-    finally:
-        progress.close()
-        if writer:
-            writer.close()
-    with open_output(args.csv) as stream:
-        timeline.write_csv(stream)
+    except BaseException:
+        outputs.discard()
+        raise
+    outputs.finish(keep_video)
+    ended_early = args.max_frames is None or len(timeline) < args.max_frames
+    return video_summary(timeline, source, args, outputs, stopped_early=ended_early and source.shortfall() > 0)
+
+
+def video_summary(timeline, source, args: argparse.Namespace, outputs: RunOutputs, stopped_early: bool) -> int:
+    """The closing line of `fer video`, and its exit status (1 when the file ended before its last frame)."""
     faces = len({row[1] for row in timeline.rows})
     print(f"{len(timeline)} frames, {faces} face(s) followed, {len(timeline.rows)} face readings"
-          + (f"; wrote {shown(args.output)}" if args.output else ""), file=sys.stderr)
-    return 0
+          + (f"; wrote {shown(args.output)}" if args.output and len(timeline) else ""), file=sys.stderr)
+    if stopped_early:
+        print(f"error: {shown(source.name)} ended at frame {source.frames_read:,} of the {source.frame_count:,} "
+              "its container lists: the file is truncated or damaged (the outputs hold the frames read)",
+              file=sys.stderr)
+    return finished(1 if stopped_early else 0, outputs)
+
+
+def number_in(kind: type, low: float, high: float | None = None, *, low_open: bool = False,
+              high_open: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite `kind` within [low, high] (open ends where asked)."""
+    ends = (f"{'more than' if low_open else 'at least'} {low}" if high is None else
+            f"{'above' if low_open else 'from'} {low} {'to below' if high_open else 'to'} {high}")
+    what = "a whole number" if kind is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what} {ends}, not {text!r}") from None
+        if (not math.isfinite(value) or value < low or (low_open and value == low)
+                or (high is not None and (value > high or (high_open and value == high)))):
+            raise argparse.ArgumentTypeError(f"must be {what} {ends}, not {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+MIN_CONFIDENCE = number_in(float, 0.0, 1.0, low_open=True, high_open=True)
+CONFIDENCE_HELP = "face detector threshold, above 0 to below 1 (real faces score about 0.8-0.95)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -305,10 +451,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", help="write results here instead of stdout")
     predict.add_argument("--annotate", metavar="DIR",
                          help="also save annotated copies in DIR, mirroring the folders of the input")
-    predict.add_argument("--overwrite", action="store_true", help="let --annotate replace files that exist")
+    predict.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     predict.add_argument("--model", help=MODEL_HELP)
-    predict.add_argument("--min-confidence", type=float, default=DEFAULTS.min_confidence,
-                         help="face detector threshold, 0-1")
+    predict.add_argument("--min-confidence", type=MIN_CONFIDENCE, default=DEFAULTS.min_confidence,
+                         help=CONFIDENCE_HELP)
     predict.add_argument("--tta", choices=TTA_MODES, default="none",
                          help="test-time augmentation: flip averages each face with its mirror image")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -316,21 +462,23 @@ def build_parser() -> argparse.ArgumentParser:
     pcsv = sub.add_parser("predict-csv", help="classify each row of a Kaggle-style CSV with a pixels column")
     pcsv.add_argument("csv", help="CSV with a 'pixels' column (e.g. fer2013.csv, test.csv)")
     pcsv.add_argument("--output", help="write predictions here instead of stdout")
+    pcsv.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     pcsv.add_argument("--model", help=MODEL_HELP)
     pcsv.set_defaults(func=cmd_predict_csv)
     video = sub.add_parser("video", help="annotate a video file or a camera frame by frame, as the live page does")
     video.add_argument("input", help="a video file (MP4, AVI, MOV, WebM...) or a camera number such as 0")
     video.add_argument("--output", help="write the annotated video here (MP4, H.264)")
     video.add_argument("--csv", help="write the timeline here (one row per face per frame) instead of stdout")
-    video.add_argument("--overwrite", action="store_true", help="let --output replace a file that exists")
+    video.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     video.add_argument("--model", help="a .tflite or .keras model (default: the shipped model for live video)")
-    video.add_argument("--min-confidence", type=float, default=DEFAULTS.min_confidence,
-                       help="face detector threshold, 0-1")
-    video.add_argument("--smoothing", type=float, default=DEFAULTS.smoothing,
-                       help="0 shows each frame's own prediction; up to 0.95 steadies labels over time")
-    video.add_argument("--detect-every", type=int, default=DEFAULTS.detect_every_n_frames, metavar="N",
-                       help="run the face detector on every N-th frame (1: every frame)")
-    video.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames (a camera: or Ctrl+C)")
+    video.add_argument("--min-confidence", type=MIN_CONFIDENCE, default=DEFAULTS.min_confidence,
+                       help=CONFIDENCE_HELP)
+    video.add_argument("--smoothing", type=number_in(float, 0.0, MAX_SMOOTHING), default=DEFAULTS.smoothing,
+                       help=f"0 shows each frame's own prediction; up to {MAX_SMOOTHING} steadies labels over time")
+    video.add_argument("--detect-every", type=number_in(int, 1), default=DEFAULTS.detect_every_n_frames,
+                       metavar="N", help="run the face detector on every N-th frame (1: every frame)")
+    video.add_argument("--max-frames", type=number_in(int, 1), metavar="N",
+                       help="stop after N frames (a camera: or Ctrl+C)")
     video.add_argument("--quiet", action="store_true", help="no progress bar")
     video.set_defaults(func=cmd_video)
     return parser
@@ -339,10 +487,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
-    except (ModelFileError, UsageError) as err:
+        with interruptible():
+            return args.func(args)
+    except (ModelFileError, UsageError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except Interrupted as stop:  # before any work was done: nothing to keep
+        print(f"interrupted by {stop.name} before any work was done", file=sys.stderr)
+        return stop.exit_status
     except BrokenPipeError:
         return 0
     except OSError as err:  # writing the results failed (a full disk, a closed stream): say so in one line

@@ -31,3 +31,6 @@ class Defaults:
 
 
 DEFAULTS = Defaults()
+# The most smoothing a viewer may choose (the live page's slider, `fer video --smoothing`): beyond it a
+# label lags the face by seconds.
+MAX_SMOOTHING = 0.95

@@ -6,6 +6,7 @@ or to memory (the live page's recording is never written to disk).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import threading
@@ -25,35 +26,62 @@ class VideoError(Exception):
 
 
 class VideoSource:
-    """Frames of a video file, or of a camera given by its number ("0" is the first camera)."""
+    """Frames of a video file, or of a camera given by its number ("0" is the first camera).
+
+    OpenCV and the libav inside it print their own warnings ("can't open camera by index", "moov atom
+    not found", "partial file") straight to stderr; here every problem is a `VideoError` or
+    `shortfall()` instead, so those lines are silenced (set OPENCV_FFMPEG_LOGLEVEL to see libav's)."""
 
     def __init__(self, source: str | int) -> None:
         self.is_camera = isinstance(source, int) or str(source).isdigit()
         self.name = f"camera {source}" if self.is_camera else str(source)
         if not self.is_camera and not Path(source).is_file():
             raise VideoError(f"{self.name}: no such file")
-        self._capture = cv2.VideoCapture(int(source) if self.is_camera else str(source))
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when libav first loads
+        with opencv_quiet():
+            self._capture = cv2.VideoCapture(int(source) if self.is_camera else str(source))
         if not self._capture.isOpened():
             raise VideoError(f"{self.name} could not be opened as a video")
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 1 <= fps <= 240 else 30.0
         count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
         self.frame_count = count if count > 0 and not self.is_camera else None
+        self.frames_read = 0
 
     def frames(self) -> Iterator[tuple[np.ndarray, float | None]]:
         """(BGR frame, its time in seconds) for a file; the time is None for a camera (use the clock)."""
-        index = 0
         try:
             while True:
-                ok, frame = self._capture.read()
+                with opencv_quiet():
+                    ok, frame = self._capture.read()
                 if not ok:
-                    if index == 0:
+                    if self.frames_read == 0:
                         raise VideoError(f"{self.name} holds no readable frame")
                     return
-                yield frame, None if self.is_camera else index / self.fps
-                index += 1
+                self.frames_read += 1
+                yield frame, None if self.is_camera else (self.frames_read - 1) / self.fps
         finally:
             self._capture.release()
+
+    def shortfall(self) -> int:
+        """After reading to the end: how many of the frames the file's container lists could not be read
+        (a truncated or damaged file). Containers that only estimate their count (from duration and
+        rate) are allowed to be off by 1%."""
+        if self.frame_count is None:
+            return 0
+        missing = self.frame_count - self.frames_read
+        return missing if missing > max(2, self.frame_count // 100) else 0
+
+
+@contextlib.contextmanager
+def opencv_quiet() -> Iterator[None]:
+    """OpenCV's own log lines off for the duration (it has one process-wide level)."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
 
 
 class Mp4Writer:

@@ -316,3 +316,27 @@ def test_dashboard_feature_maps_of_an_uploaded_face(face_photo):
     first_grid = at.get("image")[1].proto.imgs[0].url
     layer.set_value(len(layer.options) - 1).run()
     assert not at.exception and at.get("image")[1].proto.imgs[0].url != first_grid
+
+
+def test_dashboard_says_when_the_model_file_itself_does_not_open(models_folder):
+    """A report can outlive its model file: the figures still show, under a clear error."""
+    data = SHIPPED.read_bytes()
+    (models_folder / "broken.tflite").write_bytes(data[: len(data) // 2])
+    shutil.copy(SHIPPED.with_suffix(".json"), models_folder / "broken.json")
+    at = open_page("app_pages/dashboard.py")
+    assert len(at.error) == 1 and "broken.tflite" in at.error[0].value and "does not open" in at.error[0].value
+    assert any(m.label == "Accuracy" for m in at.metric)  # the report is still there to read
+    assert any("does not open" in i.value for i in at.info)  # and nothing offers to run the file
+    assert not any("photo with a face" in u.proto.label for u in at.get("file_uploader"))
+
+
+def test_a_model_whose_metadata_lies_gets_a_clear_message_in_the_app(models_folder):
+    from tests.test_cli_hostile import tflite_model_with_metadata
+
+    tflite_model_with_metadata(models_folder, {"image_size": [96, 96]})
+    at = open_page("app_pages/upload.py")  # the page stops at the model, before anything can be uploaded
+    assert [e.value for e in at.error] == [
+        f"The model model.tflite could not be loaded ({models_folder / 'model.tflite'}: its metadata says 96x96 "
+        "pixels with 1 channel(s), but the network reads 48 x 48 x 1). Train one with `python -m training.train`, "
+        "or pick another in the sidebar."]
+    assert not at.file_uploader

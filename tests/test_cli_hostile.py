@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer.classifier import MODELS_DIR, SINGLE_CNN_MODEL
+from fer.classifier import LIVE_MODEL, MODELS_DIR, SINGLE_CNN_MODEL
 from fer.model_file import METADATA_MEMBER
 from tests.conftest import ROOT, write_image
 
@@ -86,6 +86,18 @@ def test_predict_csv_reports_bad_pixel_rows_by_line_and_classifies_the_rest(tmp_
     assert [r["row"] for r in csv.DictReader(io.StringIO(out.stdout.decode()))] == ["2", "6"]
 
 
+def test_a_huge_pixel_value_is_a_bad_row_and_the_good_rows_are_kept(tmp_path):
+    good = " ".join(str(v) for v in np.random.default_rng(2).integers(0, 256, 2304))
+    huge = " ".join(["99999999999999999999"] + ["1"] * 2303)
+    (tmp_path / "faces.csv").write_text("\n".join(["pixels", good, huge, good, "-" + huge]) + "\n")
+    out = run_cli("predict-csv", str(tmp_path / "faces.csv"), "--output", str(tmp_path / "out.csv"))
+    assert out.returncode == 1
+    assert [line.split(": ", 1)[1] for line in stderr_lines(out)] == [
+        "pixel values must be within 0-255 (found 1 to 99999999999999999999)",
+        "pixel values must be within 0-255 (found -9999999999999999... to 1)"]
+    assert [r["row"] for r in csv.DictReader((tmp_path / "out.csv").open())] == ["2", "4"]
+
+
 def keras_model_with_metadata(folder: Path, metadata: bytes) -> Path:
     """The shipped .keras model with its metadata member replaced."""
     source, target = MODELS_DIR / f"{SINGLE_CNN_MODEL}.keras", folder / "model.keras"
@@ -95,17 +107,75 @@ def keras_model_with_metadata(folder: Path, metadata: bytes) -> Path:
     return target
 
 
+def tflite_model_with_metadata(folder: Path, change: dict | bytes) -> Path:
+    """The shipped live .tflite model with some of its metadata fields changed (or all of it replaced)."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    from fer.model_file import TFLITE_METADATA_NAME
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray((MODELS_DIR / f"{LIVE_MODEL}.tflite").read_bytes()))
+    entry = next(e for e in model.metadata if e.name == TFLITE_METADATA_NAME.encode())
+    metadata = change if isinstance(change, bytes) else \
+        json.dumps({**json.loads(bytes(model.buffers[entry.buffer].data)), **change}).encode()
+    model.buffers[entry.buffer].data = np.frombuffer(metadata, np.uint8)
+    target = folder / "model.tflite"
+    target.write_bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    return target
+
+
+KERAS_METADATA = {"name": "x", "class_names": list("ABCDEFG"), "image_size": [48, 48], "channels": 1}
+
+
 @pytest.mark.parametrize(("metadata", "message"), [
     (b"{not json", "has damaged metadata"),
-    (json.dumps({"name": "x", "class_names": ["a", "b"], "image_size": [48, 48], "channels": 1}).encode(),
-     "gives 7 outputs but its metadata names 2 classes"),
-])
-def test_a_model_with_bad_metadata_is_one_line(photos, tmp_path, metadata, message):
-    model = keras_model_with_metadata(tmp_path, metadata)
+    ({"class_names": ["a", "b"]}, "gives 7 outputs but its metadata names 2 classes"),
+    ({"class_names": "abcdefg"}, "class_names must be a list of non-empty names, not 'abcdefg'"),
+    ({"class_names": ["a", "a", "b", "c", "d", "e", "f"]}, "class_names repeats a name"),
+    ({"class_names": [1, 2, 3, 4, 5, 6, 7]}, "class_names must be a list of non-empty names"),
+    ({"image_size": [0, 0]}, "image_size must be [height, width], each 8-1024 pixels, not [0, 0]"),
+    ({"image_size": [100000, 100000]}, "image_size must be [height, width], each 8-1024 pixels"),
+    ({"image_size": [48.5, 48]}, "image_size must be [height, width]"),
+    ({"image_size": [96, 96]}, "its metadata says 96x96 pixels with 1 channel(s), but the network reads 48 x 48 x 1"),
+    ({"channels": 3}, "its metadata says 48x48 pixels with 3 channel(s), but the network reads 48 x 48 x 1"),
+    ({"channels": True}, "channels must be 1 (grayscale) or 3 (RGB)"),
+], ids=lambda value: str(value)[:40])
+@pytest.mark.parametrize("suffix", [".keras", ".tflite"])
+def test_a_model_whose_metadata_lies_is_one_line(photos, tmp_path, metadata, message, suffix):
+    """Metadata is checked for types and ranges, and against the network's own input and output shapes."""
+    if suffix == ".tflite":
+        model = tflite_model_with_metadata(tmp_path, metadata)
+    else:
+        raw = metadata if isinstance(metadata, bytes) else json.dumps({**KERAS_METADATA, **metadata}).encode()
+        model = keras_model_with_metadata(tmp_path, raw)
     out = run_cli("predict", str(photos), "--model", str(model))
     assert out.returncode == 2
     lines = [line for line in stderr_lines(out) if not line.startswith(("WARNING", "W0000", "I0000", "E0000"))]
     assert len(lines) == 1 and message in lines[0], lines
+    assert out.stdout == b""
+
+
+@pytest.mark.parametrize("args", [
+    ["video", "{clip}", "--max-frames", "0"],
+    ["video", "{clip}", "--max-frames", "-5"],
+    ["video", "{clip}", "--smoothing", "5"],
+    ["video", "{clip}", "--smoothing", "nan"],
+    ["video", "{clip}", "--smoothing", "-0.1"],
+    ["video", "{clip}", "--detect-every", "0"],
+    ["video", "{clip}", "--min-confidence", "2"],
+    ["video", "{clip}", "--min-confidence", "nan"],
+    ["predict", "{photo}", "--min-confidence", "2"],
+    ["predict", "{photo}", "--min-confidence", "0"],
+    ["predict", "{photo}", "--min-confidence", "inf"],
+    ["predict", "{photo}", "--min-confidence", "-0.5"],
+], ids=" ".join)
+def test_numeric_options_out_of_range_are_refused(photos, tmp_path, args):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"never read: the option is refused first")
+    out = run_cli(*[a.format(clip=clip, photo=photos / "a" / "photo.jpg") for a in args])
+    lines = stderr_lines(out)
+    assert out.returncode == 2 and lines[0].startswith("usage: "), lines
+    assert f"error: argument {args[2]}: must be " in lines[-1] and repr(args[3]) in lines[-1], lines
+    assert out.stdout == b""
 
 
 def test_a_file_name_that_is_not_utf8_does_not_break_the_csv(tmp_path, face_photo):
@@ -130,8 +200,8 @@ def test_annotated_copies_of_same_named_photos_never_overwrite(photos, tmp_path)
 
     before = first.read_bytes()
     out = run_cli("predict", files[0], "--annotate", str(annotated))  # again: the file exists
-    assert out.returncode == 1 and "add --overwrite" in stderr_lines(out)[0]
-    assert first.read_bytes() == before and len(out.stdout.decode().splitlines()) == 1  # results still written
+    assert out.returncode == 2 and "add --overwrite" in stderr_lines(out)[0]  # refused before any work
+    assert first.read_bytes() == before and out.stdout == b""
     out = run_cli("predict", files[1], "--annotate", str(annotated), "--overwrite")
     assert out.returncode == 0 and first.read_bytes() != before
 
