@@ -95,6 +95,7 @@ except Exception as err:  # noqa: BLE001 - e.g. a runtime without WebRTC support
 playing = bool(context and context.state.playing)
 if playing and not st.session_state.get("live_was_playing"):
     session.reset(record=record)
+    st.session_state.pop("live_error", None)  # a new stream starts without the last one's problems
 st.session_state.live_was_playing = playing
 
 
@@ -107,8 +108,7 @@ def live_panel() -> None:
     if error:
         st.session_state.live_error = error
     if st.session_state.get("live_error"):
-        st.warning("Processing one frame failed; the stream carries on.\n\n```\n"
-                   + st.session_state.live_error + "\n```")
+        st.warning(st.session_state.live_error)
     if not playing:
         return
     if session.recorder is not None:

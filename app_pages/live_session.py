@@ -9,11 +9,11 @@ survives an exception in one frame by reporting it once and passing the video th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import threading
 import time
-import traceback
 
 import av
 import numpy as np
@@ -26,6 +26,7 @@ from fer.video_io import ClipRecorder
 # Benchmarks and browser tests set this to a file path; the callback then writes its counters there.
 STATS_FILE_VARIABLE = "FER_LIVE_STATS_FILE"
 RECORDING_MAX_SECONDS = 120.0  # about 8 MB of video in memory at most
+LOG = logging.getLogger(__name__)
 
 
 class LiveSession:
@@ -70,9 +71,7 @@ class LiveSession:
 
     def process(self, bgr: np.ndarray) -> np.ndarray:
         annotated, info = self.annotator.annotate(bgr)
-        recorder = self.recorder
-        if recorder is not None:
-            recorder.add(annotated, info.t)
+        self._record(annotated, info.t)
         self.frames += 1
         self.frames_with_faces += bool(info.faces)
         try:
@@ -83,6 +82,17 @@ class LiveSession:
         if self.stats_path:
             self._write_stats(annotated.shape, info)
         return annotated
+
+    def _record(self, annotated: np.ndarray, t: float) -> None:
+        """Add the frame to the recording; a recording that fails stops, and the video goes on annotated."""
+        recorder = self.recorder
+        if recorder is None or recorder.failed:
+            return
+        try:
+            recorder.add(annotated, t)
+        except Exception as err:  # noqa: BLE001 - the viewer's stream matters more than the clip
+            recorder.failed = True
+            self._report_error(err, "Recording stopped (the clip so far can still be downloaded after STOP)")
 
     def drain(self) -> int:
         """Move queued results into the timeline (called from the page script); how many there were."""
@@ -100,12 +110,15 @@ class LiveSession:
         except queue.Empty:
             return None
 
-    def _report_error(self, err: Exception) -> None:
+    def _report_error(self, err: Exception, what: str = "Processing one frame failed") -> None:
+        """Once per stream, a line for the viewer (no traceback, no server paths); the traceback goes to
+        the server's log for whoever runs it."""
+        LOG.warning("%s", what, exc_info=err)
         with self._lock:
             if self._error_shown:
                 return
             self._error_shown = True
-        self.errors.put(f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}")
+        self.errors.put(f"{what}: {type(err).__name__}: {str(err)[:200].rstrip('.')}. The stream carries on.")
 
     def _write_stats(self, shape: tuple[int, ...], info: FrameInfo) -> None:
         last = {"t": round(info.t, 3), "fps": round(info.fps, 1), "faces": len(info.faces),

@@ -49,7 +49,9 @@ class VideoSource:
         self.frames_read = 0
 
     def frames(self) -> Iterator[tuple[np.ndarray, float | None]]:
-        """(BGR frame, its time in seconds) for a file; the time is None for a camera (use the clock)."""
+        """(BGR frame, its time in seconds) for a file; the time is None for a camera (use the clock).
+        A file's times are its own timestamps (phones record at a variable rate), else index / fps."""
+        last_t = -1.0
         try:
             while True:
                 with opencv_quiet():
@@ -59,7 +61,13 @@ class VideoSource:
                         raise VideoError(f"{self.name} holds no readable frame")
                     return
                 self.frames_read += 1
-                yield frame, None if self.is_camera else (self.frames_read - 1) / self.fps
+                if self.is_camera:
+                    yield frame, None
+                    continue
+                stamp = self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
+                t = stamp if stamp > last_t else (self.frames_read - 1) / self.fps
+                last_t = max(t, last_t + 1e-3)
+                yield frame, last_t
         finally:
             self._capture.release()
 
@@ -126,6 +134,7 @@ class Mp4Writer:
             stream = self._container.add_stream("mpeg4", rate=30)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = TIME_BASE
+        stream.codec_context.time_base = TIME_BASE  # the encoder too: at 1/30 s, frames 10 ms apart collide
         return stream
 
 
@@ -141,6 +150,7 @@ class ClipRecorder:
         self._first_t: float | None = None
         self.seconds = 0.0
         self.full = False
+        self.failed = False  # set by a caller whose `add` raised: the clip so far is kept, nothing more is added
         self._data: bytes | None = None
 
     def add(self, bgr: np.ndarray, t: float) -> None:
@@ -162,7 +172,10 @@ class ClipRecorder:
         """The MP4 so far (empty bytes when no frame came); later frames are ignored."""
         with self._lock:
             if self._data is None:
-                self._writer.close()  # with no frame, nothing was written: empty bytes
-                self._data = self._buffer.getvalue()
+                try:
+                    self._writer.close()  # with no frame, nothing was written: empty bytes
+                    self._data = self._buffer.getvalue()
+                except (av.error.FFmpegError, ValueError, OSError):  # a recording that broke: no clip
+                    self._data = b""
                 self._buffer = io.BytesIO()
             return self._data

@@ -253,6 +253,24 @@ def test_live_callback_error_is_shown_once_and_video_goes_on(face_photo):
     assert session.frames >= 1
 
 
+def test_a_failing_recording_stops_alone_and_the_video_stays_annotated(face_photo):
+    at = open_page("app_pages/live.py")
+    session = at.session_state["live_session"]
+    session.reset(record=True)
+    first = session(video_frame(face_photo)).to_ndarray(format="rgb24")
+    session.recorder._buffer.close()  # the clip's memory is gone: every later write fails
+    later = [session(video_frame(face_photo)).to_ndarray(format="rgb24") for _ in range(3)]
+    mirrored = face_photo[:, ::-1]
+    for frame in (first, *later):  # every frame still comes back mirrored and boxed, none raw
+        assert (np.abs(frame.astype(int) - mirrored).max(axis=2) > 60).sum() > 500
+    message = session.pending_error()
+    assert message.startswith("Recording stopped") and "The stream carries on." in message
+    assert "Traceback" not in message and ".py" not in message and "\n" not in message  # no server paths
+    assert session.pending_error() is None and session.recorder.failed and session.frames == 4
+    clip = session.recorder.finish()
+    assert clip == b"" or clip[4:8] == b"ftyp"
+
+
 def test_ice_servers_configuration(monkeypatch):
     from app_pages.common import rtc_configuration
 
