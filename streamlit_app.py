@@ -16,6 +16,7 @@ pages = st.navigation([
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/upload.py", title="Photos", icon=":material/photo_library:"),
     st.Page("app_pages/live.py", title="Live webcam", icon=":material/videocam:"),
+    st.Page("app_pages/video.py", title="Video", icon=":material/movie:"),
     st.Page("app_pages/dashboard.py", title="Model dashboard", icon=":material/monitoring:"),
 ])
 pages.run()

@@ -18,6 +18,7 @@ from fer.classifier import available_models, default_model_path, models_dir
 from fer.recognizer import EmotionRecognizer
 
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]  # what the photo uploaders accept
+PHOTO_MAX_MB = 64  # per photo: a 50-megapixel JPEG is about 20 MB
 
 # Environment variables that streamlit-webrtc itself turns into TURN servers.
 TURN_PROVIDER_VARIABLES = (

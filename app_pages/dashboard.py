@@ -10,7 +10,15 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages.common import PHOTO_TYPES, literal, model_paths, model_problem, recognizer_or_stop, selected_model_path
+from app_pages.common import (
+    PHOTO_MAX_MB,
+    PHOTO_TYPES,
+    literal,
+    model_paths,
+    model_problem,
+    recognizer_or_stop,
+    selected_model_path,
+)
 from fer.drawing import face_tag
 from fer.explain import explain_face, feature_grid, feature_maps
 from fer.images import ImageError
@@ -192,7 +200,7 @@ def architecture(report: dict) -> None:
 def what_the_network_sees(model_path: Path) -> None:
     """Feature maps of each layer and the occlusion heat map, for a face from a photo the user gives."""
     upload = st.file_uploader("A photo with a face (processed in memory, never stored)", type=PHOTO_TYPES,
-                              key="feature_photo")
+                              max_upload_size=PHOTO_MAX_MB, key="feature_photo")
     if upload is None:
         st.caption("Upload a photo to see the activations of each convolution layer for its face, and which "
                    "regions of the face the prediction rests on.")

@@ -8,7 +8,7 @@ st.write(
     "one shows: **angry, disgust, fear, happy, neutral, sad, surprise**. It runs a convolutional network "
     "trained from scratch on FER2013, plus an offline face detector."
 )
-col_upload, col_live, col_model = st.columns(3)
+col_upload, col_live, col_video, col_model = st.columns(4)
 with col_upload:
     st.subheader("Photos")
     st.write("Upload several photos with any number of faces, numbered left to right; see what each label "
@@ -19,6 +19,11 @@ with col_live:
     st.write("Stream your camera over WebRTC and watch labels follow each face, with a timeline; record "
              "the annotated clip if you like.")
     st.page_link("app_pages/live.py", label="Open the webcam page", icon=":material/videocam:")
+with col_video:
+    st.subheader("Video")
+    st.write("Upload a recording and get it back annotated, with each face's emotions over the video's own "
+             "time and a CSV; no webcam needed.")
+    st.page_link("app_pages/video.py", label="Open the video page", icon=":material/movie:")
 with col_model:
     st.subheader("The model")
     st.write("Accuracy, confusion matrix, training curves and architecture, from the training report, and the "
@@ -27,9 +32,10 @@ with col_model:
 
 st.header("Privacy")
 st.write(
-    "Photos and video frames are processed in the memory of the machine that runs this app and are never "
-    "written to disk or sent to any other service. A live recording, when you ask for one, is kept in memory "
-    "for you to download and is gone when you start again or close the page. There is no telemetry. If you "
+    "Photos, uploaded videos and video frames are processed in the memory of the machine that runs this app "
+    "and are never written to disk or sent to any other service. A live recording, when you ask for one, and "
+    "an annotated video are kept in memory for you to download and are gone when you start again or close the "
+    "page. There is no telemetry. If you "
     "run it locally, your images never leave your computer."
 )
 st.header("Limits")

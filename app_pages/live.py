@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from app_pages.common import recognizer_or_stop, rtc_configuration, selected_model_path
 from app_pages.live_session import RECORDING_MAX_SECONDS, LiveSession
-from fer.drawing import color_for
+from app_pages.timeline_views import face_chart, timeline_csv, timeline_table, video_zip
 from fer.settings import DEFAULTS, MAX_SMOOTHING
-from fer.video import Timeline, VideoSettings
+from fer.video import VideoSettings
 
 LIVE_PANEL_REFRESH_SECONDS = 2.0  # each refresh is a script run: often enough to feel live, no more
 TIMELINE_SECONDS = 60  # the live chart shows the last minute
-
-
-def timeline_table(timeline: Timeline, last_seconds: float | None = None) -> pd.DataFrame:
-    """One row per (frame, face): time, face number, label, score and every probability."""
-    return pd.DataFrame.from_records(timeline.last(last_seconds), columns=list(timeline.columns))
-
-
-def timeline_chart(table: pd.DataFrame, class_names: tuple[str, ...]) -> go.Figure:
-    """Smoothed probabilities of the most-seen face over time, one line per emotion."""
-    main_face = table["face"].value_counts().idxmax()
-    face = table[table["face"] == main_face]
-    figure = go.Figure()
-    for name in class_names:
-        figure.add_trace(go.Scatter(x=face["t"], y=face[name], name=name, mode="lines",
-                                    line=dict(color=f"rgb{color_for(name)}", width=2)))
-    figure.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), title=f"Face #{main_face}",
-                         xaxis_title="seconds", yaxis=dict(range=[0, 1], tickformat=".0%"))
-    return figure
 
 
 def session_summary(table: pd.DataFrame, class_names: tuple[str, ...]) -> pd.DataFrame:
@@ -45,15 +23,6 @@ def session_summary(table: pd.DataFrame, class_names: tuple[str, ...]) -> pd.Dat
         "share of frames": [float(counts.get(n, 0.0)) for n in class_names],
         "mean probability": [float(table[n].mean()) for n in class_names],
     })
-
-
-def session_zip(clip: bytes, timeline_csv: str) -> bytes:
-    """The recorded clip and the timeline in one download (the MP4 is already compressed: stored as is)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("live_session.mp4", clip, compress_type=zipfile.ZIP_STORED)
-        archive.writestr("live_session.csv", timeline_csv, compress_type=zipfile.ZIP_DEFLATED)
-    return buffer.getvalue()
 
 
 st.title("Live webcam")
@@ -123,7 +92,8 @@ def live_panel() -> None:
     cols[0].metric("Processing rate", f"{latest.fps:.1f} fps")
     cols[1].metric("Faces now", len(latest.faces))
     cols[2].metric("Frames analysed", len(session.timeline))
-    st.plotly_chart(timeline_chart(table, recognizer.class_names), key="timeline")
+    main_face = table["face"].value_counts().idxmax()  # the most-seen face of the last minute
+    st.plotly_chart(face_chart(table, main_face, recognizer.class_names), key="timeline")
 
 
 live_panel()
@@ -139,13 +109,11 @@ if not playing and len(session.timeline):
             "share of frames": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
             "mean probability": st.column_config.NumberColumn(format="percent"),
         })
-    csv_buffer = io.StringIO()
-    session.timeline.write_csv(csv_buffer)  # the same CSV as `fer video --csv`
-    csv_text = csv_buffer.getvalue()
+    csv_text = timeline_csv(session.timeline)
     clip = session.recorder.finish() if session.recorder is not None else b""
     left, right = st.columns(2)
     left.download_button("Download the session (CSV)", csv_text, "live_session.csv", "text/csv")
     if clip:
-        right.download_button("Download the clip and the timeline (ZIP)", session_zip(clip, csv_text),
+        right.download_button("Download the clip and the timeline (ZIP)", video_zip(clip, csv_text, "live_session"),
                               "live_session.zip", "application/zip")
         st.video(clip, format="video/mp4")

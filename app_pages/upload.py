@@ -11,7 +11,14 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from app_pages.common import PHOTO_TYPES, give_back_freed_memory, literal, recognizer_or_stop, selected_model_path
+from app_pages.common import (
+    PHOTO_MAX_MB,
+    PHOTO_TYPES,
+    give_back_freed_memory,
+    literal,
+    recognizer_or_stop,
+    selected_model_path,
+)
 from fer.detection import LANDMARK_COLUMNS, landmark_cells
 from fer.drawing import color_for, draw_results, face_tag
 from fer.explain import explain_face
@@ -114,7 +121,8 @@ recognizer = recognizer_or_stop(model_path)
 
 upload_tab, camera_tab = st.tabs(["Upload photos", "Camera snapshot"])
 with upload_tab:
-    uploads = st.file_uploader("Photos (JPEG, PNG, WebP, BMP, TIFF)", type=PHOTO_TYPES, accept_multiple_files=True)
+    uploads = st.file_uploader("Photos (JPEG, PNG, WebP, BMP, TIFF)", type=PHOTO_TYPES, accept_multiple_files=True,
+                               max_upload_size=PHOTO_MAX_MB)
 with camera_tab:
     snapshot = st.camera_input("Take a snapshot (the photo stays on this server's memory only)")
 

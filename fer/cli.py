@@ -336,7 +336,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     and the timeline CSV (one row per face per frame) as the frames go."""
     from fer.classifier import default_model_path
     from fer.recognizer import EmotionRecognizer
-    from fer.video import Timeline, VideoAnnotator, VideoSettings
+    from fer.video import Timeline, source_annotator
     from fer.video_io import Mp4Writer, VideoError, VideoSource
 
     refuse_inputs_as_outputs({"--output": args.output, "--csv": args.csv}, [Path(args.input)])
@@ -360,10 +360,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     except BaseException:
         outputs.discard()
         raise
-    annotator = VideoAnnotator(recognizer, VideoSettings(min_confidence=args.min_confidence,
-                                                         smoothing=args.smoothing, mirror=source.is_camera,
-                                                         show_fps=source.is_camera),
-                               detect_every=args.detect_every)
+    annotator = source_annotator(recognizer, is_camera=source.is_camera, min_confidence=args.min_confidence,
+                                 smoothing=args.smoothing, detect_every=args.detect_every)
     total = min(filter(None, (source.frame_count, args.max_frames)), default=None)
     writer = Mp4Writer(video_file.path) if video_file else None
     keep_video: Callable[[OutputFile], bool] = lambda output: output is not video_file or writer.frames > 0  # noqa: E731

@@ -210,6 +210,16 @@ class VideoAnnotator:
         return drawn, info
 
 
+def source_annotator(recognizer: EmotionRecognizer, *, is_camera: bool = False,
+                     min_confidence: float = DEFAULTS.min_confidence, smoothing: float = DEFAULTS.smoothing,
+                     detect_every: int = DEFAULTS.detect_every_n_frames) -> VideoAnnotator:
+    """How `fer video` and the Video page annotate a source, so both give the same frames and timeline: a
+    camera mirrored with its processing rate drawn, a file as it was filmed."""
+    settings = VideoSettings(min_confidence=min_confidence, smoothing=smoothing, mirror=is_camera,
+                             show_fps=is_camera)
+    return VideoAnnotator(recognizer, settings, detect_every=detect_every)
+
+
 def draw_fps(image: np.ndarray, fps: float) -> None:
     """The processing rate in the top-left corner, white on black, in place."""
     scale = max(0.5, image.shape[0] / 720)

@@ -72,13 +72,67 @@ class VideoSource:
             self._capture.release()
 
     def shortfall(self) -> int:
-        """After reading to the end: how many of the frames the file's container lists could not be read
-        (a truncated or damaged file). Containers that only estimate their count (from duration and
-        rate) are allowed to be off by 1%."""
-        if self.frame_count is None:
-            return 0
-        missing = self.frame_count - self.frames_read
-        return missing if missing > max(2, self.frame_count // 100) else 0
+        """After reading to the end: how many of the frames the file's container lists could not be read."""
+        return missing_frames(self.frame_count, self.frames_read)
+
+
+def missing_frames(frame_count: int | None, frames_read: int) -> int:
+    """Frames a container lists that could not be read (a truncated or damaged file); containers that
+    only estimate their count (from duration and rate) are allowed to be off by 1%."""
+    if frame_count is None:
+        return 0
+    missing = frame_count - frames_read
+    return missing if missing > max(2, frame_count // 100) else 0
+
+
+class EncodedVideo:
+    """Frames of a video held in memory (an upload), decoded by PyAV: nothing is written to disk. The
+    same interface as `VideoSource` for a file: BGR frames with their own timestamps, turned upright as
+    the file's rotation says (as OpenCV does for `VideoSource`)."""
+
+    is_camera = False
+
+    def __init__(self, data: bytes, name: str = "the video") -> None:
+        self.name = name
+        try:
+            self._container = av.open(io.BytesIO(data), mode="r")
+            self._stream = self._container.streams.video[0]
+        except (av.error.FFmpegError, IndexError, ValueError, UnicodeDecodeError) as err:
+            raise VideoError(f"{name} could not be opened as a video") from err
+        self._stream.thread_type = "AUTO"
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self.fps = float(rate) if rate and 1 <= rate <= 240 else 30.0
+        count = self._stream.frames
+        if not count and self._container.duration:  # WebM and others: estimated, as OpenCV does
+            count = round(self._container.duration / av.time_base * self.fps)
+        self.frame_count = count or None
+        self.frames_read = 0
+
+    def frames(self) -> Iterator[tuple[np.ndarray, float]]:
+        first_t, last_t = None, -1.0
+        try:
+            for frame in self._container.decode(self._stream):
+                image = frame.to_ndarray(format="bgr24")
+                turns = (frame.rotation // 90) % 4 if frame.rotation else 0
+                if turns:
+                    image = np.ascontiguousarray(np.rot90(image, turns))
+                self.frames_read += 1
+                stamp = frame.time
+                if stamp is not None and first_t is None:
+                    first_t = stamp
+                t = stamp - first_t if stamp is not None else (self.frames_read - 1) / self.fps
+                last_t = t if t > last_t else last_t + 1e-3
+                yield image, last_t
+        except av.error.FFmpegError as err:  # damaged data part-way: what was read stands (see shortfall)
+            if self.frames_read == 0:
+                raise VideoError(f"{self.name} holds no readable frame") from err
+        finally:
+            self._container.close()
+        if self.frames_read == 0:
+            raise VideoError(f"{self.name} holds no readable frame")
+
+    def shortfall(self) -> int:
+        return missing_frames(self.frame_count, self.frames_read)
 
 
 @contextlib.contextmanager
@@ -142,10 +196,10 @@ class ClipRecorder:
     """Records annotated frames into an in-memory MP4, up to `max_seconds`; thread-safe (the video thread
     writes, the page finishes). Nothing touches the disk; the clip is gone when the recorder is."""
 
-    def __init__(self, max_seconds: float = 120.0) -> None:
+    def __init__(self, max_seconds: float = 120.0, crf: int = 28) -> None:
         self.max_seconds = max_seconds
         self._buffer = io.BytesIO()
-        self._writer = Mp4Writer(self._buffer, crf=28)
+        self._writer = Mp4Writer(self._buffer, crf=crf)
         self._lock = threading.Lock()
         self._first_t: float | None = None
         self.seconds = 0.0

@@ -151,6 +151,53 @@ def test_live_webcam_over_webrtc(server, browser, stats_file):
     assert frames[-1][:20, :60].mean() < 80  # the fps tag's black corner: the annotated video was recorded
 
 
+def test_video_page_annotates_an_uploaded_clip_that_plays_and_downloads(server, browser, face_photo, tmp_path):
+    from tests.test_cli_outputs import write_clip
+
+    clip = write_clip(tmp_path / "interview.mp4", face_photo, 150, size=(640, 480))
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{server}/video")
+    page.get_by_text("Emotions in a video").wait_for()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(clip))
+    page.get_by_role("button", name="Analyse the video").click()
+    page.get_by_text(re.compile(r"Frame [\d,]+ of 150")).first.wait_for()  # the progress bar's text
+    page.get_by_role("button", name="Both (ZIP)").wait_for(timeout=120_000)
+    video = page.locator('[data-testid="stVideo"]').first
+    video.wait_for()
+    page.wait_for_function("() => { const v = document.querySelector('[data-testid=stVideo]');"
+                           " return v && v.readyState >= 2 && v.videoWidth === 640; }", timeout=30_000)
+    video.evaluate("v => { v.muted = true; return v.play(); }")  # the browser decodes and plays the H.264 clip
+    page.wait_for_function("() => document.querySelector('[data-testid=stVideo]').currentTime > 0.5",
+                           timeout=30_000)
+    page.get_by_text("Probabilities over time for face").wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Both (ZIP)").click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert sorted(archive.namelist()) == ["interview_annotated.csv", "interview_annotated.mp4"]
+        rows = archive.read("interview_annotated.csv").decode().splitlines()
+        annotated = archive.read("interview_annotated.mp4")
+    assert rows[0].startswith("t,face,label,score") and len(rows) == 151
+    with av.open(io.BytesIO(annotated)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 150
+
+
+def test_video_page_cancel_stops_the_analysis(server, browser, face_photo, tmp_path):
+    from tests.test_cli_outputs import write_clip
+
+    clip = write_clip(tmp_path / "long.mp4", face_photo, 3000)
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{server}/video")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(clip))
+    page.get_by_role("button", name="Analyse the video").click()
+    page.get_by_text(re.compile(r"Frame [\d,]+ of 3,000")).first.wait_for()
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("The last analysis was stopped before it finished.").wait_for()
+    page.get_by_role("button", name="Analyse the video").wait_for()
+    assert page.get_by_role("button", name="Both (ZIP)").count() == 0
+
+
 def test_pages_load_nothing_from_other_hosts(server, browser):
     """Everything runs offline: no page asks any host but the app's own (fonts, icons, analytics)."""
     page = browser.new_page()
@@ -158,7 +205,7 @@ def test_pages_load_nothing_from_other_hosts(server, browser):
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     for path, heading in (("", "Facial expression recognition"), ("upload", "Emotions in photos"),
-                          ("live", "Live webcam"), ("dashboard", "Model dashboard")):
+                          ("live", "Live webcam"), ("video", "Emotions in a video"), ("dashboard", "Model dashboard")):
         page.goto(f"{server}/{path}")
         page.get_by_role("heading", name=heading).first.wait_for()
         page.wait_for_timeout(1500)  # late requests: fonts, favicons
