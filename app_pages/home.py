@@ -11,7 +11,7 @@ st.write(
 col_upload, col_live, col_video, col_model = st.columns(4)
 with col_upload:
     st.subheader("Photos")
-    st.write("Upload several photos with any number of faces, numbered left to right; see what each label "
+    st.write("Upload several photos with any number of faces, numbered in reading order; see what each label "
              "rests on; download annotated images and a table.")
     st.page_link("app_pages/upload.py", label="Open the photo page", icon=":material/photo_library:")
 with col_live:

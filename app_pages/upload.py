@@ -27,7 +27,8 @@ from fer.recognizer import EmotionRecognizer, FaceResult
 from fer.settings import DEFAULTS
 
 DISPLAY_MAX_SIDE = 1600  # annotated images are drawn at most this large (a 50 MP photo stays usable)
-MAX_EXPLAINED_FACES = 6  # each explanation costs about a hundred classifications (0.2-0.4 s)
+MAX_EXPLAINED_FACES = 6  # explained unless the user picks others: each costs about a hundred classifications
+MAX_FACE_CHARTS = 3  # more faces than this get one heat map of all of them, and one chart on demand
 
 
 def shrink_for_display(rgb: np.ndarray) -> tuple[np.ndarray, float]:
@@ -48,6 +49,38 @@ def probability_chart(face: FaceResult, title: str) -> go.Figure:
     figure.update_layout(title=title, height=260, margin=dict(l=10, r=30, t=40, b=10),
                          xaxis=dict(range=[0, 1], tickformat=".0%"), yaxis=dict(autorange="reversed"))
     return figure
+
+
+def faces_heatmap(faces: list[FaceResult]) -> go.Figure:
+    """Every face of a crowd at a glance: a row per face, numbered as on the image, a column per emotion."""
+    names = list(faces[0].probabilities)
+    rows = [face_tag(face, i + 1) for i, face in enumerate(faces)]
+    values = [[face.probabilities[n] for n in names] for face in faces]
+    figure = go.Figure(go.Heatmap(z=values, x=names, y=rows, colorscale="Blues", zmin=0, zmax=1,
+                                  text=[[f"{v:.0%}" for v in row] for row in values], texttemplate="%{text}",
+                                  colorbar=dict(tickformat=".0%")))
+    figure.update_layout(height=80 + 24 * len(faces), margin=dict(l=10, r=10, t=30, b=10),
+                         title=f"All {len(faces)} faces", yaxis=dict(autorange="reversed"))
+    return figure
+
+
+def explain_faces(recognizer: EmotionRecognizer, photo, index: int) -> None:
+    """Heat maps for the faces the user picks (the first few by default): each costs about a hundred
+    classifications, so a crowd is not explained all at once unless asked."""
+    faces = photo.faces
+    numbers = st.multiselect("Explain faces", range(1, len(faces) + 1), default=list(range(1, min(
+        len(faces), MAX_EXPLAINED_FACES) + 1)), format_func=lambda n: face_tag(faces[n - 1], n),
+        key=f"explain-{index}")
+    if len(numbers) < len(faces):
+        st.caption(f"{len(numbers)} of {len(faces)} faces explained; add others above (about 0.3 s each).")
+    if not numbers:
+        return
+    with st.spinner("Hiding one patch of each face at a time…"):
+        explained = [explain_face(recognizer, photo.rgb, faces[n - 1].box) for n in numbers]
+    st.image([overlay for overlay, _ in explained], width=120,
+             caption=[f"#{n} {s.label}: up to −{s.drop:.0%}" for n, (_, s) in zip(numbers, explained)])
+    st.caption("Red: hiding this part of the face lowered the predicted emotion's probability the most "
+               "(occlusion sensitivity); the figure is the largest drop one patch caused.")
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -78,19 +111,18 @@ def analyze_photo(recognizer: EmotionRecognizer, index: int, name: str, data: by
     if not faces:
         right.info("No face found in this photo. Try a larger, frontal face, or lower the detector "
                    "confidence in the sidebar.")
-    for i, face in enumerate(faces[:6]):
-        right.plotly_chart(probability_chart(face, f"Face {face_tag(face, i + 1)}"),
-                           width="stretch", key=f"chart-{index}-{i}")
-    if len(faces) > 6:
-        right.caption(f"{len(faces) - 6} more faces are in the table below.")
+    elif len(faces) <= MAX_FACE_CHARTS:
+        for i, face in enumerate(faces):
+            right.plotly_chart(probability_chart(face, f"Face {face_tag(face, i + 1)}"),
+                               width="stretch", key=f"chart-{index}-{i}")
+    else:  # a crowd: one compact view whose rows match the numbers, and one face's chart on demand
+        right.plotly_chart(faces_heatmap(faces), width="stretch", key=f"heatmap-{index}")
+        number = right.selectbox("Chart for face", range(1, len(faces) + 1), key=f"chart-face-{index}",
+                                 format_func=lambda n: face_tag(faces[n - 1], n))
+        right.plotly_chart(probability_chart(faces[number - 1], f"Face {face_tag(faces[number - 1], number)}"),
+                           width="stretch", key=f"chart-{index}-one")
     if explain and faces:
-        shown = faces[:MAX_EXPLAINED_FACES]
-        with left, st.spinner("Hiding one patch of each face at a time…"):
-            explained = [explain_face(recognizer, photo.rgb, face.box) for face in shown]
-        left.image([overlay for overlay, _ in explained], width=120,
-                   caption=[f"#{i + 1} {s.label}: up to −{s.drop:.0%}" for i, (_, s) in enumerate(explained)])
-        left.caption("Red: hiding this part of the face lowered the predicted emotion's probability the most "
-                     "(occlusion sensitivity); the figure is the largest drop one patch caused.")
+        explain_faces(recognizer, photo, index)
     return [{"photo": name, "face": i + 1, **face.to_json()} for i, face in enumerate(photo.faces_in_input_pixels())]
 
 

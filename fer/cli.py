@@ -172,10 +172,10 @@ class RecordWriter:
         if not faces:
             self.csv.writerow([path, 0, "", "", "", "", "", "", "", *[""] * len(self.class_names),
                                *[""] * len(LANDMARK_COLUMNS)])
-        for i, face in enumerate(faces):
+        for number, face in enumerate(faces, start=1):  # #1 first, as the annotated copy and the app number them
             box = face["box"]
             probs = [face["probabilities"][n] for n in self.class_names]
-            self.csv.writerow([path, len(faces), i, box["x"], box["y"], box["w"], box["h"], face["label"],
+            self.csv.writerow([path, len(faces), number, box["x"], box["y"], box["w"], box["h"], face["label"],
                                face["score"], *probs, *landmark_cells(face["landmarks"])])
 
 

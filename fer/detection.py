@@ -28,6 +28,25 @@ LANDMARK_COLUMNS = tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in
 Point = tuple[float, float]
 
 
+def reading_order(boxes: list[Box]) -> list[Box]:
+    """Boxes as a reader numbers faces: in rows from top to bottom, each row left to right. A face joins
+    the row above when its centre is less than half a face height below that row's centres, so a row
+    of faces at slightly different heights stays one row (sorting by x alone zigzags down a grid's
+    columns, by y alone across it)."""
+    if not boxes:
+        return []
+    heights = sorted(b.h for b in boxes)
+    tolerance = 0.5 * heights[len(heights) // 2]
+    rows: list[list[Box]] = []
+    for box in sorted(boxes, key=lambda b: b.y + b.h / 2):
+        centre = box.y + box.h / 2
+        if rows and centre - np.mean([b.y + b.h / 2 for b in rows[-1]]) <= tolerance:
+            rows[-1].append(box)
+        else:
+            rows.append([box])
+    return [box for row in rows for box in sorted(row, key=lambda b: b.x + b.w / 2)]
+
+
 def landmark_cells(landmarks: dict[str, list[float]]) -> list:
     """The CSV cells of `LANDMARK_COLUMNS` from a result's JSON landmarks (blank where it has none: a face
     given as a crop)."""

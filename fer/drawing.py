@@ -7,6 +7,7 @@ a filled tag, so it stays readable on any background.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -50,37 +51,107 @@ def draw_results(
 ) -> np.ndarray:
     """Return a copy of `image` (RGB, or BGR with `bgr=True`) with the results drawn on it.
     `numbered` starts each tag with the face's number, #1 for the first result, to match a chart or a
-    table row; `labels` replaces each tag's text altogether."""
+    table row; `labels` replaces each tag's text altogether. Tags are laid out by `layout_tags`."""
     canvas = np.ascontiguousarray(image.copy())
     height, width = canvas.shape[:2]
     unit = max(1.0, min(height, width) / 480.0)  # 1 at 480 px, grows with the image
     thickness = max(1, int(round(2 * unit)))
-    font_scale = 0.55 * unit
-    for i, face in enumerate(results):
-        color = color_for(face.label)
-        if bgr:
-            color = color[::-1]
+    colors = [color_for(face.label)[::-1] if bgr else color_for(face.label) for face in results]
+    for face, color in zip(results, colors):
         box = face.box
         cv2.rectangle(canvas, (box.x, box.y), (box.x + box.w, box.y + box.h), color, thickness, cv2.LINE_AA)
-        text = labels[i] if labels is not None else face_tag(face, i + 1 if numbered else None)
-        _tag(canvas, text, (box.x, box.y), color, font_scale, thickness)
-        if show_probabilities:
-            _bars(canvas, face, (box.x, box.y + box.h), max(box.w, int(110 * unit)), font_scale, bgr)
+    texts = list(labels) if labels is not None else [face_tag(f, i + 1 if numbered else None)
+                                                     for i, f in enumerate(results)]
+    shorts = [text.split(" ")[0] if text.startswith("#") else text for text in texts]
+    tags = layout_tags(canvas.shape, [f.box for f in results], texts, shorts, 0.55 * unit)
+    for tag, color in zip(tags, colors):
+        _draw_tag(canvas, tag, color)
+    if show_probabilities:
+        for face in results:
+            _bars(canvas, face, (face.box.x, face.box.y + face.box.h), max(face.box.w, int(110 * unit)),
+                  0.55 * unit, bgr)
     return canvas
 
 
-def _tag(canvas, text, anchor, color, font_scale, thickness) -> None:
-    """Text on a filled rectangle above the anchor (or inside the box when at the top edge)."""
-    (tw, th), baseline = cv2.getTextSize(text, FONT, font_scale, max(1, thickness - 1))
-    x, y = anchor
-    pad = max(2, thickness)
-    top = y - th - baseline - 2 * pad
-    if top < 0:
-        top = y
-    x = min(max(0, x), max(0, canvas.shape[1] - tw - 2 * pad))
-    cv2.rectangle(canvas, (x, top), (x + tw + 2 * pad, top + th + baseline + 2 * pad), color, -1)
+@dataclass(frozen=True)
+class Tag:
+    """A face's label as drawn: its text, font scale and rectangle (x0, y0, x1, y1), inside the image."""
+
+    text: str
+    font_scale: float
+    rect: tuple[int, int, int, int]
+
+    def overlap(self, other: tuple[int, int, int, int]) -> int:
+        x0, y0 = max(self.rect[0], other[0]), max(self.rect[1], other[1])
+        x1, y1 = min(self.rect[2], other[2]), min(self.rect[3], other[3])
+        return max(0, x1 - x0) * max(0, y1 - y0)
+
+
+MIN_FONT_SCALE = 0.35  # about 8 px tall: the smallest label text that stays readable
+MIN_NUMBER_SCALE = 0.28  # a face's number alone may go a little smaller, on the tiniest faces
+TAG_WIDTH_PER_FACE = 1.5  # a tag may be this many times as wide as its face, no wider
+
+
+def layout_tags(shape: tuple[int, ...], boxes: Sequence, texts: Sequence[str], short_texts: Sequence[str],
+                font_scale: float) -> list[Tag]:
+    """Where each face's tag goes, so that a group photo stays readable: each tag is scaled to its face
+    (at most `TAG_WIDTH_PER_FACE` times its width; a face too small for its text gets the short text,
+    its number, with the label left to the table), lies inside the image, and sits above, below or
+    inside its box wherever it covers no tag placed before it (and, if it can, no other face)."""
+    height, width = shape[:2]
+    placed: list[Tag] = []
+    for i, (box, text, short) in enumerate(zip(boxes, texts, short_texts)):
+        faces = [(b.x, b.y, b.x + b.w, b.y + b.h) for j, b in enumerate(boxes) if j != i]
+        full_scale = _fitted_scale(text, TAG_WIDTH_PER_FACE * box.w, font_scale)
+        candidates = _candidates(box, text, full_scale, width, height) if full_scale >= MIN_FONT_SCALE else []
+        if short != text or not candidates:  # the number alone, no wider than the face (tiny faces: smaller text)
+            short_scale = max(MIN_NUMBER_SCALE, _fitted_scale(short, max(box.w, 1), font_scale))
+            candidates += _candidates(box, short, short_scale, width, height)
+        costs = [(sum(tag.overlap(p.rect) for p in placed), sum(tag.overlap(f) for f in faces)) for tag in candidates]
+        ranked = sorted(range(len(candidates)), key=lambda k: (costs[k][0] > 0, costs[k][1] > 0, k))
+        best = ranked[0]
+        placed.append(candidates[best] if costs[best][0] == 0 else min(candidates, key=lambda t: sum(
+            t.overlap(p.rect) for p in placed)))
+    return placed
+
+
+def _fitted_scale(text: str, max_width: float, font_scale: float) -> float:
+    """The font scale at which `text`'s tag is at most `max_width` pixels wide, and no larger than the
+    image's own scale."""
+    (text_width, _), _ = cv2.getTextSize(text, FONT, font_scale, 1)
+    return min(font_scale, font_scale * max_width / max(1, text_width + 6))
+
+
+def _candidates(box, text: str, font_scale: float, width: int, height: int) -> list[Tag]:
+    """The places a tag may take, best first: above the box, below it, inside its top, inside its bottom;
+    each left-aligned with the box, then right-aligned; all moved inside the image."""
+    (tw, th), baseline = cv2.getTextSize(text, FONT, font_scale, _text_thickness(font_scale))
+    pad = max(2, int(round(3 * font_scale)))
+    tag_w, tag_h = tw + 2 * pad, th + baseline + 2 * pad
+    tops = (box.y - tag_h, box.y + box.h, box.y, box.y + box.h - tag_h)
+    lefts = (box.x, box.x + box.w - tag_w)
+    tags = []
+    for top in tops:
+        for left in lefts:
+            x = min(max(0, left), max(0, width - tag_w))
+            y = min(max(0, top), max(0, height - tag_h))
+            tags.append(Tag(text, font_scale, (x, y, x + tag_w, y + tag_h)))
+    return list(dict.fromkeys(tags))
+
+
+def _text_thickness(font_scale: float) -> int:
+    return max(1, int(round(font_scale * 1.8)))
+
+
+def _draw_tag(canvas: np.ndarray, tag: Tag, color) -> None:
+    """Text on its filled rectangle, black or white, whichever reads better on the colour."""
+    x0, y0, x1, y1 = tag.rect
+    cv2.rectangle(canvas, (x0, y0), (x1 - 1, y1 - 1), color, -1)
+    thickness = _text_thickness(tag.font_scale)
+    (tw, th), baseline = cv2.getTextSize(tag.text, FONT, tag.font_scale, thickness)
+    pad_x, pad_y = (x1 - x0 - tw) // 2, (y1 - y0 - th - baseline) // 2
     ink = (0, 0, 0) if sum(color) > 382 else (255, 255, 255)
-    cv2.putText(canvas, text, (x + pad, top + pad + th), FONT, font_scale, ink, max(1, thickness - 1), cv2.LINE_AA)
+    cv2.putText(canvas, tag.text, (x0 + pad_x, y0 + pad_y + th), FONT, tag.font_scale, ink, thickness, cv2.LINE_AA)
 
 
 def _bars(canvas, face: FaceResult, origin, bar_width, font_scale, bgr) -> None:

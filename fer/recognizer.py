@@ -23,6 +23,7 @@ from fer.detection import (
     default_detector,
     detect_faces,
     face_crop,
+    reading_order,
 )
 from fer.images import ImageInput, load_rgb, load_rgb_scaled
 from fer.settings import DEFAULTS
@@ -65,7 +66,7 @@ class FaceResult:
 class AnalyzedPhoto:
     rgb: np.ndarray  # the decoded pixels (smaller than the file for a huge photo)
     scale: float  # rgb's size / the input's size
-    faces: list[FaceResult]  # boxes in rgb's pixels, left to right
+    faces: list[FaceResult]  # boxes in rgb's pixels, in reading order (rows, then left to right)
 
     def faces_in_input_pixels(self) -> list[FaceResult]:
         return [face.scaled(1 / self.scale) for face in self.faces]
@@ -97,7 +98,7 @@ class EmotionRecognizer:
         tta: str = "none",
         align: bool = DEFAULTS.align_faces,
     ) -> list[FaceResult]:
-        """Find every face and classify it, left to right. `bgr=True` for OpenCV/webcam arrays. No face: [].
+        """Find every face and classify it, in reading order. `bgr=True` for OpenCV/webcam arrays. No face: [].
         `tta="flip"` also classifies each face's mirror image and averages (photos; not needed for video).
         `align=True` rotates each face so its eyes are level before classifying it.
         Boxes are in the input's pixels, also for a huge photo file that was decoded smaller."""
@@ -122,7 +123,7 @@ class EmotionRecognizer:
         boxes = detect_faces(
             self.detector, rgb, max_side=detection_side, min_confidence=min_confidence, max_faces=max_faces
         )
-        boxes = sorted(boxes, key=lambda box: (box.x + box.w / 2, box.y))  # reading order: numbered left to right
+        boxes = reading_order(boxes)  # numbered as a reader would: rows, then left to right
         return AnalyzedPhoto(rgb, scale, self.classify_boxes(rgb, boxes, tta=tta, align=align))
 
     def classify_boxes(self, image: np.ndarray, boxes: list[Box], *, bgr: bool = False,

@@ -308,6 +308,50 @@ def test_photo_faces_are_numbered_left_to_right_on_charts_and_table(face_photo):
     assert all(title.split()[2] == label for title, label in zip(titles, table["label"]))
 
 
+def crowd_photo(face_photo: np.ndarray, rows: int = 6, columns: int = 6) -> np.ndarray:
+    """36 faces of 70 px on a grid, each row's faces at slightly different heights, as people stand."""
+    face = face_photo[20:260, 110:350]
+    canvas = np.full((20 + 100 * rows, 40 + 120 * columns, 3), 200, np.uint8)
+    for r in range(rows):
+        for c in range(columns):
+            x, y = 20 + c * 120, 20 + r * 100 + (c % 3) * 6
+            tile = face if (r + c) % 2 else face[:, ::-1]
+            canvas[y : y + 70, x : x + 70] = np.asarray(Image.fromarray(tile).resize((70, 70)))
+    return canvas
+
+
+def test_a_crowd_is_numbered_in_reading_order_with_one_compact_view(face_photo):
+    at = open_page("app_pages/upload.py")
+    at.file_uploader[0].set_value(("crowd.png", png(crowd_photo(face_photo)), "image/png")).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["face"]) == list(range(1, 37))
+    rows = [list(table["x"][i : i + 6]) for i in range(0, 36, 6)]
+    assert all(row == sorted(row) for row in rows)  # each row left to right...
+    assert all(max(table["y"][i : i + 6]) < min(table["y"][i + 6 : i + 12]) for i in range(0, 30, 6))  # ...rows down
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert len(charts) == 2  # one heat map of all 36 faces and one face's chart, not 36 charts
+    heatmap = charts[0]["data"][0]
+    assert heatmap["type"] == "heatmap" and [row.split()[0] for row in heatmap["y"]] == [f"#{n}" for n in range(1, 37)]
+    chooser = next(s for s in at.selectbox if s.label == "Chart for face")
+    chooser.set_value(20).run()
+    title = json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["title"]["text"]
+    assert title.startswith("Face #20 ")
+
+
+def test_a_crowd_explains_the_faces_asked_for_and_says_how_many(face_photo):
+    at = open_page("app_pages/upload.py")
+    at.file_uploader[0].set_value(("crowd.png", png(crowd_photo(face_photo)), "image/png")).run()
+    next(t for t in at.sidebar.toggle if t.label == "Show what each label rests on").set_value(True).run()
+    assert not at.exception
+    assert any(c.value.startswith("6 of 36 faces explained") for c in at.caption)
+    at.multiselect[0].set_value([1, 17, 36]).run()
+    assert not at.exception
+    captions = [img.caption for element in at.get("image") for img in element.proto.imgs]
+    assert [c.split()[0] for c in captions if c.startswith("#")] == ["#1", "#17", "#36"]
+    assert any(c.value.startswith("3 of 36 faces explained") for c in at.caption)
+
+
 def test_photos_explain_each_face_on_demand(face_photo):
     at = open_page("app_pages/upload.py")
     at.file_uploader[0].set_value(("group.png", png(group_photo(face_photo)), "image/png")).run()

@@ -62,6 +62,7 @@ def test_predict_csv_to_a_file(mixed_folder, tmp_path):
     assert out.returncode == 0, out.stderr
     rows = list(csv.DictReader(target.open()))
     assert [r["faces"] for r in rows] == ["1", "0"]
+    assert [r["face"] for r in rows] == ["1", ""]  # numbered from #1, as the annotated copy and the app show it
     assert rows[0]["label"] in rows[0] and abs(sum(float(rows[0][c]) for c in
                ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")) - 1) < 1e-2
     x, w = float(rows[0]["x"]), float(rows[0]["w"])

@@ -5,8 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer.detection import Box
-from fer.drawing import _PALETTE, EMOTION_COLORS, color_for, draw_results, face_tag
+from fer.detection import Box, reading_order
+from fer.drawing import (
+    _PALETTE,
+    EMOTION_COLORS,
+    MIN_FONT_SCALE,
+    MIN_NUMBER_SCALE,
+    color_for,
+    draw_results,
+    face_tag,
+    layout_tags,
+)
 from fer.recognizer import FaceResult
 
 PROBS = {"angry": 0.05, "disgust": 0.0, "fear": 0.05, "happy": 0.7, "neutral": 0.1, "sad": 0.05, "surprise": 0.05}
@@ -25,8 +34,9 @@ def test_draws_box_and_tag_at_any_size(shape):
     out = draw_results(image, results)
     assert out.shape == image.shape and out.dtype == np.uint8
     assert np.array_equal(image, np.full(shape, 40, np.uint8)), "the input must not be modified"
-    x, y = results[0].box.x, results[0].box.y + results[0].box.h // 2
-    assert tuple(out[y, x]) == color_for("happy")  # the left edge of the box
+    box = results[0].box
+    edge = [tuple(out[y, box.x]) for y in range(box.y, box.y + box.h)]
+    assert edge.count(color_for("happy")) >= box.h // 3  # the box's left edge (a tag may cover some of it)
     with_bars = draw_results(image, results, show_probabilities=True)
     assert with_bars.shape == image.shape and (with_bars != out).any()
 
@@ -48,12 +58,47 @@ def test_custom_labels_and_unknown_classes():
     colour = color_for("curious")
     assert (colour == color_for("curious") and colour not in EMOTION_COLORS.values()) or colour in _PALETTE
     short = draw_results(image, [odd], labels=["x"])
-    long = draw_results(image, [odd], labels=["#7 curious and long"], show_probabilities=True)
+    long = draw_results(image, [odd], labels=["#7 curious"], show_probabilities=True)
     assert tuple(short[100, 20]) == colour  # the box's left edge, in the class's stable colour
     assert tag_width(long, 50, colour) > 3 * tag_width(short, 50, colour)  # the tag fits its text
     below = long[145:200, 20:200]
     assert np.all(below == 0, axis=2).mean() < 0.9  # two probability bars under the box
     assert np.all(short[145:200] == 0)
+
+
+def test_a_tag_too_wide_for_its_face_keeps_only_the_number():
+    image = np.zeros((400, 400, 3), np.uint8)
+    small, large = Box(20, 100, 40, 40, 0.9), Box(150, 100, 240, 240, 0.9)
+    tags = layout_tags(image.shape, [small, large], ["#1 surprise 87%"] * 2, ["#1"] * 2, 0.55)
+    assert tags[0].text == "#1" and tags[1].text == "#1 surprise 87%"
+    for tag, box in zip(tags, (small, large)):
+        assert tag.rect[2] - tag.rect[0] <= 1.5 * box.w + 1  # no tag is much wider than its face
+
+
+def group_of_faces(rows: int = 6, columns: int = 6, side: int = 60, gap: int = 14) -> list[Box]:
+    """A crowd on a grid, each row a little higher or lower, like people standing for a photo."""
+    return [Box(20 + c * (side + gap), 40 + r * (side + gap) + (c % 3) * 4, side, side, 0.9)
+            for r in range(rows) for c in range(columns)]
+
+
+@pytest.mark.parametrize("side", [24, 40, 60, 90])
+def test_tags_of_a_crowd_never_overlap_or_leave_the_image(side):
+    boxes = group_of_faces(side=side, gap=max(6, side // 5))
+    shape = (max(b.y + b.h for b in boxes) + 20, max(b.x + b.w for b in boxes) + 20, 3)
+    texts = [f"#{i + 1} surprise 100%" for i in range(len(boxes))]
+    tags = layout_tags(shape, boxes, texts, [t.split()[0] for t in texts], 0.55 * max(1.0, min(shape[:2]) / 480))
+    for i, tag in enumerate(tags):
+        x0, y0, x1, y1 = tag.rect
+        assert 0 <= x0 < x1 <= shape[1] and 0 <= y0 < y1 <= shape[0], tag
+        assert tag.font_scale >= (MIN_FONT_SCALE if " " in tag.text else MIN_NUMBER_SCALE)
+        assert all(tag.overlap(other.rect) == 0 for other in tags[:i]), (i, tag)
+    assert draw_results(np.zeros(shape, np.uint8), [face(b.x, b.y, b.w, b.h) for b in boxes], numbered=True).any()
+
+
+def test_faces_are_numbered_in_reading_order():
+    boxes = group_of_faces()
+    shuffled = [boxes[i] for i in np.random.default_rng(0).permutation(len(boxes))]
+    assert reading_order(shuffled) == boxes  # row by row, each left to right, despite uneven heights
 
 
 def test_numbered_tags_match_chart_titles():
@@ -64,3 +109,19 @@ def test_numbered_tags_match_chart_titles():
     colour = color_for("happy")
     row = 45  # through both tags, above the boxes
     assert tag_width(numbered, row, colour) > tag_width(plain, row, colour) + 20  # "#1 " and "#2 " added
+
+
+def test_a_real_crowd_photo_gets_tags_that_do_not_overlap_in_reading_order(recognizer, face_photo):
+    from tests.test_app import crowd_photo
+
+    photo = recognizer.analyze_photo(crowd_photo(face_photo))
+    boxes = [f.box for f in photo.faces]
+    assert len(boxes) == 36 and boxes == reading_order(boxes)
+    centres = [(b.y + b.h / 2, b.x + b.w / 2) for b in boxes]
+    assert all(centres[i][1] < centres[i + 1][1] for i in range(35) if (i + 1) % 6)  # left to right in a row
+    assert all(centres[i][0] < centres[i + 6][0] for i in range(30))  # each row below the one before
+    texts = [face_tag(f, i + 1) for i, f in enumerate(photo.faces)]
+    tags = layout_tags(photo.rgb.shape, boxes, texts, [t.split()[0] for t in texts], 0.55 * 620 / 480)
+    for i, tag in enumerate(tags):
+        assert 0 <= tag.rect[0] and tag.rect[2] <= photo.rgb.shape[1] and 0 <= tag.rect[1]
+        assert tag.rect[3] <= photo.rgb.shape[0] and all(tag.overlap(t.rect) == 0 for t in tags[:i])
