@@ -9,19 +9,23 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from app_pages.common import recognizer_or_stop, rtc_configuration, selected_model_path
 from app_pages.live_session import RECORDING_MAX_SECONDS, LiveSession
 from app_pages.timeline_views import face_chart, timeline_csv, timeline_table, video_zip
-from fer.settings import DEFAULTS, MAX_SMOOTHING
+from fer.settings import CONFIDENCE_RANGE, DEFAULTS, MAX_SMOOTHING
 from fer.video import VideoSettings
 
 LIVE_PANEL_REFRESH_SECONDS = 2.0  # each refresh is a script run: often enough to feel live, no more
 TIMELINE_SECONDS = 60  # the live chart shows the last minute
 
 
+MAX_CHARTS = 3  # faces on screen charted side by side; more are in the CSV
+
+
 def session_summary(table: pd.DataFrame, class_names: tuple[str, ...]) -> pd.DataFrame:
+    """Per emotion, in percent: the share of face readings it labelled and its mean probability."""
     counts = table["label"].value_counts(normalize=True)
     return pd.DataFrame({
         "emotion": list(class_names),
-        "share of frames": [float(counts.get(n, 0.0)) for n in class_names],
-        "mean probability": [float(table[n].mean()) for n in class_names],
+        "share of frames": [100 * float(counts.get(n, 0.0)) for n in class_names],
+        "mean probability": [100 * float(table[n].mean()) for n in class_names],
     })
 
 
@@ -31,13 +35,14 @@ st.write("Press **START** and allow the camera. Video goes from your browser to 
 
 recognizer = recognizer_or_stop(selected_model_path("live"))
 
-if "live_session" not in st.session_state or st.session_state.live_session.recognizer is not recognizer:
+if "live_session" not in st.session_state:
     st.session_state.live_session = LiveSession(recognizer)
 session: LiveSession = st.session_state.live_session
+session.use_recognizer(recognizer)  # another model mid-stream: the same stream, timeline and recording go on
 
 with st.sidebar:
     settings = VideoSettings(
-        min_confidence=st.slider("Face detector confidence", 0.3, 0.95, DEFAULTS.min_confidence, 0.05),
+        min_confidence=st.slider("Face detector confidence", *CONFIDENCE_RANGE, DEFAULTS.min_confidence, 0.05),
         smoothing=st.slider("Smoothing over time", 0.0, MAX_SMOOTHING, DEFAULTS.smoothing, 0.05,
                             help="0 shows each frame's own prediction; higher values steady the labels."),
         show_probabilities=st.toggle("Show probability bars", value=False),
@@ -54,7 +59,8 @@ try:
         mode=WebRtcMode.SENDRECV,
         rtc_configuration=rtc_configuration(),
         video_frame_callback=session,
-        media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False},
+        # A width only: the browser keeps the camera's own shape (a 16:9 camera is not cropped to 4:3).
+        media_stream_constraints={"video": {"width": {"ideal": 640}}, "audio": False},
         async_processing=True,
     )
 except Exception as err:  # noqa: BLE001 - e.g. a runtime without WebRTC support; explain, do not crash
@@ -89,11 +95,16 @@ def live_panel() -> None:
         return
     latest = session.timeline.latest
     cols = st.columns(3)
-    cols[0].metric("Processing rate", f"{latest.fps:.1f} fps")
+    cols[0].metric("Processing rate", f"{latest.fps:.1f} fps",
+                   help="Frames analysed per second over the last two seconds: the figure in the video's corner.")
     cols[1].metric("Faces now", len(latest.faces))
     cols[2].metric("Frames analysed", len(session.timeline))
-    main_face = table["face"].value_counts().idxmax()  # the most-seen face of the last minute
-    st.plotly_chart(face_chart(table, main_face, recognizer.class_names), key="timeline")
+    on_screen = [number for number, _ in latest.faces][:MAX_CHARTS]
+    if not on_screen:
+        st.caption("No face in view now; a face that comes back where it left keeps its number.")
+        return
+    for column, number in zip(st.columns(len(on_screen)), on_screen):  # the faces in view, as numbered in the video
+        column.plotly_chart(face_chart(table, number, recognizer.class_names, height=260), key=f"timeline-{number}")
 
 
 live_panel()
@@ -106,8 +117,8 @@ if not playing and len(session.timeline):
     else:
         summary = session_summary(table, recognizer.class_names)
         st.dataframe(summary, hide_index=True, column_config={
-            "share of frames": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-            "mean probability": st.column_config.NumberColumn(format="percent"),
+            "share of frames": st.column_config.ProgressColumn(format="%.0f%%", min_value=0, max_value=100),
+            "mean probability": st.column_config.NumberColumn(format="%.0f%%"),
         })
     csv_text = timeline_csv(session.timeline)
     clip = session.recorder.finish() if session.recorder is not None else b""

@@ -20,7 +20,7 @@ import numpy as np
 
 from fer.atomic import write_text_atomic
 from fer.recognizer import EmotionRecognizer
-from fer.video import FrameInfo, Timeline, VideoAnnotator, VideoSettings
+from fer.video import FaceTracker, FrameInfo, Timeline, VideoAnnotator, VideoSettings
 from fer.video_io import ClipRecorder
 
 # Benchmarks and browser tests set this to a file path; the callback then writes its counters there.
@@ -46,6 +46,22 @@ class LiveSession:
         self.stats_path = os.environ.get(STATS_FILE_VARIABLE)
         # ... and each session's own copy beside it, so a benchmark can tell concurrent streams apart.
         self.session_stats_path = f"{self.stats_path}.{os.getpid()}-{id(self):x}" if self.stats_path else None
+
+    def use_recognizer(self, recognizer: EmotionRecognizer) -> None:
+        """Another model from the next frame on. The stream, its face numbers, timeline and recording go
+        on; only a model with other classes starts a new timeline (its columns differ)."""
+        if recognizer is self.recognizer:
+            return
+        with self._lock:
+            same_classes = recognizer.class_names == self.recognizer.class_names
+            self.recognizer = recognizer
+            self.annotator.recognizer = recognizer
+            if not same_classes:
+                smoothing = self.annotator.settings.smoothing
+                self.annotator.tracker = FaceTracker(recognizer.class_names, smoothing=smoothing)
+                self.timeline = Timeline(recognizer.class_names)
+                while not self.results.empty():
+                    self.results.get_nowait()
 
     def update_settings(self, settings: VideoSettings) -> None:
         self.annotator.update_settings(settings)

@@ -53,7 +53,7 @@ def face_summary(table: pd.DataFrame) -> pd.DataFrame:
         shares = frames["label"].value_counts(normalize=True)
         rows.append({"face": f"#{face}", "from (s)": round(float(frames["t"].min()), 2),
                      "to (s)": round(float(frames["t"].max()), 2), "frames": len(frames),
-                     "most often": shares.index[0], "share of its frames": float(shares.iloc[0])})
+                     "most often": shares.index[0], "share of its frames": round(100 * float(shares.iloc[0]))})
     return pd.DataFrame(rows)
 
 

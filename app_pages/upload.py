@@ -24,7 +24,7 @@ from fer.drawing import color_for, draw_results, face_tag
 from fer.explain import explain_face
 from fer.images import ImageError
 from fer.recognizer import EmotionRecognizer, FaceResult
-from fer.settings import DEFAULTS
+from fer.settings import CONFIDENCE_RANGE, DEFAULTS
 
 DISPLAY_MAX_SIDE = 1600  # annotated images are drawn at most this large (a 50 MP photo stays usable)
 MAX_EXPLAINED_FACES = 6  # explained unless the user picks others: each costs about a hundred classifications
@@ -139,7 +139,7 @@ st.title("Emotions in photos")
 st.write("Upload one or more photos. Every face is found, boxed and classified; nothing is stored.")
 model_path = selected_model_path("photos")
 with st.sidebar:
-    min_confidence = st.slider("Face detector confidence", 0.3, 0.95, DEFAULTS.min_confidence, 0.05,
+    min_confidence = st.slider("Face detector confidence", *CONFIDENCE_RANGE, DEFAULTS.min_confidence, 0.05,
                                help="Lower finds more (and smaller) faces, with more false alarms.")
     show_bars = st.toggle("Probability bars on the image", value=False)
     flip_tta = st.toggle("Also read each face mirrored", value=DEFAULTS.photo_tta == "flip",

@@ -14,7 +14,7 @@ import streamlit as st
 from app_pages.common import literal, recognizer_or_stop, selected_model_path
 from app_pages.timeline_views import face_chart, face_summary, faces_overview, timeline_csv, timeline_table, video_zip
 from fer.recognizer import EmotionRecognizer
-from fer.settings import DEFAULTS, MAX_SMOOTHING
+from fer.settings import CONFIDENCE_RANGE, DEFAULTS, MAX_SMOOTHING
 from fer.video import Timeline, source_annotator
 from fer.video_io import ClipRecorder, EncodedVideo, VideoError
 
@@ -71,7 +71,7 @@ def show_results(result: dict, name: str, class_names: tuple[str, ...]) -> None:
         return
     st.subheader("Faces")
     st.dataframe(face_summary(table), hide_index=True, column_config={
-        "share of its frames": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+        "share of its frames": st.column_config.ProgressColumn(format="%.0f%%", min_value=0, max_value=100)})
     faces = sorted(table["face"].unique())
     if len(faces) > 1:
         st.plotly_chart(faces_overview(table, class_names), key="faces_overview")
@@ -86,7 +86,7 @@ st.write(f"Upload a recording ({', '.join(t.upper() for t in VIDEO_TYPES)}; up t
          "memory and never stored.")
 recognizer = recognizer_or_stop(selected_model_path("live"))
 with st.sidebar:
-    min_confidence = st.slider("Face detector confidence", 0.3, 0.95, DEFAULTS.min_confidence, 0.05,
+    min_confidence = st.slider("Face detector confidence", *CONFIDENCE_RANGE, DEFAULTS.min_confidence, 0.05,
                                key="video_confidence")
     smoothing = st.slider("Smoothing over time", 0.0, MAX_SMOOTHING, DEFAULTS.smoothing, 0.05, key="video_smoothing",
                           help="0 shows each frame's own prediction; higher values steady the labels.")

@@ -67,9 +67,12 @@ def draw_results(
     for tag, color in zip(tags, colors):
         _draw_tag(canvas, tag, color)
     if show_probabilities:
-        for face in results:
-            _bars(canvas, face, (face.box.x, face.box.y + face.box.h), max(face.box.w, int(110 * unit)),
-                  0.55 * unit, bgr)
+        obstacles = [tag.rect for tag in tags]
+        for i, face in enumerate(results):
+            others = [(b.x, b.y, b.x + b.w, b.y + b.h) for j, b in enumerate(f.box for f in results) if j != i]
+            panel = _bars(canvas, face, 0.55 * unit, bgr, obstacles + others)
+            if panel:
+                obstacles.append(panel)
     return canvas
 
 
@@ -154,19 +157,35 @@ def _draw_tag(canvas: np.ndarray, tag: Tag, color) -> None:
     cv2.putText(canvas, tag.text, (x0 + pad_x, y0 + pad_y + th), FONT, tag.font_scale, ink, thickness, cv2.LINE_AA)
 
 
-def _bars(canvas, face: FaceResult, origin, bar_width, font_scale, bgr) -> None:
-    x, y = origin
-    scale = font_scale * 0.75
+def _bars(canvas, face: FaceResult, font_scale: float, bgr: bool,
+          obstacles: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int] | None:
+    """The face's probabilities as bars in a panel scaled to the face, beside it (right, then left),
+    else below or above it: the first place that covers no other face, tag or panel and at most a
+    quarter of its own face. None (nothing drawn) where there is no such place."""
+    box = face.box
+    scale = min(font_scale * 0.75, max(0.3, box.h / 7 / 24))  # seven lines about as tall as the face
     line = int(cv2.getTextSize("Ag", FONT, scale, 1)[0][1] * 1.9) + 2
-    height, width = canvas.shape[:2]
     label_width = int(cv2.getTextSize("surprise ", FONT, scale, 1)[0][0])
-    if y + line * len(face.probabilities) > height:  # no room below: draw inside the box instead
-        y = max(0, face.box.y + face.box.h - line * len(face.probabilities))
-    x = min(max(0, x), max(0, width - bar_width - label_width))
+    panel_w, panel_h = label_width + max(int(box.w * 0.8), 4 * line), line * len(face.probabilities)
+    height, width = canvas.shape[:2]
+    spots = [(box.x + box.w + 4, box.y), (box.x - panel_w - 4, box.y), (box.x, box.y + box.h + 4),
+             (box.x, box.y - panel_h - 4)]
+    rects = []
+    for x, y in spots:
+        x, y = min(max(0, x), max(0, width - panel_w)), min(max(0, y), max(0, height - panel_h))
+        rects.append((x, y, x + panel_w, y + panel_h))
+    own = (box.x, box.y, box.x + box.w, box.y + box.h)
+    fits = [rect for rect in rects if not any(Tag("", 0, rect).overlap(o) for o in obstacles)
+            and Tag("", 0, rect).overlap(own) <= 0.25 * box.w * box.h]
+    if not fits:  # a frame too small for bars beside the face: the face and its tag stay visible instead
+        return None
+    x, y, _, _ = fits[0]
+    bar_width = panel_w - label_width
     for i, (name, prob) in enumerate(face.probabilities.items()):
         top = y + i * line
         color = color_for(name)[::-1] if bgr else color_for(name)
-        cv2.rectangle(canvas, (x, top), (x + label_width + bar_width, top + line - 1), (0, 0, 0), -1)
+        cv2.rectangle(canvas, (x, top), (x + panel_w, top + line - 1), (0, 0, 0), -1)
         cv2.rectangle(canvas, (x + label_width, top + 2), (x + label_width + int(bar_width * prob), top + line - 3),
                       color, -1)
         cv2.putText(canvas, name[:8], (x + 2, top + line - 5), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return x, y, x + panel_w, y + panel_h

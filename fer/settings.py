@@ -31,6 +31,9 @@ class Defaults:
 
 
 DEFAULTS = Defaults()
+# The detector threshold a viewer may choose (the pages' sliders): below 0.3 YuNet reports textures as faces;
+# above 0.9 clear frontal faces (0.92-0.93) start to vanish and small ones (0.82-0.89) are gone.
+CONFIDENCE_RANGE = (0.3, 0.9)
 # The most smoothing a viewer may choose (the live page's slider, `fer video --smoothing`): beyond it a
 # label lags the face by seconds.
 MAX_SMOOTHING = 0.95

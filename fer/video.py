@@ -52,14 +52,18 @@ class FaceTracker:
     """Greedy IoU matching of each frame's faces to the previous ones, with smoothed probabilities.
 
     `smoothing` in [0, 1): 0 shows each frame's raw prediction, 0.8 averages over roughly the
-    last 5 frames. A track unseen for `max_missed` frames is dropped.
+    last 5 frames. A track unseen for `max_missed` frames is dropped from matching, but its number is
+    remembered for `remember_frames` (about 10 s at 30 fps): a face that comes back near where it left,
+    at about its size, gets its old number back instead of a new one.
     """
 
     class_names: tuple[str, ...]
     smoothing: float = 0.6
     min_iou: float = 0.3
     max_missed: int = 10
+    remember_frames: int = 300
     tracks: list[Track] = field(default_factory=list)
+    departed: list[Track] = field(default_factory=list)
     frame_index: int = 0
     _next_id: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -87,21 +91,39 @@ class FaceTracker:
                 probs = np.array([result.probabilities[n] for n in self.class_names], dtype=np.float64)
                 track = assigned.get(ri)
                 if track is None:
-                    track = Track(self._next_id, result.box, probs, self.frame_index)
-                    self._next_id += 1
+                    track = Track(self._returning_id(result.box), result.box, probs, self.frame_index)
                     self.tracks.append(track)
                 else:
                     track.probabilities = alpha * track.probabilities + (1.0 - alpha) * probs
                     track.box, track.last_seen = result.box, self.frame_index
                 smoothed = FaceResult.from_probabilities(result.box, self.class_names, track.probabilities)
                 output.append((track.track_id, smoothed))
+            gone = [t for t in self.tracks if self.frame_index - t.last_seen > self.max_missed]
             self.tracks = [t for t in self.tracks if self.frame_index - t.last_seen <= self.max_missed]
+            self.departed = [t for t in self.departed + gone if self.frame_index - t.last_seen <= self.remember_frames]
             return output
+
+    def _returning_id(self, box: Box) -> int:
+        """The number of a face that left near `box` at about its size (the nearest), else a new one."""
+        def distance(track: Track) -> float:
+            old = track.box
+            dx = (box.x + box.w / 2) - (old.x + old.w / 2)
+            dy = (box.y + box.h / 2) - (old.y + old.h / 2)
+            return (dx * dx + dy * dy) ** 0.5 / max(old.w, 1)
+
+        near = [t for t in self.departed if distance(t) <= 1.0 and 0.5 <= box.w / max(t.box.w, 1) <= 2.0]
+        if near:
+            track = min(near, key=distance)
+            self.departed.remove(track)
+            return track.track_id
+        self._next_id += 1
+        return self._next_id - 1
 
     def reset(self) -> None:
         """Forget every face: the next one seen is #1 again."""
         with self._lock:
             self.tracks.clear()
+            self.departed.clear()
             self.frame_index = 0
             self._next_id = 1
 
@@ -202,7 +224,7 @@ class VideoAnnotator:
                              show_probabilities=settings.show_probabilities,
                              labels=[face_tag(result, track_id) for track_id, result in tracked])
         fps = self.fps.tick()
-        if settings.show_fps:
+        if settings.show_fps and fps > 0:  # the first frame has no rate yet: no "0.0 fps"
             draw_fps(drawn, fps)
         self.frames += 1
         info = FrameInfo(self.frames, time.monotonic() - self._started if t is None else t, fps,
@@ -222,7 +244,7 @@ def source_annotator(recognizer: EmotionRecognizer, *, is_camera: bool = False,
 
 def draw_fps(image: np.ndarray, fps: float) -> None:
     """The processing rate in the top-left corner, white on black, in place."""
-    scale = max(0.5, image.shape[0] / 720)
+    scale = max(0.3, image.shape[0] / 720)  # small frames get small text: 160x120 keeps room for faces
     text = f"{fps:4.1f} fps"
     (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
     cv2.rectangle(image, (0, 0), (w + 12, h + base + 12), (0, 0, 0), -1)

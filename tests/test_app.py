@@ -236,7 +236,7 @@ def test_live_page_callback_timeline_and_summary(face_photo):
     assert at.subheader[0].value == "Session summary"
     assert not [m for m in at.metric if m.label in ("Processing rate", "Faces now")], "stale live figures"
     summary = at.dataframe[0].value
-    assert abs(summary["share of frames"].sum() - 1) < 1e-6
+    assert abs(summary["share of frames"].sum() - 100) < 1e-6  # in percent, like the mean probabilities
 
 
 def test_live_callback_error_is_shown_once_and_video_goes_on(face_photo):
@@ -251,6 +251,26 @@ def test_live_callback_error_is_shown_once_and_video_goes_on(face_photo):
     session.update_settings(VideoSettings())
     assert session(video_frame(face_photo)).to_ndarray(format="rgb24").shape == face_photo.shape
     assert session.frames >= 1
+
+
+def test_changing_the_model_mid_stream_keeps_the_stream_its_timeline_and_recording(face_photo):
+    at = open_page("app_pages/live.py")
+    session = at.session_state["live_session"]
+    session.reset(record=True)
+    for _ in range(3):
+        session(video_frame(face_photo))
+    session.drain()
+    before, recorder = session.recognizer, session.recorder
+    chooser = at.sidebar.selectbox[0]
+    other = next(name for name in chooser.options if name != chooser.value)
+    chooser.select(other).run()
+    assert not at.exception
+    assert at.session_state["live_session"] is session and session.recognizer is not before
+    assert session.annotator.recognizer.classifier.path.name == other
+    session(video_frame(face_photo))
+    session.drain()
+    assert len(session.timeline) == 4 and session.recorder is recorder  # nothing was reset
+    assert {row[1] for row in session.timeline.rows} == {1}  # the face keeps its number
 
 
 def test_a_failing_recording_stops_alone_and_the_video_stays_annotated(face_photo):

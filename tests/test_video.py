@@ -50,13 +50,17 @@ def test_smoothing_stops_label_flicker():
     assert label_changes(smooth_labels[5:]) == 0 and smooth_labels[-1] == "happy"
 
 
-def test_lost_tracks_expire():
-    tracker = FaceTracker(CLASSES, smoothing=0.5, max_missed=3)
-    (tid, _), = tracker.update([result(0, (1, 0, 0))])
-    for _ in range(4):
+def test_a_face_that_comes_back_keeps_its_number_and_a_new_face_gets_a_new_one():
+    tracker = FaceTracker(CLASSES, smoothing=0.5, max_missed=3, remember_frames=90)
+    (first, _), (second, _) = tracker.update([result(0, (1, 0, 0)), result(400, (0, 0, 1))])
+    for _ in range(60):  # both leave for two seconds
         tracker.update([])
-    (new_id, _), = tracker.update([result(0, (1, 0, 0))])
-    assert new_id != tid
+    back = tracker.update([result(20, (1, 0, 0)), result(900, (0, 1, 0))])  # one returns nearby, one is new
+    assert back[0][0] == first and back[1][0] not in (first, second)
+    for _ in range(100):  # gone for longer than remembered
+        tracker.update([])
+    (later, _), = tracker.update([result(0, (1, 0, 0))])
+    assert later not in (first, second, back[1][0])
 
 
 def test_fps_meter():
