@@ -68,7 +68,10 @@ def test_one_face_is_followed_as_number_one_and_detection_runs_every_third_frame
 
 def test_annotated_frames_carry_box_tag_and_fps(recognizer, face_photo):
     frame = moving_face_frames(face_photo, 1)[0]
-    drawn, info = VideoAnnotator(recognizer).annotate(frame)
+    annotator = VideoAnnotator(recognizer)
+    first, _ = annotator.annotate(frame)
+    assert not np.any(first[:20, :60] != frame[:20, :60])  # no rate yet: no "0.0 fps" tag on the first frame
+    drawn, info = annotator.annotate(frame)
     assert drawn.shape == frame.shape and not np.shares_memory(drawn, frame)
     ((_, face),) = info.faces
     box = face.box
