@@ -25,11 +25,11 @@ PROGRESS_EVERY = 10  # frames between progress updates (each one is also where C
 
 
 def analyse(data: bytes, name: str, recognizer: EmotionRecognizer, min_confidence: float, smoothing: float,
-            detect_every: int) -> dict:
+            detect_every: int, min_face: int) -> dict:
     """Every frame through the live model, as `fer video` runs it; the annotated clip and the timeline."""
     source = EncodedVideo(data, name)
     annotator = source_annotator(recognizer, min_confidence=min_confidence, smoothing=smoothing,
-                                 detect_every=detect_every)
+                                 detect_every=detect_every, min_face=min_face)
     timeline = Timeline(recognizer.class_names)
     clip = ClipRecorder(MAX_VIDEO_SECONDS, crf=23)
     total = source.frame_count
@@ -90,6 +90,10 @@ with st.sidebar:
                                key="video_confidence")
     smoothing = st.slider("Smoothing over time", 0.0, MAX_SMOOTHING, DEFAULTS.smoothing, 0.05, key="video_smoothing",
                           help="0 shows each frame's own prediction; higher values steady the labels.")
+    min_face = st.select_slider("Smallest face to find (pixels of the video)", [40, 60, 80, 100, 150, 200, 300],
+                                DEFAULTS.min_face, key="video_min_face",
+                                help="Detection runs at the size where a face this wide is still found: "
+                                     "smaller faces in 1080p or 4K video cost more time per frame.")
     detect_every = st.slider("Find faces every n-th frame", 1, 6, DEFAULTS.detect_every_n_frames,
                              key="video_detect_every", help="In between, the faces found last are classified "
                              "again: faster, and faces move little in a tenth of a second.")
@@ -100,7 +104,7 @@ if upload is None:
     st.info("Add a video above to begin. No webcam needed; the Live webcam page analyses a camera instead.")
     st.stop()
 
-job = (upload.file_id, recognizer.model_name, min_confidence, smoothing, detect_every)
+job = (upload.file_id, recognizer.model_name, min_confidence, smoothing, detect_every, min_face)
 result = st.session_state.get("video_result")
 if result is None or result["job"] != job:
     st.session_state.pop("video_result", None)  # results for other settings or another file are gone
@@ -110,7 +114,8 @@ if result is None or result["job"] != job:
         st.stop()
     st.session_state.video_running = True  # still set on the next run if this one is cut short
     try:
-        result = analyse(upload.getvalue(), upload.name, recognizer, min_confidence, smoothing, detect_every)
+        result = analyse(upload.getvalue(), upload.name, recognizer, min_confidence, smoothing, detect_every,
+                         min_face)
     except VideoError:
         st.session_state.video_running = False
         st.error(f"{literal(upload.name)} could not be read as a video: it may be damaged, incomplete or another "

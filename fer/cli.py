@@ -361,7 +361,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         outputs.discard()
         raise
     annotator = source_annotator(recognizer, is_camera=source.is_camera, min_confidence=args.min_confidence,
-                                 smoothing=args.smoothing, detect_every=args.detect_every)
+                                 smoothing=args.smoothing, detect_every=args.detect_every, min_face=args.min_face)
     total = min(filter(None, (source.frame_count, args.max_frames)), default=None)
     writer = Mp4Writer(video_file.path) if video_file else None
     keep_video: Callable[[OutputFile], bool] = lambda output: output is not video_file or writer.frames > 0  # noqa: E731
@@ -473,6 +473,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=CONFIDENCE_HELP)
     video.add_argument("--smoothing", type=number_in(float, 0.0, MAX_SMOOTHING), default=DEFAULTS.smoothing,
                        help=f"0 shows each frame's own prediction; up to {MAX_SMOOTHING} steadies labels over time")
+    video.add_argument("--min-face", type=number_in(int, 8), default=DEFAULTS.min_face, metavar="PIXELS",
+                       help="the smallest face worth finding, in the video's pixels: detection runs at the size "
+                            "where it is found (larger for 1080p and 4K; smaller values cost more per frame)")
     video.add_argument("--detect-every", type=number_in(int, 1), default=DEFAULTS.detect_every_n_frames,
                        metavar="N", help="run the face detector on every N-th frame (1: every frame)")
     video.add_argument("--max-frames", type=number_in(int, 1), metavar="N",

@@ -18,6 +18,10 @@ class Defaults:
     # Detection works on a copy scaled to this longer side: photos keep small faces, video stays fast.
     photo_detection_side: int = 960
     video_detection_side: int = 320
+    # Video: the smallest face worth finding, in the frame's own pixels. Detection runs at the size where
+    # such a face is still found (fer.video.detection_side): 320 px for a webcam, larger for 1080p and 4K,
+    # whose 200-300 px faces were lost at 320 px (benchmarks/video_detection_size.py).
+    min_face: int = 100
     # Encoded photos larger than this are decoded at about this size: faces stay far above the 48 px the
     # model reads, and a 50-megapixel photo costs tens of MB instead of hundreds.
     max_decode_side: int = 4096

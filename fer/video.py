@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import math
 import threading
 import time
 from collections import deque
@@ -156,11 +157,26 @@ class FpsMeter:
         return (len(self._times) - 1) / span if span > 0 else 0.0
 
 
+# YuNet finds a face reliably when it is at least this wide at the size detection runs at; the faces
+# it missed at 320 px in 4K frames were 17-25 px there (benchmarks/video_detection_size.py).
+RELIABLE_FACE_WIDTH = 32
+
+
+def detection_side(height: int, width: int, min_face: int = DEFAULTS.min_face) -> int:
+    """The longer side to detect faces at in frames of this size: large enough that a face `min_face`
+    pixels wide in the frame is still `RELIABLE_FACE_WIDTH` wide there, never below the video default
+    (320 px: a webcam's faces) nor above the frame itself."""
+    longer = max(height, width)
+    wanted = math.ceil(longer * RELIABLE_FACE_WIDTH / max(1, min_face))
+    return max(1, min(longer, max(DEFAULTS.video_detection_side, wanted)))
+
+
 @dataclass(frozen=True)
 class VideoSettings:
     """What a viewer may change while a video runs; swap in a new object at any time."""
 
     min_confidence: float = DEFAULTS.min_confidence
+    min_face: int = DEFAULTS.min_face  # the smallest face worth finding, in the frame's pixels
     smoothing: float = DEFAULTS.smoothing
     show_probabilities: bool = False
     mirror: bool = False  # a webcam feels natural mirrored; a video file does not
@@ -213,7 +229,7 @@ class VideoAnnotator:
             bgr = np.ascontiguousarray(bgr[:, ::-1])
         if self._frames_since_detection >= self.detect_every:
             faces = self.recognizer.analyze(bgr, bgr=True, min_confidence=settings.min_confidence,
-                                            detection_side=DEFAULTS.video_detection_side)
+                                            detection_side=detection_side(*bgr.shape[:2], settings.min_face))
             self._boxes = [face.box for face in faces]
             self._frames_since_detection = 1
         else:
@@ -234,11 +250,12 @@ class VideoAnnotator:
 
 def source_annotator(recognizer: EmotionRecognizer, *, is_camera: bool = False,
                      min_confidence: float = DEFAULTS.min_confidence, smoothing: float = DEFAULTS.smoothing,
-                     detect_every: int = DEFAULTS.detect_every_n_frames) -> VideoAnnotator:
+                     detect_every: int = DEFAULTS.detect_every_n_frames,
+                     min_face: int = DEFAULTS.min_face) -> VideoAnnotator:
     """How `fer video` and the Video page annotate a source, so both give the same frames and timeline: a
     camera mirrored with its processing rate drawn, a file as it was filmed."""
-    settings = VideoSettings(min_confidence=min_confidence, smoothing=smoothing, mirror=is_camera,
-                             show_fps=is_camera)
+    settings = VideoSettings(min_confidence=min_confidence, min_face=min_face, smoothing=smoothing,
+                             mirror=is_camera, show_fps=is_camera)
     return VideoAnnotator(recognizer, settings, detect_every=detect_every)
 
 

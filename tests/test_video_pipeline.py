@@ -190,3 +190,24 @@ def test_a_video_without_frames_leaves_no_output_file(tmp_path):
     writer = Mp4Writer(tmp_path / "never.mp4")
     writer.close()
     assert not (tmp_path / "never.mp4").exists()
+
+
+def test_detection_size_follows_the_frame_and_the_smallest_face_worth_finding():
+    from fer.video import detection_side
+
+    assert detection_side(480, 640) == 320  # a webcam: as before
+    assert detection_side(2160, 3840, min_face=100) == 1229  # 4K: a 100 px face is 32 px at detection
+    assert detection_side(2160, 3840, min_face=300) == 410
+    assert detection_side(240, 320, min_face=10) == 320  # never above the frame itself
+    assert detection_side(120, 160) == 160
+
+
+def test_a_small_face_in_a_large_frame_is_found(recognizer, face_photo):
+    """A 1920x1080 frame with a face of about 60 px: lost when detection ran at 320 px, found now."""
+    frame = np.full((1080, 1920, 3), 110, np.uint8)
+    face = cv2.resize(face_photo[0:300, 80:380], (220, 220), interpolation=cv2.INTER_AREA)
+    frame[400:620, 600:820] = face[:, :, ::-1]
+    old = recognizer.analyze(frame, bgr=True, detection_side=320)
+    _, info = VideoAnnotator(recognizer, VideoSettings(show_fps=False)).annotate(frame)
+    assert old == [] and len(info.faces) == 1
+    assert 40 <= info.faces[0][1].box.w <= 100
