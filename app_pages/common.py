@@ -116,6 +116,12 @@ def give_back_freed_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
+def display_width(pixels: int, stretch_from: int = 400) -> int | str:
+    """How wide to show an image: across its column, or at its own size when it is narrower than
+    `stretch_from` (a 1x1 photo was shown as a column-wide black square)."""
+    return "stretch" if pixels >= stretch_from else pixels
+
+
 def literal(text: str) -> str:
     """User-supplied text (a file name) as a Markdown code span: shown exactly as typed, so a name like
     `# Title` or `![x](https://host/y)` is neither formatted nor fetched by a visitor's browser."""

@@ -14,6 +14,7 @@ from PIL import Image
 from app_pages.common import (
     PHOTO_MAX_MB,
     PHOTO_TYPES,
+    display_width,
     give_back_freed_memory,
     literal,
     recognizer_or_stop,
@@ -28,6 +29,7 @@ from fer.settings import CONFIDENCE_RANGE, DEFAULTS
 
 DISPLAY_MAX_SIDE = 1600  # annotated images are drawn at most this large (a 50 MP photo stays usable)
 MAX_EXPLAINED_FACES = 6  # explained unless the user picks others: each costs about a hundred classifications
+MIN_FACE_PHOTO_SIDE = 24  # a smaller photo cannot hold a face the detector finds
 MAX_FACE_CHARTS = 3  # more faces than this get one heat map of all of them, and one chart on demand
 
 
@@ -104,11 +106,14 @@ def analyze_photo(recognizer: EmotionRecognizer, index: int, name: str, data: by
                              numbered=True)
     st.subheader(literal(name))
     left, right = st.columns([3, 2])
-    left.image(annotated, caption=f"{len(faces)} face(s) found", width="stretch")
+    height, width = photo.rgb.shape[:2]
+    left.image(annotated, caption=f"{len(faces)} face(s) found", width=display_width(annotated.shape[1]))
     stem = name.rsplit(".", 1)[0]
     left.download_button("Download annotated image", png_bytes(annotated), mime="image/png",
                          file_name=f"{stem}_annotated.png", key=f"download-{index}")
-    if not faces:
+    if not faces and min(height, width) < MIN_FACE_PHOTO_SIDE:
+        right.info(f"This photo is only {width}x{height} pixels: too small to hold a face the model can read.")
+    elif not faces:
         right.info("No face found in this photo. Try a larger, frontal face, or lower the detector "
                    "confidence in the sidebar.")
     elif len(faces) <= MAX_FACE_CHARTS:

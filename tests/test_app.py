@@ -74,6 +74,18 @@ def test_upload_several_photos_with_good_bad_and_faceless_files(face_photo):
     assert abs(table.iloc[0][["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]].sum() - 1) < 0.01
 
 
+def test_a_tiny_photo_is_shown_at_its_own_size_and_says_why_no_face(face_photo):
+    at = open_page("app_pages/upload.py")
+    at.file_uploader[0].set_value(("dot.png", png(np.zeros((1, 1, 3), np.uint8)), "image/png")).run()
+    assert not at.exception
+    assert at.get("image")[0].captions == ["0 face(s) found"]
+    assert any("only 1x1 pixels" in i.value for i in at.info)
+    from app_pages.common import display_width
+
+    assert display_width(1) == 1 and display_width(399) == 399  # shown at its own size, not a column-wide square
+    assert display_width(400) == display_width(4000) == "stretch"
+
+
 def test_the_same_photo_twice_and_names_that_look_like_markdown(face_photo):
     """Duplicate uploads once raised StreamlitDuplicateElementKey; names are shown, never rendered."""
     at = open_page("app_pages/upload.py")
