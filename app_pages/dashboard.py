@@ -86,6 +86,74 @@ def headline(report: dict, model_file: Path) -> None:
         )
 
 
+def float_file(report: dict) -> str:
+    """The file the report's evaluation describes: the float model the app's copy was converted from."""
+    return section(report, "model", "file") or f"{section(report, 'model', 'name') or 'the model'}.keras"
+
+
+def whose_figures(report: dict, model_file: Path) -> None:
+    """One line that says which file each figure is for: a converted copy (int8 weights) predicts a few
+    faces differently from the float model its report evaluates."""
+    source = Path(float_file(report)).name
+    if source == model_file.name:
+        st.caption(f"Every figure on this page is for `{model_file.name}`, the file the app runs.")
+        return
+    st.caption(f"Accuracy, file size and latency above are for `{model_file.name}`, the file the app runs; "
+               f"every other figure (macro-F1, FER+ scores, curves, confusion matrix) is from the report of "
+               f"`{source}`, the float model it was converted from, so the two accuracies can differ a little.")
+
+
+def comparable_figures(report: dict, model_file: Path) -> dict[str, str]:
+    """The figures two models are compared on, as text, each for the file it describes."""
+    evaluation = report.get("evaluation", {})
+    final = "test" if "test" in evaluation else "val"
+    metrics = section(report, "evaluation", final, "none") or {}
+    plus = metrics.get("ferplus") or {}
+    runtime = section(report, "litert", model_file.name) or report.get("model", {})
+    own = section(runtime, "agreement", final, "accuracy")
+    latency = section(report, "benchmarks", model_file.name, "classify_one_face", "median_ms")
+    parameters = section(report, "model", "parameters")
+    figures = {
+        "file the app runs": model_file.name,
+        "weights": runtime.get("weights", "float"),
+        "file size": f"{runtime['file_bytes'] / 1e6:.1f} MB" if "file_bytes" in runtime else "n/a",
+        "latency per face": f"{latency:.1f} ms" if latency else "n/a",
+        "parameters": f"{parameters:,}" if parameters else "n/a",
+        f"accuracy, {SPLIT_TITLES.get(final, final)}, FER2013 labels (this file)":
+            f"{own:.2%}" if own is not None else "n/a",
+        f"accuracy, {SPLIT_TITLES.get(final, final)}, FER2013 labels (float model)":
+            f"{metrics['accuracy']:.2%}" if "accuracy" in metrics else "n/a",
+        "macro-F1, FER2013 labels (float model)": f"{metrics['macro_f1']:.3f}" if "macro_f1" in metrics else "n/a",
+        "FER+ balanced accuracy (float model)": f"{plus['balanced_accuracy']:.3f}" if plus else "n/a",
+        "FER+ majority accuracy (float model)": f"{plus['accuracy']:.2%}" if plus else "n/a",
+    }
+    per_class = (plus or metrics).get("per_class", {})
+    against = "FER+ majority" if plus else "FER2013 labels"
+    for name, scores in per_class.items():
+        figures[f"recall: {name} ({against})"] = f"{scores['recall']:.3f}"
+    return figures
+
+
+def compare_models(report: dict, chosen: Path, paths: list[Path]) -> None:
+    """The chosen model beside another one, figure by figure."""
+    others = [p for p in paths if p != chosen]
+    if not others:
+        st.caption("Only one model is in the models folder: there is nothing to compare it with.")
+        return
+    other = st.selectbox("Compare with", others, format_func=lambda p: p.name, key="compare_with")
+    try:
+        other_report = load_report(other)
+    except ReportError as err:
+        st.info(f"{other.name}: {err}.")
+        return
+    mine, theirs = comparable_figures(report, chosen), comparable_figures(other_report, other)
+    rows = [{"figure": key, chosen.name: mine.get(key, "n/a"), other.name: theirs.get(key, "n/a")}
+            for key in dict.fromkeys([*mine, *theirs])]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, height=35 * (len(rows) + 1) + 3)
+    st.caption("Each model is scored on its own report's test split; \"this file\" is the copy the app runs, "
+               "\"float model\" the trained model its report evaluates.")
+
+
 def ensemble_summary(report: dict) -> str:
     members = report["members"]
     parts = []
@@ -179,7 +247,7 @@ def confusion_and_metrics(report: dict) -> None:
     left, right = st.columns([3, 2])
     left.plotly_chart(figure, key="confusion")
     table = pd.DataFrame([{"emotion": n, **metrics["per_class"][n]} for n in names])
-    right.metric("Accuracy", f"{metrics['accuracy']:.2%}")
+    right.metric("Accuracy", f"{metrics['accuracy']:.2%}", help=f"of {float_file(report)}, the float model")
     right.metric("Macro-F1", f"{metrics['macro_f1']:.3f}")
     if "balanced_accuracy" in metrics:
         right.metric("Balanced accuracy", f"{metrics['balanced_accuracy']:.3f}", help="mean recall of the classes")
@@ -250,6 +318,7 @@ except ReportError as err:
 
 st.caption(f"{chosen.name}: {', '.join(section(report, 'model', 'class_names') or [])}")
 headline(report, chosen)
+whose_figures(report, chosen)
 st.header("Training curves")
 curves(report)
 st.header("Class distribution")
@@ -260,6 +329,8 @@ st.header("Architecture")
 architecture(report)
 with st.expander("Full training configuration"):
     st.json(report.get("config", {}))
+st.header("Compare two models")
+compare_models(report, chosen, paths)
 st.header("What the network sees")
 if problem:
     st.info("Not available: the model file does not open.")

@@ -134,7 +134,7 @@ def test_dashboard_shows_the_shipped_report():
     assert labels["Parameters"] == f"{report['model']['parameters']:,}"
     assert [h.value for h in at.header] == ["Training curves", "Class distribution",
                                             "Confusion matrix and per-class metrics", "Architecture",
-                                            "What the network sees"]
+                                            "Compare two models", "What the network sees"]
     per_class = at.dataframe[0].value
     assert list(per_class["emotion"]) == report["model"]["class_names"]
     if report.get("members"):  # an ensemble shows each member's curves
@@ -434,3 +434,23 @@ def test_a_model_whose_metadata_lies_gets_a_clear_message_in_the_app(models_fold
         "pixels with 1 channel(s), but the network reads 48 x 48 x 1). Train one with `python -m training.train`, "
         "or pick another in the sidebar."]
     assert not at.file_uploader
+
+
+def test_dashboard_says_which_file_each_figure_is_for_and_compares_two_models():
+    at = open_page("app_pages/dashboard.py")
+    chosen = at.selectbox[0].value
+    assert any(f"`{chosen}`, the file the app runs" in c.value and "float model it was converted from" in c.value
+               for c in at.caption)
+    compare = next(s for s in at.selectbox if s.label == "Compare with")
+    other = next(o for o in compare.options if o != chosen)
+    compare.set_value(other).run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "figure" in d.value.columns)
+    assert list(table.columns) == ["figure", chosen, other]
+    rows = dict(zip(table["figure"], table[chosen]))
+    mine = json.loads((MODELS_DIR / "ferplus_ensemble.json").read_text())
+    plus = mine["evaluation"]["test"]["none"]["ferplus"]
+    assert rows["file the app runs"] == chosen and rows["weights"] == "int8"
+    assert rows["FER+ balanced accuracy (float model)"] == f"{plus['balanced_accuracy']:.3f}"
+    assert rows["recall: fear (FER+ majority)"] == f"{plus['per_class']['fear']['recall']:.3f}"
+    assert dict(zip(table["figure"], table[other]))["file the app runs"] == other
