@@ -43,11 +43,13 @@ def streamlit_server(stats_file: Path | None, log_path: Path, timeout: float = 9
     By default `streamlit run` with this Python and the repository's .streamlit/config.toml; with
     `via_run_app`, exactly the README's `bash scripts/run_app.sh` (its .venv, its checks, its defaults)."""
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for name in ("ICE_SERVERS", "ICE_TRANSPORT_POLICY", "TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN",
+                 "STREAMLIT_SERVER_ADDRESS"):
+        env.pop(name, None)  # the machine's own settings do not leak in; a test's extra_env may set them
+    env.update(extra_env or {})
     if stats_file is not None:
         env["FER_LIVE_STATS_FILE"] = str(stats_file)
-    for name in ("ICE_SERVERS", "TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN", "STREAMLIT_SERVER_ADDRESS"):
-        env.pop(name, None)
     options = ["--server.headless", "true"] if headless else []  # headless: no browser window, no questions
     options += ["--server.port", str(port)]
     command = (["bash", "scripts/run_app.sh", *options] if via_run_app

@@ -151,7 +151,10 @@ def rtc_configuration() -> dict:
     explicit = _secret("ICE_SERVERS") or os.environ.get("ICE_SERVERS")
     if explicit:
         servers = json.loads(explicit) if isinstance(explicit, str) else [dict(s) for s in explicit]
-        return {"iceServers": servers}
+        policy = str(_secret("ICE_TRANSPORT_POLICY") or os.environ.get("ICE_TRANSPORT_POLICY") or "all")
+        # "relay": the browser sends media only through the TURN servers, as behind a strict firewall; it
+        # proves a TURN set-up works before it is needed (tests/test_e2e_browser.py runs one on coturn).
+        return {"iceServers": servers, **({"iceTransportPolicy": "relay"} if policy == "relay" else {})}
     for names in TURN_PROVIDER_VARIABLES:
         values = [os.environ.get(n) or _secret(n) for n in names]
         if all(values):
