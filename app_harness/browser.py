@@ -110,12 +110,14 @@ def write_camera_video(path: Path, face_photo: np.ndarray, seconds: float = 4.0,
     return path
 
 
-def launch_chromium(playwright, camera_video: Path):
+def launch_chromium(playwright, camera_video: Path | None = None):
+    """Debian's Chromium, headless; with `camera_video`, a fake camera that plays it (and asks no permission)."""
+    camera = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+              f"--use-file-for-fake-video-capture={camera_video}"] if camera_video else []
     return playwright.chromium.launch(
         executable_path=CHROMIUM,
         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-              "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
-              "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera_video}"],
+              "--disable-sync", "--no-first-run", *camera],
     )
 
 
