@@ -8,7 +8,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from app_pages.common import recognizer_or_stop, rtc_configuration, selected_model_path
 from app_pages.live_session import RECORDING_MAX_SECONDS, LiveSession
-from app_pages.timeline_views import face_chart, timeline_csv, timeline_table, video_zip
+from app_pages.timeline_views import face_chart_image, face_table, timeline_csv, timeline_table, video_zip
 from fer.settings import CONFIDENCE_RANGE, DEFAULTS, MAX_SMOOTHING
 from fer.video import VideoSettings
 
@@ -17,6 +17,7 @@ TIMELINE_SECONDS = 60  # the live chart shows the last minute
 
 
 MAX_CHARTS = 3  # faces on screen charted side by side; more are in the CSV
+CHART_POINTS = 120  # points per line in the live charts: every half second of the last minute
 
 
 def session_summary(table: pd.DataFrame, class_names: tuple[str, ...]) -> pd.DataFrame:
@@ -104,7 +105,8 @@ def live_panel() -> None:
         st.caption("No face in view now; a face that comes back where it left keeps its number.")
         return
     for column, number in zip(st.columns(len(on_screen)), on_screen):  # the faces in view, as numbered in the video
-        column.plotly_chart(face_chart(table, number, recognizer.class_names, height=260), key=f"timeline-{number}")
+        column.image(face_chart_image(face_table(table, number, CHART_POINTS), number, recognizer.class_names),
+                     width="stretch")
 
 
 live_panel()

@@ -8,6 +8,7 @@ import shutil
 
 import av
 import numpy as np
+import pandas as pd
 import pytest
 import streamlit_webrtc  # noqa: F401 - before TensorFlow: see streamlit_app.py
 from PIL import Image
@@ -454,3 +455,24 @@ def test_dashboard_says_which_file_each_figure_is_for_and_compares_two_models():
     assert rows["FER+ balanced accuracy (float model)"] == f"{plus['balanced_accuracy']:.3f}"
     assert rows["recall: fear (FER+ majority)"] == f"{plus['per_class']['fear']['recall']:.3f}"
     assert dict(zip(table["figure"], table[other]))["file the app runs"] == other
+
+
+def test_the_live_chart_is_a_light_image_of_the_last_minute():
+    """The live panel draws its chart as an image (a Plotly redraw every 2 s made the shown video dip),
+    from at most CHART_POINTS points per line."""
+    from app_pages.timeline_views import face_chart_image, face_table
+    from fer.drawing import color_for
+
+    names = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+    t = np.arange(0, 60, 1 / 30)
+    happy = 0.5 + 0.4 * np.sin(t / 5)
+    rest = (1 - happy) / 6
+    table = pd.DataFrame({"t": t, "face": 1, "label": "happy", "score": happy,
+                          **{n: happy if n == "happy" else rest for n in names}})
+    few = face_table(table, 1, max_points=120)
+    assert 100 <= len(few) <= 121 and few["t"].is_monotonic_increasing
+    assert abs(few["happy"].mean() - happy.mean()) < 0.01  # averaged, not picked
+    image = face_chart_image(few, 1, names)
+    assert image.shape == (240, 560, 3) and image.dtype == np.uint8
+    line = np.all(image == color_for("happy"), axis=2)
+    assert line[28:216].sum() > 500  # the happy line is drawn across the plot
