@@ -16,7 +16,7 @@ import itertools
 import json
 import math
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -28,6 +28,7 @@ from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
 from fer.interrupts import Interrupted, deferred, interruptible, shielded
 from fer.model_file import ModelFileError
 from fer.outputs import OutputError, OutputFile, check_writable_folder, refuse_inputs_as_outputs, shown
+from fer.parallel import PhotoJob, PhotoOutcome, PhotoPool, analyse_photo_job, default_workers, write_annotated
 from fer.pixel_csv import PixelCsvError, iter_pixel_csv
 from fer.preprocessing import TTA_MODES
 from fer.settings import DEFAULTS, MAX_SMOOTHING
@@ -133,23 +134,6 @@ class AnnotatedFolder:
             raise OutputError(f"--annotate: {len(existing)} annotated file(s) exist already, the first "
                               f"{shown(existing[0])} (add --overwrite to replace them, or choose another folder)")
 
-    def save(self, key: tuple[Path, Path], rgb) -> None:
-        import cv2
-
-        target = self.targets[key]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        ok, encoded = cv2.imencode(".png", rgb[:, :, ::-1])
-        if not ok:
-            raise OSError(f"could not encode {shown(target)}")
-        output = OutputFile(target, "--annotate", self.overwrite, refuse_existing=False)
-        try:
-            output.path.write_bytes(encoded.tobytes())
-            placed = output.commit()
-        finally:
-            output.discard()
-        if placed != target:
-            self.renamed.append(name_taken_note(target, placed))
-
 
 def name_taken_note(target: Path, placed: Path) -> str:
     return f"{shown(target)} was created by another run meanwhile: wrote {shown(placed)} instead"
@@ -187,32 +171,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
     annotated = AnnotatedFolder(Path(args.annotate), args.overwrite, files) if args.annotate else None
     outputs = RunOutputs(args.overwrite)
     failures, done = len(missing), 0
+    outcomes = None
     try:
         stream = outputs.text(args.output, "--output")
         for raw in missing:
             print(f"skipped {shown(raw)}: no such file or folder", file=sys.stderr)
-        recognizer = EmotionRecognizer(args.model)
+        recognizer = EmotionRecognizer(args.model)  # here too with workers: a bad model stops the run at once
         progress = tqdm(total=len(files), unit="img", disable=len(files) < 20 or args.quiet, file=sys.stderr)
         writer = RecordWriter(stream, args.format, recognizer.class_names)
-        batches = predict_crop_files(recognizer, files, args.tta) if args.cropped else \
-            predict_photo_files(recognizer, files, args.min_confidence, args.tta)
-        for (path, relative), outcome in batches:
-            with deferred():  # a signal waits until this photo's results (and annotated copy) are written
+        outcomes = photo_outcomes(args, recognizer, files, annotated)
+        for (path, relative), outcome in outcomes:
+            with deferred():  # a signal waits until this photo's results are written
                 progress.update(1)
                 done += 1
-                if isinstance(outcome, ImageError):
+                if outcome.faces is None:
                     failures += 1
-                    tqdm.write(f"skipped {shown(path)}: {outcome}", file=sys.stderr)
+                    tqdm.write(f"skipped {shown(path)}: {outcome.problem}", file=sys.stderr)
                     continue
-                rgb, faces, scale = outcome
-                writer.write(shown(path), [face.scaled(1 / scale).to_json() for face in faces])
-                if annotated:
-                    try:
-                        annotated.save((path, relative), draw_results(rgb, faces, numbered=True))
-                    except (OSError, OutputError) as err:  # e.g. the folder was removed meanwhile
-                        failures += 1
-                        tqdm.write(f"not annotated {shown(path)}: {getattr(err, 'strerror', None) or err}",
-                                   file=sys.stderr)
+                writer.write(shown(path), outcome.faces)
+                if outcome.annotate_problem:  # e.g. the folder was removed meanwhile
+                    failures += 1
+                    tqdm.write(f"not annotated {shown(path)}: {outcome.annotate_problem}", file=sys.stderr)
+                elif annotated and outcome.annotated_at != annotated.targets[(path, relative)]:
+                    annotated.renamed.append(name_taken_note(annotated.targets[(path, relative)], outcome.annotated_at))
         progress.close()
     except Interrupted as stop:
         return stopped(stop, outputs, f"after {done} of {len(files)} file(s)",
@@ -220,8 +201,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except BaseException:
         outputs.discard()
         raise
+    finally:
+        if outcomes is not None:
+            outcomes.close()  # with workers: the pool stops (photos not started are dropped)
     outputs.finish()
     return finished(1 if failures else 0, outputs, annotated)
+
+
+def photo_outcomes(args: argparse.Namespace, recognizer, files: list[tuple[Path, Path]],
+                   annotated: AnnotatedFolder | None) -> Iterator[tuple[tuple[Path, Path], PhotoOutcome]]:
+    """(file, what became of it) in input order: face crops in batches here; photos here or, with more
+    than one worker, on a pool of processes (fer.parallel) that gives the same results."""
+    if args.cropped:
+        yield from crop_outcomes(recognizer, files, args.tta, annotated, args.overwrite)
+        return
+    jobs = [PhotoJob(path, args.min_confidence, args.tta, annotated.targets[(path, relative)] if annotated else None,
+                     args.overwrite) for path, relative in files]
+    workers = min(args.workers or default_workers(), len(files))
+    if workers <= 1:
+        for key, job in zip(files, jobs):
+            yield key, analyse_photo_job(job, recognizer)
+        return
+    pool = PhotoPool(workers, args.model)
+    try:
+        yield from zip(files, pool.run(jobs))
+    finally:
+        pool.close()
 
 
 def stopped(stop: Interrupted, outputs: RunOutputs, progress: str, kept: bool,
@@ -250,19 +255,9 @@ def finished(status: int, outputs: RunOutputs, annotated: AnnotatedFolder | None
     return 1 if renamed else status
 
 
-def predict_photo_files(recognizer, files: list[tuple[Path, Path]], min_confidence: float, tta: str):
-    """Each photo in turn: (its paths, (decoded pixels, faces in them, decode scale) or the ImageError)."""
-    for path, relative in files:
-        try:
-            photo = recognizer.analyze_photo(path, min_confidence=min_confidence, tta=tta)
-        except ImageError as err:
-            yield (path, relative), err
-            continue
-        yield (path, relative), (photo.rgb, photo.faces, photo.scale)
-
-
-def predict_crop_files(recognizer, files: list[tuple[Path, Path]], tta: str):
-    """Face crops, CROP_BATCH per model call: (paths, (pixels, [the crop's result], 1.0) or the ImageError)."""
+def crop_outcomes(recognizer, files: list[tuple[Path, Path]], tta: str, annotated: AnnotatedFolder | None,
+                  overwrite: bool) -> Iterator[tuple[tuple[Path, Path], PhotoOutcome]]:
+    """Face crops, CROP_BATCH per model call, each one face: what became of each file, in order."""
     for start in range(0, len(files), CROP_BATCH):
         images: dict[tuple[Path, Path], object] = {}
         for key in files[start : start + CROP_BATCH]:
@@ -274,7 +269,18 @@ def predict_crop_files(recognizer, files: list[tuple[Path, Path]], tta: str):
         results = recognizer.classify_crops([images[key] for key in readable], tta=tta) if readable else []
         by_key = dict(zip(readable, results))
         for key, image in images.items():
-            yield key, image if isinstance(image, ImageError) else (image, [by_key[key]], 1.0)
+            if isinstance(image, ImageError):
+                yield key, PhotoOutcome(None, str(image))
+                continue
+            outcome = PhotoOutcome([by_key[key].to_json()])
+            if annotated:
+                try:
+                    placed = write_annotated(annotated.targets[key], draw_results(image, [by_key[key]], numbered=True),
+                                             overwrite)
+                    outcome = PhotoOutcome(outcome.faces, annotated_at=placed)
+                except (OSError, OutputError) as err:
+                    outcome = PhotoOutcome(outcome.faces, annotate_problem=getattr(err, "strerror", None) or str(err))
+            yield key, outcome
 
 
 def cmd_predict_csv(args: argparse.Namespace) -> int:
@@ -455,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help=CONFIDENCE_HELP)
     predict.add_argument("--tta", choices=TTA_MODES, default="none",
                          help="test-time augmentation: flip averages each face with its mirror image")
+    predict.add_argument("--workers", type=number_in(int, 1), metavar="N",
+                         help=f"processes analysing photos, one model each (default: every core, {default_workers()} "
+                              "here); the results are the same, in input order, whatever N")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=cmd_predict)
     pcsv = sub.add_parser("predict-csv", help="classify each row of a Kaggle-style CSV with a pixels column")

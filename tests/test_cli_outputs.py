@@ -164,13 +164,13 @@ def test_runs_started_together_keep_every_result(tmp_path, face_photo):
         for j in range(30 + i):  # enough work for the runs to overlap; each its own count, to tell them apart
             write_image(tmp_path / f"in{i}" / f"photo{j}.png", face_photo)
     runs = [subprocess.Popen(fer_command("predict", tmp_path / f"in{i}", "--output", tmp_path / "results.jsonl",
-                                         "--annotate", tmp_path / "annotated", "--quiet"),
+                                         "--annotate", tmp_path / "annotated", "--quiet", "--workers", "1"),
                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(3)]
     outcomes = [(run.wait(timeout=300), run.stderr.read().decode()) for run in runs]
     results = sorted(tmp_path.glob("results*.jsonl"))
     counts = sorted(len(path.read_text().splitlines()) for path in results)
     finished = sorted(30 + i for i, (status, _) in enumerate(outcomes) if status in (0, 1))
-    assert counts == finished and len(finished) >= 2, outcomes  # every run that worked kept its own file
+    assert counts == finished and finished, outcomes  # every run that worked kept its own file
     for status, err in outcomes:
         assert "Traceback" not in err
         assert status in (0, 1) or (status == 2 and "exist" in err), (status, err)  # refused up front at worst
@@ -178,6 +178,30 @@ def test_runs_started_together_keep_every_result(tmp_path, face_photo):
     annotated = list((tmp_path / "annotated").glob("*.png"))
     assert len(annotated) == sum(finished)  # no annotated copy overwrote another
     assert not list(tmp_path.rglob(".*.partial"))
+
+
+def test_names_taken_by_another_run_mid_way_are_numbered_not_overwritten(tmp_path, face_photo):
+    """A run checks its outputs at the start; another run creates the same names before it ends (here,
+    deterministically, the test does): nothing of the other run's is replaced, and the run says where its
+    own files went and exits 1."""
+    for j in range(60):
+        write_image(tmp_path / "in" / f"photo{j:02d}.png", face_photo)
+    run = subprocess.Popen(fer_command("predict", tmp_path / "in", "--output", tmp_path / "results.jsonl",
+                                       "--annotate", tmp_path / "annotated", "--quiet", "--workers", "1"),
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "annotated" / "photo00_annotated.png").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (tmp_path / "results.jsonl").write_text("the other run's results\n")
+    (tmp_path / "annotated" / "photo59_annotated.png").write_bytes(b"the other run's picture")
+    status, err = run.wait(timeout=300), run.stderr.read().decode()
+    assert status == 1, err
+    assert (tmp_path / "results.jsonl").read_text() == "the other run's results\n"
+    assert (tmp_path / "annotated" / "photo59_annotated.png").read_bytes() == b"the other run's picture"
+    assert len((tmp_path / "results-2.jsonl").read_text().splitlines()) == 60
+    assert (tmp_path / "annotated" / "photo59_annotated-2.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(line.split(" was created")[0] for line in err.splitlines()) == [
+        str(tmp_path / "annotated" / "photo59_annotated.png"), str(tmp_path / "results.jsonl")]
 
 
 @pytest.fixture(scope="module")

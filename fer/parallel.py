@@ -1,0 +1,117 @@
+"""Photos on every core: a pool of worker processes, each with its own recognizer loaded once, each photo
+analysed (and its annotated copy written) by one of them, and the results handed back in input order.
+
+A photo is analysed exactly as in one process (the same `EmotionRecognizer.analyze_photo`), so the
+output does not depend on the number of workers. Each worker runs its model and OpenCV on one thread:
+N workers on N cores, not N x 4 threads fighting for them. Workers ignore Ctrl+C, SIGTERM and SIGHUP;
+the command that owns them stops them and writes out what was done (`fer.interrupts`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+_recognizer = None  # the worker process's own
+
+
+@dataclass(frozen=True)
+class PhotoJob:
+    path: Path
+    min_confidence: float
+    tta: str
+    annotate_to: Path | None = None  # where the annotated copy goes (planned by the parent), if anywhere
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class PhotoOutcome:
+    faces: list[dict] | None  # each face's JSON, in input pixels; None when the photo could not be read
+    problem: str | None = None  # why it could not be read
+    annotate_problem: str | None = None  # why its annotated copy could not be written
+    annotated_at: Path | None = None  # where the annotated copy went (another name if its own was taken)
+
+
+def default_workers() -> int:
+    """Every core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _start_worker(model_path: str | None) -> None:
+    global _recognizer
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    os.environ["FER_THREADS"] = "1"
+    import cv2
+
+    cv2.setNumThreads(1)
+    from fer.recognizer import EmotionRecognizer
+
+    _recognizer = EmotionRecognizer(model_path)
+
+
+def analyse_photo_job(job: PhotoJob, recognizer=None) -> PhotoOutcome:
+    """One photo, in whichever process runs it."""
+    from fer.drawing import draw_results
+    from fer.images import ImageError
+    from fer.outputs import OutputError
+
+    recognizer = recognizer or _recognizer
+    try:
+        photo = recognizer.analyze_photo(job.path, min_confidence=job.min_confidence, tta=job.tta)
+    except ImageError as err:
+        return PhotoOutcome(None, str(err))
+    faces = [face.scaled(1 / photo.scale).to_json() for face in photo.faces]
+    if job.annotate_to is None:
+        return PhotoOutcome(faces)
+    try:
+        placed = write_annotated(job.annotate_to, draw_results(photo.rgb, photo.faces, numbered=True), job.overwrite)
+    except (OSError, OutputError) as err:
+        return PhotoOutcome(faces, annotate_problem=getattr(err, "strerror", None) or str(err))
+    return PhotoOutcome(faces, annotated_at=placed)
+
+
+def write_annotated(target: Path, rgb, overwrite: bool) -> Path:
+    """The annotated copy as PNG, whole or not at all, never over another run's file (fer.outputs)."""
+    import cv2
+
+    from fer.outputs import OutputFile, shown
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ok, encoded = cv2.imencode(".png", rgb[:, :, ::-1])
+    if not ok:
+        raise OSError(f"could not encode {shown(target)}")
+    output = OutputFile(target, "--annotate", overwrite, refuse_existing=False)
+    try:
+        output.path.write_bytes(encoded.tobytes())
+        return output.commit()
+    finally:
+        output.discard()
+
+
+class PhotoPool:
+    """`workers` processes analysing photos; `run` yields each job's outcome in the order given."""
+
+    def __init__(self, workers: int, model_path: str | None) -> None:
+        # Spawned, not forked: the parent already runs LiteRT's and OpenCV's threads, and a fork copies
+        # their locks in whatever state they are (the default on macOS and Windows anyway).
+        self._executor = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(model_path,),
+                                             mp_context=multiprocessing.get_context("spawn"))
+        self.workers = workers
+
+    def run(self, jobs: list[PhotoJob]) -> Iterator[PhotoOutcome]:
+        chunk = max(1, min(8, len(jobs) // (4 * self.workers)))  # few round trips, yet balanced to the end
+        yield from self._executor.map(analyse_photo_job, jobs, chunksize=chunk)
+
+    def close(self) -> None:
+        """Stop now: photos not started are dropped, the workers end."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
