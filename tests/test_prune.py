@@ -16,7 +16,7 @@ from training.ensemble import build_ensemble
 from training.model import build_model
 from training.prune import pruned, read_architecture
 from training.report import save_with_info
-from training.train import train
+from training.train import TrainingError, train
 
 INFO = ModelInfo("tiny", ("horizontal", "plain", "vertical"), (24, 24), 1)
 
@@ -95,5 +95,5 @@ def test_prune_an_ensemble_member_then_fine_tune_it_with_init(tmp_path):
     for layer in ("b0_conv0", "b1_conv1", "fc", "probabilities"):
         np.testing.assert_allclose(tuned.get_layer(layer).get_weights()[0], narrow.get_layer(layer).get_weights()[0],
                                    atol=1e-6)
-    with pytest.raises(SystemExit, match=r"--init .* same layers"):
+    with pytest.raises(TrainingError, match=r"--init .* same layers"):
         train(tiny_config(tmp_path / "wrong", data, epochs=1, width=3, dense_units=8, init=str(narrow_path)))

@@ -16,7 +16,7 @@ import pytest
 from fer.model_file import read_model_info
 from tests.conftest import ROOT, write_image
 from training.augment import AugmentConfig
-from training.train import AugmentedBatches, TrainConfig, parse_args, settings_changed_on_resume, train
+from training.train import AugmentedBatches, TrainConfig, TrainingError, parse_args, settings_changed_on_resume, train
 
 CLASSES = ("horizontal", "vertical", "plain")
 
@@ -119,7 +119,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     # Settings that would change the run are refused, not ignored; the original command again is accepted.
     changed, _, given = parse_args(["--resume", "--run-dir", str(run_dir), "--epochs", "9", "--erase=0.3",
                                     "--workers", "2"])
-    with pytest.raises(SystemExit, match=r"differ: --epochs 9 \(the run's: 6\), --erase 0.3 \(the run's: 0.2\)\."):
+    with pytest.raises(TrainingError, match=r"differ: --epochs 9 \(the run's: 6\), --erase 0.3 \(the run's: 0.2\)\."):
         train(changed, resume=True, given=given)
     assert json.loads(state_file.read_text())["epoch"] == interrupted["epoch"]
     same, _, given = parse_args([*command[3:], "--resume"])
@@ -146,12 +146,21 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
 
 
 def test_resume_without_checkpoint_and_existing_run(tmp_path):
-    with pytest.raises(SystemExit, match="no checkpoint"):
+    with pytest.raises(TrainingError, match="no checkpoint"):
         train(TrainConfig(data="x", run_dir=str(tmp_path / "none")), resume=True)
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "state.json").write_text("{}")
-    with pytest.raises(SystemExit, match="already holds a run"):
+    with pytest.raises(TrainingError, match="already holds a run"):
         train(TrainConfig(data="x", run_dir=str(tmp_path / "busy")))
+
+
+def test_cli_turns_a_run_it_cannot_continue_into_one_line(tmp_path):
+    """training raises a typed error (library callers can catch it); its command line prints one line."""
+    out = subprocess.run([sys.executable, "-m", "training.train", "--resume", "--run-dir", str(tmp_path / "none")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    lines = [line for line in out.stderr.splitlines() if line.startswith("error")]
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert lines == [f"error: --resume: no checkpoint in {tmp_path / 'none'} (looked for state.json)"]
 
 
 def test_cli_reports_a_bad_dataset_without_a_traceback(tmp_path):

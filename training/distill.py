@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer.atomic import staged_path
 from fer.classifier import EmotionClassifier
 from fer.model_file import ModelFileError
 
@@ -40,7 +41,8 @@ def teacher_probabilities(teacher_path: str, images: np.ndarray, class_names: li
     probabilities = np.concatenate([teacher.predict_prepared(images[start : start + 4096], "flip")
                                     for start in range(0, len(images), 4096)]).astype(np.float32)
     run_dir.mkdir(parents=True, exist_ok=True)
-    np.save(cache, probabilities)
+    with staged_path(cache) as staged:  # a kill mid-write leaves no half file for the resume to trust
+        np.save(staged, probabilities)
     return probabilities
 
 

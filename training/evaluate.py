@@ -17,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 
+from fer.atomic import write_text_atomic
 from fer.classifier import predict_with_tta
 from fer.model_file import ModelFileError, PriorCorrection, read_model_info
 from fer.preprocessing import TTA_MODES
@@ -171,9 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         data = dataset.splits[split]
         results[split] = evaluate_model(model, data.images, data.labels, dataset.class_names, args.tta)
         print(format_metrics(f"{info.name} on {split} (tta {args.tta})", results[split], dataset.class_names))
-    if args.json_out:
-        with open(args.json_out, "w") as handle:
-            json.dump({"model": args.model, "tta": args.tta, "results": results}, handle, indent=1)
+    if args.json_out:  # whole or not at all, as every file this project writes
+        write_text_atomic(args.json_out, json.dumps({"model": args.model, "tta": args.tta, "results": results},
+                                                    indent=1, default=float))
     return 0
 
 

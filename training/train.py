@@ -39,6 +39,11 @@ BEST = "best.keras"
 STATE = "state.json"
 
 
+class TrainingError(Exception):
+    """A run that cannot start or continue as asked (a resume that does not match, a folder already in
+    use, an --init file that does not fit); `main` turns it into one line and exit status 2."""
+
+
 @dataclass
 class TrainConfig:
     data: str
@@ -279,12 +284,12 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
     state = None
     if resume:
         if not state_path.exists():
-            raise SystemExit(f"--resume: no checkpoint in {run_dir} (looked for {STATE})")
+            raise TrainingError(f"--resume: no checkpoint in {run_dir} (looked for {STATE})")
         state = json.loads(state_path.read_text())
         saved = dict(state["config"])
         changed = settings_changed_on_resume(config, saved, given or {})
         if changed:
-            raise SystemExit(f"--resume continues {run_dir} with the settings it began with, and these differ: "
+            raise TrainingError(f"--resume continues {run_dir} with the settings it began with, and these differ: "
                              f"{', '.join(changed)}. Leave them out, or start a new run with another --run-dir.")
         if config.data:  # the same data found elsewhere (another machine): its fingerprint is checked below
             saved["data"] = config.data
@@ -294,7 +299,7 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
         config = TrainConfig(**{**saved, "augment": AugmentConfig(**saved["augment"])})
         print(f"resuming {run_dir} after epoch {state['epoch']}", flush=True)
     elif state_path.exists():
-        raise SystemExit(f"{run_dir} already holds a run: pass --resume to continue it or choose --run-dir")
+        raise TrainingError(f"{run_dir} already holds a run: pass --resume to continue it or choose --run-dir")
 
     previous_policy = keras.mixed_precision.global_policy()
     try:
@@ -376,7 +381,7 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
             metrics=["accuracy", BalancedAccuracy(num_classes)],
         )
     if state["dataset_fingerprint"] != fingerprint:
-        raise SystemExit("--resume: the dataset differs from the one this run started with")
+        raise TrainingError("--resume: the dataset differs from the one this run started with")
 
     done = state["epoch"] >= config.epochs or state.get("stopped_early")
     if not done:
@@ -427,7 +432,7 @@ def start_from(model: keras.Model, path: str) -> None:
         for layer in model.layers:
             layer.set_weights(source.get_layer(layer.name).get_weights())
     except (OSError, ValueError) as err:  # a missing file, another architecture or width
-        raise SystemExit(f"--init {path}: cannot start from it ({err}); it must be a .keras file with the same "
+        raise TrainingError(f"--init {path}: cannot start from it ({err}); it must be a .keras file with the same "
                          "layers as this run (its --width, --blocks, --dense-units)") from err
     print(f"starting from the weights of {path}", flush=True)
 
@@ -497,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     config, resume, given = parse_args(argv)
     try:
         path = train(config, resume=resume, given=given)
-    except (DatasetError, ModelFileError) as err:
+    except (DatasetError, ModelFileError, TrainingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
