@@ -59,7 +59,7 @@ class FaceTracker:
     """
 
     class_names: tuple[str, ...]
-    smoothing: float = 0.6
+    smoothing: float = DEFAULTS.smoothing
     min_iou: float = 0.3
     max_missed: int = 10
     remember_frames: int = 300
