@@ -34,6 +34,7 @@ from fer.preprocessing import TTA_MODES
 from fer.settings import DEFAULTS, MAX_SMOOTHING
 
 CROP_BATCH = 256  # --cropped classifies this many files per model call
+PHOTOS_PER_WORKER = 8  # fewer photos than this per core: no worker processes (see photo_outcomes)
 MODEL_HELP = "a .tflite or .keras model from training.train (default: the shipped model for photos)"
 OVERWRITE_HELP = "let outputs replace files that exist (never an input)"
 
@@ -217,7 +218,9 @@ def photo_outcomes(args: argparse.Namespace, recognizer, files: list[tuple[Path,
         return
     jobs = [PhotoJob(path, args.min_confidence, args.tta, annotated.targets[(path, relative)] if annotated else None,
                      args.overwrite) for path, relative in files]
-    workers = min(args.workers or default_workers(), len(files))
+    # A worker first starts Python and loads its own model: by default one per core, but no more than one
+    # per PHOTOS_PER_WORKER photos, so a handful of photos runs here at once.
+    workers = min(args.workers or min(default_workers(), len(files) // PHOTOS_PER_WORKER), len(files))
     if workers <= 1:
         for key, job in zip(files, jobs):
             yield key, analyse_photo_job(job, recognizer)
@@ -463,7 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="test-time augmentation: flip averages each face with its mirror image")
     predict.add_argument("--workers", type=number_in(int, 1), metavar="N",
                          help=f"processes analysing photos, one model each (default: every core, {default_workers()} "
-                              "here); the results are the same, in input order, whatever N")
+                              f"here, for {PHOTOS_PER_WORKER}+ photos a core); the results are the same, in input "
+                              "order, whatever N")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=cmd_predict)
     pcsv = sub.add_parser("predict-csv", help="classify each row of a Kaggle-style CSV with a pixels column")
