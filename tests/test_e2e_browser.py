@@ -151,6 +151,33 @@ def test_live_webcam_over_webrtc(server, browser, stats_file):
     assert frames[-1][:20, :60].mean() < 80  # the fps tag's black corner: the annotated video was recorded
 
 
+def test_a_wide_camera_keeps_its_shape(server, stats_file, tmp_path, face_photo):
+    """A 16:9 camera (1280x720 here) reaches the server as 16:9, not cropped to 4:3."""
+    import cv2
+    import numpy as np
+
+    face = cv2.resize(face_photo[30:250, 120:340], (300, 300))
+    wide = tmp_path / "wide.mjpeg"
+    with wide.open("wb") as handle:
+        for _ in range(60):
+            frame = np.full((720, 1280, 3), 128, np.uint8)
+            frame[200:500, 500:800] = face
+            handle.write(cv2.imencode(".jpg", frame[:, :, ::-1])[1].tobytes())
+    stats_file.unlink(missing_ok=True)
+    with playwright_api.sync_playwright() as playwright:
+        chromium = launch_chromium(playwright, wide)
+        try:
+            page = chromium.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{server}/live")
+            page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name=re.compile(START_BUTTON, re.I)).click()
+            stats = wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 10, timeout=90)
+        finally:
+            chromium.close()
+    height, width = stats["frame_shape"][:2]
+    assert abs(width / height - 16 / 9) < 0.02, stats["frame_shape"]
+
+
 def test_video_page_annotates_an_uploaded_clip_that_plays_and_downloads(server, browser, face_photo, tmp_path):
     from tests.test_cli_outputs import write_clip
 
