@@ -8,6 +8,10 @@ import streamlit as st
 # pylibsrtp (aiortc's SRTP binding) crashes the whole process in srtp_init() when it loads after it.
 import streamlit_webrtc  # noqa: F401
 
+from app_pages.process_memory import tune_memory_once
+
+tune_memory_once()  # process-wide memory settings: here, once, not as a side effect of importing a page
+
 ICON = Path(__file__).resolve().parent / "app_pages" / "icon.png"
 # The tab icon is a file of ours: a ":material/...:" icon would be fetched from Google's font server.
 st.set_page_config(page_title="Facial expression recognition", page_icon=str(ICON), layout="wide")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import json
 import os
 import re
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -78,42 +75,6 @@ def recognizer_or_stop(model_path: Path) -> EmotionRecognizer:
         st.error(f"The model {model_path.name} could not be loaded ({err}). Train one with "
                  "`python -m training.train`, or pick another in the sidebar.")
         st.stop()
-
-
-def _glibc():
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (macOS, Windows): its allocator needs none of this
-        return None
-
-
-M_MMAP_THRESHOLD = -3
-HEAP_TRIM_SECONDS = 10.0
-_LIBC = _glibc()
-
-
-def _trim_heap_forever() -> None:
-    while True:
-        time.sleep(HEAP_TRIM_SECONDS)
-        _LIBC.malloc_trim(0)
-
-
-if _LIBC is not None:
-    # Buffers of 1 MB and more (decoded photos) always get their own mapping, returned to the system when
-    # freed. glibc's default raises this threshold to the largest block freed so far, after which tens of
-    # MB per photo stayed in the heap and the server's resident size crept up photo by photo.
-    _LIBC.mallopt(M_MMAP_THRESHOLD, 1 << 20)
-    # What other threads free in small pieces (the web server reads an upload in 64 KB chunks) is handed
-    # back every few seconds, whichever thread freed it and whenever.
-    threading.Thread(target=_trim_heap_forever, name="heap-trim", daemon=True).start()
-
-
-def give_back_freed_memory() -> None:
-    """Hand the memory a run on big photos freed back to the operating system: collect cyclic garbage
-    (Streamlit's own collection after each run is off, see .streamlit/config.toml), then trim the heap."""
-    gc.collect()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
 
 
 def display_width(pixels: int, stretch_from: int = 400) -> int | str:

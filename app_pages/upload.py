@@ -15,11 +15,11 @@ from app_pages.common import (
     PHOTO_MAX_MB,
     PHOTO_TYPES,
     display_width,
-    give_back_freed_memory,
     literal,
     recognizer_or_stop,
     selected_model_path,
 )
+from app_pages.process_memory import give_back_freed_memory
 from fer.detection import LANDMARK_COLUMNS, landmark_cells
 from fer.drawing import color_for, draw_results, face_tag
 from fer.explain import explain_face

@@ -476,3 +476,21 @@ def test_the_live_chart_is_a_light_image_of_the_last_minute():
     assert image.shape == (240, 560, 3) and image.dtype == np.uint8
     line = np.all(image == color_for("happy"), axis=2)
     assert line[28:216].sum() > 500  # the happy line is drawn across the plot
+
+
+def test_importing_the_pages_helpers_starts_nothing_and_the_entry_point_tunes_memory_once():
+    import subprocess
+    import sys
+
+    code = """
+import threading
+import app_pages.common, app_pages.live_session, app_pages.timeline_views
+assert [t.name for t in threading.enumerate()] == ["MainThread"], threading.enumerate()
+from app_pages.process_memory import tune_memory_once
+tune_memory_once(); tune_memory_once()
+names = [t.name for t in threading.enumerate()]
+assert names.count("heap-trim") == 1, names
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
