@@ -61,7 +61,7 @@ def streamlit_server(stats_file: Path | None, log_path: Path, timeout: float = 9
         url = f"http://localhost:{port}"
         try:
             deadline = time.monotonic() + timeout
-            while not _healthy(url):
+            while not healthy(url):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()}")
                 time.sleep(0.2)
@@ -70,7 +70,8 @@ def streamlit_server(stats_file: Path | None, log_path: Path, timeout: float = 9
             _stop_group(process)
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """Whether a Streamlit server at `url` answers its health check."""
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
             return response.status == 200

@@ -8,11 +8,10 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
-from app_harness.browser import CHROMIUM, free_port, launch_chromium
+from app_harness.browser import CHROMIUM, free_port, healthy, launch_chromium
 from tests.conftest import ROOT, write_image
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -20,14 +19,6 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
     pytest.mark.timeout(1800, method="signal"),
 ]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def test_requirements_txt_alone_runs_the_app_as_community_cloud_does(tmp_path, face_photo):
