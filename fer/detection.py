@@ -26,6 +26,12 @@ LANDMARK_NAMES = ("right_eye", "left_eye", "nose_tip", "right_mouth_corner", "le
 LANDMARK_COLUMNS = tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in ("x", "y"))  # CSV columns
 
 Point = tuple[float, float]
+Rect = tuple[int, int, int, int]  # x0, y0, x1, y1
+
+
+def overlap_area(a: Rect, b: Rect) -> int:
+    """Pixels two rectangles share (0 when apart): face boxes, tags and bar panels alike."""
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
 def reading_order(boxes: list[Box]) -> list[Box]:
@@ -67,6 +73,10 @@ class Box:
 
     def area(self) -> int:
         return self.w * self.h
+
+    def corners(self) -> Rect:
+        """(x0, y0, x1, y1): the form `overlap_area` and drawing take."""
+        return self.x, self.y, self.x + self.w, self.y + self.h
 
     def scaled(self, factor: float, offset: Point = (0.0, 0.0)) -> Box:
         """The box in an image `factor` times the size, after shifting it by `offset` (in this image's pixels)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fer.detection import Rect, overlap_area
 from fer.recognizer import FaceResult
 
 # One colour per emotion (RGB); other class names get a stable colour from the palette.
@@ -69,7 +70,7 @@ def draw_results(
     if show_probabilities:
         obstacles = [tag.rect for tag in tags]
         for i, face in enumerate(results):
-            others = [(b.x, b.y, b.x + b.w, b.y + b.h) for j, b in enumerate(f.box for f in results) if j != i]
+            others = [other.box.corners() for j, other in enumerate(results) if j != i]
             panel = _bars(canvas, face, 0.55 * unit, bgr, obstacles + others)
             if panel:
                 obstacles.append(panel)
@@ -82,12 +83,10 @@ class Tag:
 
     text: str
     font_scale: float
-    rect: tuple[int, int, int, int]
+    rect: Rect
 
-    def overlap(self, other: tuple[int, int, int, int]) -> int:
-        x0, y0 = max(self.rect[0], other[0]), max(self.rect[1], other[1])
-        x1, y1 = min(self.rect[2], other[2]), min(self.rect[3], other[3])
-        return max(0, x1 - x0) * max(0, y1 - y0)
+    def overlap(self, other: Rect) -> int:
+        return overlap_area(self.rect, other)
 
 
 MIN_FONT_SCALE = 0.35  # about 8 px tall: the smallest label text that stays readable
@@ -104,17 +103,17 @@ def layout_tags(shape: tuple[int, ...], boxes: Sequence, texts: Sequence[str], s
     height, width = shape[:2]
     placed: list[Tag] = []
     for i, (box, text, short) in enumerate(zip(boxes, texts, short_texts)):
-        faces = [(b.x, b.y, b.x + b.w, b.y + b.h) for j, b in enumerate(boxes) if j != i]
+        faces = [b.corners() for j, b in enumerate(boxes) if j != i]
         full_scale = _fitted_scale(text, TAG_WIDTH_PER_FACE * box.w, font_scale)
         candidates = _candidates(box, text, full_scale, width, height) if full_scale >= MIN_FONT_SCALE else []
         if short != text or not candidates:  # the number alone, no wider than the face (tiny faces: smaller text)
             short_scale = max(MIN_NUMBER_SCALE, _fitted_scale(short, max(box.w, 1), font_scale))
             candidates += _candidates(box, short, short_scale, width, height)
         costs = [(sum(tag.overlap(p.rect) for p in placed), sum(tag.overlap(f) for f in faces)) for tag in candidates]
-        ranked = sorted(range(len(candidates)), key=lambda k: (costs[k][0] > 0, costs[k][1] > 0, k))
-        best = ranked[0]
-        placed.append(candidates[best] if costs[best][0] == 0 else min(candidates, key=lambda t: sum(
-            t.overlap(p.rect) for p in placed)))
+        # The first place that covers no tag (and, among those, no face); if every place covers a tag, the
+        # one that covers the least.
+        best = min(range(len(candidates)), key=lambda k: (costs[k][0], costs[k][0] == 0 and costs[k][1] > 0, k))
+        placed.append(candidates[best])
     return placed
 
 
@@ -158,7 +157,7 @@ def _draw_tag(canvas: np.ndarray, tag: Tag, color) -> None:
 
 
 def _bars(canvas, face: FaceResult, font_scale: float, bgr: bool,
-          obstacles: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int] | None:
+          obstacles: list[Rect]) -> Rect | None:
     """The face's probabilities as bars in a panel scaled to the face, beside it (right, then left),
     else below or above it: the first place that covers no other face, tag or panel and at most a
     quarter of its own face. None (nothing drawn) where there is no such place."""
@@ -174,9 +173,8 @@ def _bars(canvas, face: FaceResult, font_scale: float, bgr: bool,
     for x, y in spots:
         x, y = min(max(0, x), max(0, width - panel_w)), min(max(0, y), max(0, height - panel_h))
         rects.append((x, y, x + panel_w, y + panel_h))
-    own = (box.x, box.y, box.x + box.w, box.y + box.h)
-    fits = [rect for rect in rects if not any(Tag("", 0, rect).overlap(o) for o in obstacles)
-            and Tag("", 0, rect).overlap(own) <= 0.25 * box.w * box.h]
+    fits = [rect for rect in rects if not any(overlap_area(rect, o) for o in obstacles)
+            and overlap_area(rect, box.corners()) <= 0.25 * box.area()]
     if not fits:  # a frame too small for bars beside the face: the face and its tag stay visible instead
         return None
     x, y, _, _ = fits[0]

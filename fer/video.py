@@ -26,16 +26,14 @@ from typing import TextIO
 import cv2
 import numpy as np
 
-from fer.detection import Box
+from fer.detection import Box, overlap_area
 from fer.drawing import draw_results, face_tag
 from fer.recognizer import EmotionRecognizer, FaceResult
 from fer.settings import DEFAULTS
 
 
 def iou(a: Box, b: Box) -> float:
-    x0, y0 = max(a.x, b.x), max(a.y, b.y)
-    x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
-    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    inter = overlap_area(a.corners(), b.corners())
     union = a.area() + b.area() - inter
     return inter / union if union > 0 else 0.0
 
