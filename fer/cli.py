@@ -23,12 +23,11 @@ from typing import TextIO
 from tqdm import tqdm
 
 from fer.detection import LANDMARK_COLUMNS, landmark_cells
-from fer.drawing import draw_results
 from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
 from fer.interrupts import Interrupted, deferred, interruptible, shielded
 from fer.model_file import ModelFileError
 from fer.outputs import OutputError, OutputFile, check_writable_folder, refuse_inputs_as_outputs, shown
-from fer.parallel import PhotoJob, PhotoOutcome, PhotoPool, analyse_photo_job, default_workers, write_annotated
+from fer.parallel import PhotoJob, PhotoOutcome, PhotoPool, analyse_photo_job, default_workers, outcome_with_copy
 from fer.pixel_csv import PixelCsvError, iter_pixel_csv
 from fer.preprocessing import TTA_MODES
 from fer.settings import DEFAULTS, MAX_SMOOTHING
@@ -275,15 +274,8 @@ def crop_outcomes(recognizer, files: list[tuple[Path, Path]], tta: str, annotate
             if isinstance(image, ImageError):
                 yield key, PhotoOutcome(None, str(image))
                 continue
-            outcome = PhotoOutcome([by_key[key].to_json()])
-            if annotated:
-                try:
-                    placed = write_annotated(annotated.targets[key], draw_results(image, [by_key[key]], numbered=True),
-                                             overwrite)
-                    outcome = PhotoOutcome(outcome.faces, annotated_at=placed)
-                except (OSError, OutputError) as err:
-                    outcome = PhotoOutcome(outcome.faces, annotate_problem=getattr(err, "strerror", None) or str(err))
-            yield key, outcome
+            yield key, outcome_with_copy([by_key[key].to_json()], image, [by_key[key]],
+                                         annotated.targets[key] if annotated else None, overwrite)
 
 
 def cmd_predict_csv(args: argparse.Namespace) -> int:

@@ -61,9 +61,7 @@ def _start_worker(model_path: str | None) -> None:
 
 def analyse_photo_job(job: PhotoJob, recognizer=None) -> PhotoOutcome:
     """One photo, in whichever process runs it."""
-    from fer.drawing import draw_results
     from fer.images import ImageError
-    from fer.outputs import OutputError
 
     recognizer = recognizer or _recognizer
     try:
@@ -71,10 +69,20 @@ def analyse_photo_job(job: PhotoJob, recognizer=None) -> PhotoOutcome:
     except ImageError as err:
         return PhotoOutcome(None, str(err))
     faces = [face.scaled(1 / photo.scale).to_json() for face in photo.faces]
-    if job.annotate_to is None:
+    return outcome_with_copy(faces, photo.rgb, photo.faces, job.annotate_to, job.overwrite)
+
+
+def outcome_with_copy(faces: list[dict], rgb, results: list, annotate_to: Path | None,
+                      overwrite: bool) -> PhotoOutcome:
+    """A read photo's outcome, with its annotated copy written to `annotate_to` when there is one (a copy
+    that cannot be written is a problem of its own: the results still count)."""
+    from fer.drawing import draw_results
+    from fer.outputs import OutputError
+
+    if annotate_to is None:
         return PhotoOutcome(faces)
     try:
-        placed = write_annotated(job.annotate_to, draw_results(photo.rgb, photo.faces, numbered=True), job.overwrite)
+        placed = write_annotated(annotate_to, draw_results(rgb, results, numbered=True), overwrite)
     except (OSError, OutputError) as err:
         return PhotoOutcome(faces, annotate_problem=getattr(err, "strerror", None) or str(err))
     return PhotoOutcome(faces, annotated_at=placed)

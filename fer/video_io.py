@@ -65,8 +65,7 @@ class VideoSource:
                     yield frame, None
                     continue
                 stamp = self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
-                t = stamp if stamp > last_t else (self.frames_read - 1) / self.fps
-                last_t = max(t, last_t + 1e-3)
+                last_t = later_than(stamp if stamp > last_t else (self.frames_read - 1) / self.fps, last_t)
                 yield frame, last_t
         finally:
             self._capture.release()
@@ -74,6 +73,11 @@ class VideoSource:
     def shortfall(self) -> int:
         """After reading to the end: how many of the frames the file's container lists could not be read."""
         return missing_frames(self.frame_count, self.frames_read)
+
+
+def later_than(t: float, last_t: float) -> float:
+    """A frame's time, at least 1 ms after the previous frame's (a file may repeat or reorder stamps)."""
+    return max(t, last_t + 1e-3)
 
 
 def missing_frames(frame_count: int | None, frames_read: int) -> int:
@@ -120,8 +124,8 @@ class EncodedVideo:
                 stamp = frame.time
                 if stamp is not None and first_t is None:
                     first_t = stamp
-                t = stamp - first_t if stamp is not None else (self.frames_read - 1) / self.fps
-                last_t = t if t > last_t else last_t + 1e-3
+                last_t = later_than(stamp - first_t if stamp is not None else (self.frames_read - 1) / self.fps,
+                                    last_t)
                 yield image, last_t
         except av.error.FFmpegError as err:  # damaged data part-way: what was read stands (see shortfall)
             if self.frames_read == 0:
