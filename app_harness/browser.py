@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -92,15 +93,15 @@ def _stop_group(process: subprocess.Popen) -> None:
 
 
 def write_camera_video(path: Path, face_photo: np.ndarray, seconds: float = 4.0, fps: int = 30,
-                       faces: int = 1) -> Path:
-    """640x480 MJPEG (concatenated JPEG frames): a real face (or a 2x2 group of `faces=4`) drifting slowly
-    over a grey background. Chromium loops it as its fake camera."""
+                       faces: int = 1, size: tuple[int, int] = (640, 480)) -> Path:
+    """MJPEG (concatenated JPEG frames) of `size` (width, height), 640x480 by default: a real face (or a
+    2x2 group of `faces=4`) drifting slowly over a grey background. Chromium loops it as its fake camera."""
     side = 200 if faces == 1 else 150
     face = cv2.resize(face_photo[30:250, 120:340], (side, side))
     spots = [(140, 220)] if faces == 1 else [(40, 130), (40, 330), (260, 130), (260, 330)][:faces]
     with path.open("wb") as handle:
         for i in range(int(seconds * fps)):
-            frame = np.full((480, 640, 3), CAMERA_BACKGROUND, np.uint8)
+            frame = np.full((size[1], size[0], 3), CAMERA_BACKGROUND, np.uint8)
             drift = int(30 * np.sin(i / 20))
             for top, left in spots:
                 frame[top : top + side, left + drift : left + drift + side] = face
@@ -109,6 +110,11 @@ def write_camera_video(path: Path, face_photo: np.ndarray, seconds: float = 4.0,
                 raise RuntimeError("could not encode a camera frame")
             handle.write(encoded.tobytes())
     return path
+
+
+def start_button(page):
+    """The live page's START button, inside streamlit-webrtc's iframe."""
+    return page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name=re.compile(START_BUTTON, re.I))
 
 
 def launch_chromium(playwright, camera_video: Path | None = None):

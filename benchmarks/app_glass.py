@@ -15,7 +15,6 @@ Both run on this machine with the browser on the same cores as the server, as a 
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import tempfile
 import time
@@ -25,7 +24,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from app_harness.browser import START_BUTTON, WEBRTC_IFRAME, launch_chromium, streamlit_server, wait_for_stats
+from app_harness.browser import launch_chromium, start_button, streamlit_server, wait_for_stats
 
 BITS = 12  # frame numbers 0-4095; a 4 s loop at 30 fps uses 0-119
 CELL = 24  # px per barcode cell: survives JPEG and the VP8/H.264 round trip
@@ -138,7 +137,7 @@ def main() -> int:
                 page = context.new_page()
                 page.set_default_timeout(120_000)
                 page.goto(f"{url}/live")
-                page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name=re.compile(START_BUTTON, re.I)).click()
+                start_button(page).click()
                 wait_for_stats(tmp / "stats.json", lambda s: s.get("frames", 0) >= 30, timeout=90)
                 time.sleep(3.0)  # settle
                 frame = next(f for f in page.frames if "streamlit_webrtc" in f.url)

@@ -13,7 +13,6 @@ a real face (or four), presses START and prints:
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -21,11 +20,10 @@ from pathlib import Path
 from skimage import data
 
 from app_harness.browser import (
-    START_BUTTON,
-    WEBRTC_IFRAME,
     launch_chromium,
     process_memory_mb,
     read_stats,
+    start_button,
     streamlit_server,
     wait_for_stats,
     write_camera_video,
@@ -59,14 +57,13 @@ def main() -> int:
                     page = browser.new_page()
                     page.set_default_timeout(120_000)
                     page.goto(f"{url}/live")
-                    start_button = page.frame_locator(WEBRTC_IFRAME).get_by_role("button",
-                                                                                 name=re.compile(START_BUTTON, re.I))
-                    start_button.wait_for()
+                    start = start_button(page)
+                    start.wait_for()
                     cold_start = time.monotonic() - started
                     if args.record:
                         page.get_by_text("Record the annotated video").click()
                     clicked = time.monotonic()
-                    start_button.click()
+                    start.click()
                     first = wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 1, timeout=60)
                     if not first:
                         print("no frame reached the callback within 60 s")

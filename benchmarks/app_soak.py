@@ -13,7 +13,6 @@ with the server's memory. Everything runs on this machine's loopback; the browse
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -22,12 +21,12 @@ from skimage import data
 
 from app_harness.browser import (
     PROCESSED_CORNER_BELOW,
-    START_BUTTON,
     WEBRTC_IFRAME,
     launch_chromium,
     process_memory_mb,
     processed_frame_corner,
     read_stats,
+    start_button,
     streamlit_server,
     wait_for_stats,
     write_camera_video,
@@ -38,7 +37,7 @@ def start_stream(browser, url: str):
     page = browser.new_page()
     page.set_default_timeout(120_000)
     page.goto(f"{url}/live")
-    page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name=re.compile(START_BUTTON, re.I)).click()
+    start_button(page).click()
     return page
 
 

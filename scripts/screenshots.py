@@ -15,9 +15,8 @@ from PIL import Image
 from skimage import data
 
 from app_harness.browser import (
-    START_BUTTON,
-    WEBRTC_IFRAME,
     launch_chromium,
+    start_button,
     streamlit_server,
     wait_for_stats,
     write_camera_video,
@@ -63,7 +62,7 @@ def main() -> int:
             page.screenshot(path=str(OUT / "upload.png"))
 
             page.goto(f"{url}/live")
-            page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name=re.compile(START_BUTTON, re.I)).click()
+            start_button(page).click()
             wait_for_stats(tmp / "stats.json", lambda s: s.get("frames", 0) >= 60, timeout=120)
             page.get_by_text("Processing rate").wait_for()
             page.wait_for_timeout(3000)

@@ -21,12 +21,12 @@ import pytest
 from app_harness.browser import (
     CHROMIUM,
     PROCESSED_CORNER_BELOW,
-    START_BUTTON,
     WEBRTC_IFRAME,
     descendants,
     launch_chromium,
     process_command,
     processed_frame_corner,
+    start_button,
     streamlit_server,
     wait_for_stats,
     write_camera_video,
@@ -111,7 +111,7 @@ def test_live_webcam_over_webrtc(server, browser, stats_file):
     page.goto(f"{server}/live")
     page.get_by_text("Record the annotated video").click()  # from this START on
     frame = page.frame_locator(WEBRTC_IFRAME)
-    frame.get_by_role("button", name=re.compile(START_BUTTON, re.I)).click()
+    start_button(page).click()
     stats = wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 30 and s.get("frames_with_faces", 0) >= 10,
                            timeout=90)
     assert stats.get("frames", 0) >= 30, f"frames did not reach the callback: {stats}"
@@ -153,16 +153,7 @@ def test_live_webcam_over_webrtc(server, browser, stats_file):
 
 def test_a_wide_camera_keeps_its_shape(server, stats_file, tmp_path, face_photo):
     """A 16:9 camera (1280x720 here) reaches the server as 16:9, not cropped to 4:3."""
-    import cv2
-    import numpy as np
-
-    face = cv2.resize(face_photo[30:250, 120:340], (300, 300))
-    wide = tmp_path / "wide.mjpeg"
-    with wide.open("wb") as handle:
-        for _ in range(60):
-            frame = np.full((720, 1280, 3), 128, np.uint8)
-            frame[200:500, 500:800] = face
-            handle.write(cv2.imencode(".jpg", frame[:, :, ::-1])[1].tobytes())
+    wide = write_camera_video(tmp_path / "wide.mjpeg", face_photo, seconds=2.0, size=(1280, 720))
     stats_file.unlink(missing_ok=True)
     with playwright_api.sync_playwright() as playwright:
         chromium = launch_chromium(playwright, wide)
@@ -170,7 +161,7 @@ def test_a_wide_camera_keeps_its_shape(server, stats_file, tmp_path, face_photo)
             page = chromium.new_page()
             page.set_default_timeout(60_000)
             page.goto(f"{server}/live")
-            page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name=re.compile(START_BUTTON, re.I)).click()
+            start_button(page).click()
             stats = wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 10, timeout=90)
         finally:
             chromium.close()

@@ -18,11 +18,11 @@ import pytest
 from app_harness.browser import (
     CHROMIUM,
     PROCESSED_CORNER_BELOW,
-    START_BUTTON,
     WEBRTC_IFRAME,
     free_port,
     launch_chromium,
     processed_frame_corner,
+    start_button,
     streamlit_server,
     wait_for_stats,
     write_camera_video,
@@ -108,7 +108,7 @@ def test_live_video_comes_back_through_a_turn_relay_only(turn_server, tmp_path, 
             page.set_default_timeout(60_000)
             page.goto(f"{url}/live")
             frame = page.frame_locator(WEBRTC_IFRAME)
-            frame.get_by_role("button", name=re.compile(START_BUTTON, re.I)).click()
+            start_button(page).click()
             stats = wait_for_stats(stats_file, lambda s: s.get("frames_with_faces", 0) >= 10, timeout=90)
             assert stats.get("frames_with_faces", 0) >= 10, f"no frames reached the server through the relay: {stats}"
             video = frame.locator("video")
