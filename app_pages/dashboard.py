@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,16 +34,34 @@ def missing(what: str) -> None:
             "`python -m training.train` gets a complete report.")
 
 
+@dataclass(frozen=True)
+class FileFigures:
+    """Where a report keeps the figures of one model file: the split it was finally scored on, the float
+    model's metrics there, the runtime file's own entry (size, weights, its accuracy when it was
+    converted) and its latency."""
+
+    final: str
+    metrics: dict
+    runtime: dict
+    own_accuracy: float | None
+    latency: float | None
+
+
+def file_figures(report: dict, model_file: Path) -> FileFigures:
+    final = "test" if "test" in report.get("evaluation", {}) else "val"
+    runtime = section(report, "litert", model_file.name) or report.get("model", {})
+    return FileFigures(final, section(report, "evaluation", final, "none") or {}, runtime,
+                       section(runtime, "agreement", final, "accuracy"),
+                       section(report, "benchmarks", model_file.name, "classify_one_face", "median_ms"))
+
+
 def headline(report: dict, model_file: Path) -> None:
-    evaluation = report.get("evaluation", {})
-    final = "test" if "test" in evaluation else "val"
-    metrics = section(report, "evaluation", final, "none") or {}
+    figures = file_figures(report, model_file)
+    final, metrics, runtime_file, latency = figures.final, figures.metrics, figures.runtime, figures.latency
     flip = section(report, "evaluation", final, "flip") or {}
     model = report.get("model", {})
-    latency = section(report, "benchmarks", model_file.name, "classify_one_face", "median_ms")
-    runtime_file = section(report, "litert", model_file.name) or model
     # The file the app runs may have int8 weights: its own accuracy, measured when it was converted.
-    accuracy = section(runtime_file, "agreement", final, "accuracy") or metrics.get("accuracy")
+    accuracy = figures.own_accuracy or metrics.get("accuracy")
     cols = st.columns(5)
     cols[0].metric("Accuracy" if final == "test" else "Validation accuracy",
                    f"{accuracy:.1%}" if accuracy is not None else "n/a",
@@ -105,13 +124,9 @@ def whose_figures(report: dict, model_file: Path) -> None:
 
 def comparable_figures(report: dict, model_file: Path) -> dict[str, str]:
     """The figures two models are compared on, as text, each for the file it describes."""
-    evaluation = report.get("evaluation", {})
-    final = "test" if "test" in evaluation else "val"
-    metrics = section(report, "evaluation", final, "none") or {}
+    known = file_figures(report, model_file)
+    final, metrics, runtime, own, latency = known.final, known.metrics, known.runtime, known.own_accuracy, known.latency
     plus = metrics.get("ferplus") or {}
-    runtime = section(report, "litert", model_file.name) or report.get("model", {})
-    own = section(runtime, "agreement", final, "accuracy")
-    latency = section(report, "benchmarks", model_file.name, "classify_one_face", "median_ms")
     parameters = section(report, "model", "parameters")
     figures = {
         "file the app runs": model_file.name,
