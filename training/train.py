@@ -513,5 +513,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now_if_interrupted(code: int) -> None:
+    """After Ctrl+C the threads preparing batches (and TensorFlow's own) may still be inside OpenCV or
+    TensorFlow; an interpreter shutting down around them can abort (SIGABRT, seen once in CI) instead of
+    exiting 130. Every finished epoch is already on disk, so skip the teardown."""
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_code = main()
+    exit_now_if_interrupted(exit_code)
+    raise SystemExit(exit_code)
