@@ -4,7 +4,6 @@ then the LiteRT export of the result back on the TensorFlow backend."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fer.model_file import read_model_info
+from fer.report import ModelReport
 from tests.conftest import ROOT
 from tests.test_training import make_pattern_dataset
 
@@ -48,16 +48,16 @@ def test_train_distil_and_average_on_jax_then_export_on_tensorflow(tmp_path: Pat
                        "--output", str(teacher))
     assert out.returncode == 0, out.stderr
     assert "no .tflite written on the jax backend" in out.stdout and not teacher.with_suffix(".tflite").exists()
-    report = json.loads(teacher.with_suffix(".json").read_text())
-    assert report["training"]["hardware"]["keras_backend"] == "jax"
-    assert report["precision"] == "float32"  # bfloat16 only on a GPU under JAX
-    assert report["evaluation"]["test"]["none"]["accuracy"] > 0.6, "three striped/flat classes should be easy"
+    report = ModelReport.load(teacher)
+    assert report.training["hardware"]["keras_backend"] == "jax"
+    assert report.precision == "float32"  # bfloat16 only on a GPU under JAX
+    assert report.metrics("test")["accuracy"] > 0.6, "three striped/flat classes should be easy"
 
     student = tmp_path / "student.keras"
     out = on_jax("training.train", *common, "--epochs", "1", "--width", "2", "--run-dir", str(tmp_path / "s"),
                        "--output", str(student), "--teacher", str(teacher))
     assert out.returncode == 0, out.stderr
-    assert json.loads(student.with_suffix(".json").read_text())["training"]["distilled_from"] == "teacher.keras"
+    assert ModelReport.load(student).training["distilled_from"] == "teacher.keras"
 
     ensemble = tmp_path / "ensemble.keras"
     out = on_jax("training.ensemble", "--members", str(teacher), str(student), "--data", str(data),
@@ -69,6 +69,11 @@ def test_train_distil_and_average_on_jax_then_export_on_tensorflow(tmp_path: Pat
 
     assert export_litert([str(ensemble), "--data", str(data)]) == 0
     litert = ensemble.with_suffix(".tflite")
-    section = json.loads(ensemble.with_suffix(".json").read_text())["litert"][litert.name]
+    section = ModelReport.load(ensemble).litert[litert.name]
     assert read_model_info(litert) == read_model_info(ensemble)
-    assert {split: row["same_predictions"] for split, row in section["agreement"].items()} == {"val": 30, "test": 75}
+    agreement = section["agreement"]
+    assert {split: row["images"] for split, row in agreement.items()} == {"val": 30, "test": 75}
+    # float16 weights move probabilities by ~1e-3: a face whose top two classes are closer than that may flip
+    # (seen once in CI: 29 of 30), so the test asks for tiny differences and at most one flip per split.
+    assert all(row["max_abs_difference"] < 5e-3 for row in agreement.values()), agreement
+    assert all(row["same_predictions"] >= row["images"] - 1 for row in agreement.values()), agreement
