@@ -21,9 +21,9 @@ from app_pages.common import (
     selected_model_path,
 )
 from fer.drawing import face_tag
-from fer.explain import explain_face, feature_grid, feature_maps
+from fer.explain import explain_face, face_feature_maps, feature_grid
 from fer.images import ImageError
-from fer.report import ReportError, load_report, section
+from fer.report import ModelReport, ReportError
 
 SPLIT_TITLES = {"train": "train", "val": "validation (PublicTest)", "test": "test (PrivateTest)",
                 "test_all": "whole test folder"}
@@ -47,19 +47,15 @@ class FileFigures:
     latency: float | None
 
 
-def file_figures(report: dict, model_file: Path) -> FileFigures:
-    final = "test" if "test" in report.get("evaluation", {}) else "val"
-    runtime = section(report, "litert", model_file.name) or report.get("model", {})
-    return FileFigures(final, section(report, "evaluation", final, "none") or {}, runtime,
-                       section(runtime, "agreement", final, "accuracy"),
-                       section(report, "benchmarks", model_file.name, "classify_one_face", "median_ms"))
+def file_figures(report: ModelReport, model_file: Path) -> FileFigures:
+    return FileFigures(report.final_split, report.metrics(), report.runtime(model_file.name),
+                       report.own_accuracy(model_file.name), report.latency_ms(model_file.name))
 
 
-def headline(report: dict, model_file: Path) -> None:
+def headline(report: ModelReport, model_file: Path) -> None:
     figures = file_figures(report, model_file)
     final, metrics, runtime_file, latency = figures.final, figures.metrics, figures.runtime, figures.latency
-    flip = section(report, "evaluation", final, "flip") or {}
-    model = report.get("model", {})
+    flip = report.metrics(final, "flip")
     # The file the app runs may have int8 weights: its own accuracy, measured when it was converted.
     accuracy = figures.own_accuracy or metrics.get("accuracy")
     cols = st.columns(5)
@@ -68,7 +64,7 @@ def headline(report: dict, model_file: Path) -> None:
                    help=f"on {SPLIT_TITLES.get(final, final)}"
                         + (f"; with flip test-time augmentation {flip['accuracy']:.1%}" if flip else ""))
     cols[1].metric("Macro-F1", f"{metrics['macro_f1']:.3f}" if metrics else "n/a")
-    cols[2].metric("Parameters", f"{model['parameters']:,}" if "parameters" in model else "n/a")
+    cols[2].metric("Parameters", f"{report.parameters:,}" if report.parameters else "n/a")
     cols[3].metric("File size", f"{runtime_file['file_bytes'] / 1e6:.1f} MB" if "file_bytes" in runtime_file else "n/a",
                    help=f"{model_file.name}, the file the app runs"
                         + (f" ({runtime_file['weights']} weights)" if "weights" in runtime_file else ""))
@@ -87,33 +83,28 @@ def headline(report: dict, model_file: Path) -> None:
                        help="how far the probabilities are from the share of votes each emotion got (lower is better)")
         cols[3].metric("Calibration error", f"{plus['expected_calibration_error']:.3f}",
                        help="expected calibration error: the gap between confidence and accuracy (0 is perfect)")
-        correction = section(report, "training", "prior_correction")
+        correction = report.prior_correction
         cols[4].metric("Prior correction", f"tau {correction['tau']}" if correction else "none",
                        help="probabilities divided by the training prior to this power (chosen on validation)")
-    training = report.get("training", {})
-    if report.get("members"):
+    training = report.training
+    if report.members:
         st.caption(ensemble_summary(report))
     elif training:
-        hardware = training.get("hardware", {})
+        hardware = report.hardware
         st.caption(
             f"Trained {training.get('epochs_run', '?')} epochs in {training.get('train_seconds', 0) / 60:.0f} min on "
-            f"{hardware.get('cpu', hardware.get('devices', 'unknown hardware'))} ({report.get('precision', '?')}); "
+            f"{hardware.get('cpu', hardware.get('devices', 'unknown hardware'))} ({report.precision or '?'}); "
             f"best epoch {training.get('best_epoch', '?')}: the "
             f"{training.get('selection', 'checkpoint with the best validation accuracy')}; "
             f"labels: {'FER+ votes' if training.get('labels') == 'ferplus' else 'FER2013'}. "
-            f"Data: {section(report, 'dataset', 'source') or '?'}."
+            f"Data: {report.data_source or '?'}."
         )
 
 
-def float_file(report: dict) -> str:
-    """The file the report's evaluation describes: the float model the app's copy was converted from."""
-    return section(report, "model", "file") or f"{section(report, 'model', 'name') or 'the model'}.keras"
-
-
-def whose_figures(report: dict, model_file: Path) -> None:
+def whose_figures(report: ModelReport, model_file: Path) -> None:
     """One line that says which file each figure is for: a converted copy (int8 weights) predicts a few
     faces differently from the float model its report evaluates."""
-    source = Path(float_file(report)).name
+    source = Path(report.float_file).name
     if source == model_file.name:
         st.caption(f"Every figure on this page is for `{model_file.name}`, the file the app runs.")
         return
@@ -122,12 +113,12 @@ def whose_figures(report: dict, model_file: Path) -> None:
                f"`{source}`, the float model it was converted from, so the two accuracies can differ a little.")
 
 
-def comparable_figures(report: dict, model_file: Path) -> dict[str, str]:
+def comparable_figures(report: ModelReport, model_file: Path) -> dict[str, str]:
     """The figures two models are compared on, as text, each for the file it describes."""
     known = file_figures(report, model_file)
     final, metrics, runtime, own, latency = known.final, known.metrics, known.runtime, known.own_accuracy, known.latency
     plus = metrics.get("ferplus") or {}
-    parameters = section(report, "model", "parameters")
+    parameters = report.parameters
     figures = {
         "file the app runs": model_file.name,
         "weights": runtime.get("weights", "float"),
@@ -149,7 +140,7 @@ def comparable_figures(report: dict, model_file: Path) -> dict[str, str]:
     return figures
 
 
-def compare_models(report: dict, chosen: Path, paths: list[Path]) -> None:
+def compare_models(report: ModelReport, chosen: Path, paths: list[Path]) -> None:
     """The chosen model beside another one, figure by figure."""
     others = [p for p in paths if p != chosen]
     if not others:
@@ -157,7 +148,7 @@ def compare_models(report: dict, chosen: Path, paths: list[Path]) -> None:
         return
     other = st.selectbox("Compare with", others, format_func=lambda p: p.name, key="compare_with")
     try:
-        other_report = load_report(other)
+        other_report = ModelReport.load(other)
     except ReportError as err:
         st.info(f"{other.name}: {err}.")
         return
@@ -169,35 +160,35 @@ def compare_models(report: dict, chosen: Path, paths: list[Path]) -> None:
                "\"float model\" the trained model its report evaluates.")
 
 
-def ensemble_summary(report: dict) -> str:
-    members = report["members"]
+def ensemble_summary(report: ModelReport) -> str:
+    members = report.members
     parts = []
     for member in members:
-        name = section(member, "model", "name") or section(member, "model", "file") or "?"
-        accuracy = section(member, "evaluation", "test", "none", "accuracy")
-        epochs = section(member, "training", "epochs_run")
+        name = member.name or "?"
+        accuracy = member.metrics("test").get("accuracy")
+        epochs = member.training.get("epochs_run")
         parts.append(f"{name} ({epochs or '?'} epochs"
                      + (f", {accuracy:.1%} alone on PrivateTest)" if accuracy is not None else ")"))
-    minutes = section(report, "training", "train_seconds") or 0
-    int8 = [name for name, entry in (report.get("litert") or {}).items() if entry.get("weights") == "int8"]
+    minutes = report.training.get("train_seconds") or 0
+    int8 = [name for name, entry in report.litert.items() if entry.get("weights") == "int8"]
     int8_note = f" {int8[0]} runs them with int8 weights, about four times faster on a CPU." if int8 else ""
     return (f"An ensemble averaging the probabilities of {len(members)} CNNs: {'; '.join(parts)}. "
             f"Training took {minutes / 60:.0f} min in all; each member's checkpoint was chosen on validation "
             f"accuracy. Each face costs {len(members)} CNN passes.{int8_note}")
 
 
-def member_curves(report: dict) -> None:
+def member_curves(report: ModelReport) -> None:
     """An ensemble has no curves of its own: show each member's."""
-    members = report["members"]
-    names = [section(m, "model", "name") or f"member {i + 1}" for i, m in enumerate(members)]
+    members = report.members
+    names = [m.model.get("name") or f"member {i + 1}" for i, m in enumerate(members)]
     index = st.selectbox("Member", range(len(members)), format_func=lambda i: names[i], key="member")
     curves(members[index])
 
 
-def curves(report: dict) -> None:
-    if report.get("members"):
+def curves(report: ModelReport) -> None:
+    if report.members:
         return member_curves(report)
-    history = report.get("history")
+    history = report.history
     if not history:
         return missing("training history")
     frame = pd.DataFrame(history)
@@ -206,7 +197,7 @@ def curves(report: dict) -> None:
         figure = go.Figure()
         figure.add_trace(go.Scatter(x=frame["epoch"], y=frame[metric], name="train", mode="lines"))
         figure.add_trace(go.Scatter(x=frame["epoch"], y=frame[f"val_{metric}"], name="validation", mode="lines"))
-        best = section(report, "training", "best_epoch")
+        best = report.training.get("best_epoch")
         if best:  # the label sits where the curves are not: above falling loss, below rising accuracy
             figure.add_vline(x=best, line_dash="dot", annotation_text=f"selected (epoch {best})",
                              annotation_position="top right" if metric == "loss" else "bottom right")
@@ -218,9 +209,9 @@ def curves(report: dict) -> None:
         st.plotly_chart(figure, key="curve-lr")
 
 
-def class_distribution(report: dict) -> None:
-    splits = section(report, "dataset", "splits")
-    names = section(report, "dataset", "class_names") or section(report, "model", "class_names")
+def class_distribution(report: ModelReport) -> None:
+    splits = report.splits
+    names = report.class_names
     if not splits or not names:
         return missing("class distribution")
     key = "class_counts"
@@ -236,18 +227,18 @@ def class_distribution(report: dict) -> None:
     st.plotly_chart(figure, key="distribution")
 
 
-def confusion_and_metrics(report: dict) -> None:
-    evaluation = report.get("evaluation")
+def confusion_and_metrics(report: ModelReport) -> None:
+    evaluation = report.evaluation
     if not evaluation:
         return missing("evaluation")
-    names = section(report, "model", "class_names") or section(report, "dataset", "class_names")
+    names = report.class_names
     splits = list(evaluation)
     default = splits.index("test") if "test" in splits else 0
     col_split, col_tta, col_norm = st.columns(3)
     split = col_split.selectbox("Split", splits, index=default, format_func=lambda s: SPLIT_TITLES.get(s, s))
     tta = col_tta.selectbox("Test-time augmentation", list(evaluation[split]), key="tta")
     normalised = col_norm.toggle("Row-normalised", value=True)
-    metrics = evaluation[split][tta]
+    metrics = report.metrics(split, tta)
     if "ferplus" in metrics:
         labels = st.radio("Scored against", ["FER+ majority of ten votes", "FER2013 labels"], horizontal=True,
                           key="confusion_labels")
@@ -262,7 +253,7 @@ def confusion_and_metrics(report: dict) -> None:
     left, right = st.columns([3, 2])
     left.plotly_chart(figure, key="confusion")
     table = pd.DataFrame([{"emotion": n, **metrics["per_class"][n]} for n in names])
-    right.metric("Accuracy", f"{metrics['accuracy']:.2%}", help=f"of {float_file(report)}, the float model")
+    right.metric("Accuracy", f"{metrics['accuracy']:.2%}", help=f"of {report.float_file}, the float model")
     right.metric("Macro-F1", f"{metrics['macro_f1']:.3f}")
     if "balanced_accuracy" in metrics:
         right.metric("Balanced accuracy", f"{metrics['balanced_accuracy']:.3f}", help="mean recall of the classes")
@@ -270,8 +261,8 @@ def confusion_and_metrics(report: dict) -> None:
         c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
 
 
-def architecture(report: dict) -> None:
-    layers = report.get("architecture")
+def architecture(report: ModelReport) -> None:
+    layers = report.architecture
     if not layers:
         return missing("architecture")
     frame = pd.DataFrame(layers)
@@ -303,7 +294,7 @@ def what_the_network_sees(model_path: Path) -> None:
     left, right = st.columns([1, 3])
     left.image(overlay, width=200, caption=f"{saliency.label}: red regions, when hidden, lower its probability most")
     try:
-        layers = feature_maps(recognizer.classifier, recognizer.face_crop(photo.rgb, face.box))
+        layers = face_feature_maps(recognizer, photo.rgb, face.box)
     except ValueError as err:
         right.info(str(err))
         return
@@ -325,13 +316,13 @@ if problem:
     st.error(f"The model file {literal(chosen.name)} does not open, so no page can run it: {problem}. "
              "Train or export it again, or pick another model. What follows is its training report only.")
 try:
-    report = load_report(chosen)
+    report = ModelReport.load(chosen)
 except ReportError as err:
     st.warning(f"{chosen.name}: {err}. The dashboard shows only what the training report holds; "
                "`python -m training.train` writes it next to the model.")
     st.stop()
 
-st.caption(f"{chosen.name}: {', '.join(section(report, 'model', 'class_names') or [])}")
+st.caption(f"{chosen.name}: {', '.join(report.class_names)}")
 headline(report, chosen)
 whose_figures(report, chosen)
 st.header("Training curves")
@@ -343,7 +334,7 @@ confusion_and_metrics(report)
 st.header("Architecture")
 architecture(report)
 with st.expander("Full training configuration"):
-    st.json(report.get("config", {}))
+    st.json(report.config)
 st.header("Compare two models")
 compare_models(report, chosen, paths)
 st.header("What the network sees")

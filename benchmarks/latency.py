@@ -35,7 +35,7 @@ cv2.setNumThreads(1)
 from fer.detection import detect_faces, face_crop
 from fer.preprocessing import TTA_MODES
 from fer.recognizer import CROP_MARGIN, EmotionRecognizer
-from fer.report import update_report
+from fer.report import add_entries
 from fer.settings import DEFAULTS
 
 
@@ -122,7 +122,7 @@ def main() -> int:
     print(json.dumps(results))
 
     if args.update_report:
-        print(f"updated {update_report(classifier.path, 'benchmarks', {classifier.path.name: results})}")
+        print(f"updated {add_entries(classifier.path, 'benchmarks', {classifier.path.name: results})}")
     return 0
 
 

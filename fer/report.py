@@ -7,7 +7,9 @@ version it is and how it is saved.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,13 +56,33 @@ def save_report(path: str | Path, report: dict) -> None:
     write_text_atomic(path, json.dumps(report, indent=1, default=_json_default))
 
 
-def update_report(model_path: str | Path, section: str, entries: dict) -> Path:
-    """Merge `entries` into `section` of a model's existing report (e.g. benchmarks by file name)."""
+def add_entries(model_path: str | Path, section_name: str, entries: dict) -> Path:
+    """Merge `entries` (by file name) into one section of a model's existing report: the LiteRT copies
+    under "litert", the latency benchmark's figures under "benchmarks"."""
     path = report_path_for(model_path)
     report = load_report(path)
-    report[section] = {**(report.get(section) or {}), **entries}
+    report[section_name] = {**(report.get(section_name) or {}), **entries}
     save_report(path, report)
     return path
+
+
+def build_report(*, model: dict, config: dict, precision: str, training: dict, dataset: dict, evaluation: dict,
+                 architecture: list[dict], litert: dict, history: list[dict] | None = None,
+                 members: list[dict] | None = None) -> dict:
+    """The one shape of a report, for a trained model (with `history`) and an ensemble (with `members`, each
+    member's own report). Sections: model (ModelInfo plus file, file_bytes, parameters, input_shape), config,
+    precision, training (epochs_run, best_epoch, train_seconds, hardware, selection, labels, prior_correction),
+    history (one row per epoch), members, dataset (source, class_names, splits with class_counts and
+    majority_counts, fingerprint), evaluation[split][tta] (the metrics of training.evaluate), architecture,
+    litert[file name] (weights, file_bytes, agreement[split]) and, added later, benchmarks[file name]."""
+    report = {"report_version": REPORT_VERSION, "model": model,
+              "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "config": config,
+              "precision": precision, "training": training}
+    if history is not None:
+        report["history"] = history
+    if members is not None:
+        report["members"] = members
+    return {**report, "dataset": dataset, "evaluation": evaluation, "architecture": architecture, "litert": litert}
 
 
 def section(report: dict, *keys: str):
@@ -71,6 +93,128 @@ def section(report: dict, *keys: str):
             return None
         value = value[key]
     return value
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """A report read through names instead of key paths; every accessor copes with an older or partial
+    report (None, or an empty list or dict, where a section is missing)."""
+
+    raw: dict
+
+    @classmethod
+    def load(cls, model_path: str | Path) -> ModelReport:
+        return cls(load_report(model_path))
+
+    # The model and how it was made.
+    @property
+    def model(self) -> dict:
+        """ModelInfo's fields plus file, file_bytes, parameters and input_shape."""
+        return self.raw.get("model") or {}
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.model.get("class_names") or section(self.raw, "dataset", "class_names") or []
+
+    @property
+    def parameters(self) -> int | None:
+        return self.model.get("parameters")
+
+    @property
+    def float_file(self) -> str:
+        """The file the evaluation describes: the float model the app's copies were converted from."""
+        return self.model.get("file") or f"{self.model.get('name') or 'the model'}.keras"
+
+    @property
+    def name(self) -> str | None:
+        return self.model.get("name") or self.model.get("file")
+
+    @property
+    def config(self) -> dict:
+        return self.raw.get("config") or {}
+
+    @property
+    def precision(self) -> str | None:
+        return self.raw.get("precision")
+
+    @property
+    def training(self) -> dict:
+        """epochs_run, best_epoch, train_seconds, hardware, selection, labels, prior_correction, distilled_from."""
+        return self.raw.get("training") or {}
+
+    @property
+    def hardware(self) -> dict:
+        return self.training.get("hardware") or {}
+
+    @property
+    def prior_correction(self) -> dict | None:
+        return self.training.get("prior_correction")
+
+    @property
+    def learnt_from_votes(self) -> bool:
+        return self.config.get("labels") == "ferplus" or self.training.get("labels") == "ferplus"
+
+    @property
+    def history(self) -> list[dict]:
+        return self.raw.get("history") or []
+
+    @property
+    def members(self) -> list[ModelReport]:
+        """An ensemble's members, each its own report (empty for a single model)."""
+        return [ModelReport(member) for member in self.raw.get("members") or []]
+
+    @property
+    def architecture(self) -> list[dict]:
+        return self.raw.get("architecture") or []
+
+    # The data.
+    @property
+    def dataset(self) -> dict:
+        return self.raw.get("dataset") or {}
+
+    @property
+    def data_source(self) -> str | None:
+        return self.dataset.get("source")
+
+    @property
+    def splits(self) -> dict[str, dict]:
+        """Per split: count, class_counts and, with FER+ votes, majority_counts."""
+        return self.dataset.get("splits") or {}
+
+    # The figures.
+    @property
+    def evaluation(self) -> dict[str, dict]:
+        return self.raw.get("evaluation") or {}
+
+    @property
+    def final_split(self) -> str:
+        """The split the model is finally scored on: test where there is one, else validation."""
+        return "test" if "test" in self.evaluation else "val"
+
+    def metrics(self, split: str | None = None, tta: str = "none") -> dict:
+        """accuracy, macro_f1, per_class, confusion_matrix and, with FER+ votes, a "ferplus" dict of the same."""
+        return section(self.evaluation, split or self.final_split, tta) or {}
+
+    def ferplus(self, split: str | None = None, tta: str = "none") -> dict:
+        """The figures against the FER+ majority (empty when the votes were not joined)."""
+        return self.metrics(split, tta).get("ferplus") or {}
+
+    @property
+    def litert(self) -> dict[str, dict]:
+        """The LiteRT copies by file name: weights, file_bytes and agreement[split] with the float model."""
+        return self.raw.get("litert") or {}
+
+    def runtime(self, file_name: str) -> dict:
+        """What the report knows of the file the app runs: its LiteRT entry, or the float model's section."""
+        return self.litert.get(file_name) or self.model
+
+    def own_accuracy(self, file_name: str, split: str | None = None) -> float | None:
+        """A converted copy's own accuracy, measured when it was converted (None for the float model)."""
+        return section(self.runtime(file_name), "agreement", split or self.final_split, "accuracy")
+
+    def latency_ms(self, file_name: str) -> float | None:
+        """Median time to classify one face with this file (benchmarks/latency.py --update-report)."""
+        return section(self.raw, "benchmarks", file_name, "classify_one_face", "median_ms")
 
 
 def _json_default(value):

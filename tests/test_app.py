@@ -15,7 +15,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from fer.classifier import LIVE_MODEL, MODELS_DIR, PHOTOS_MODEL, SINGLE_CNN_MODEL, default_model_path
-from fer.report import report_path_for
+from fer.report import ModelReport, report_path_for
 from tests.conftest import ROOT
 
 APP = str(ROOT / "streamlit_app.py")
@@ -124,23 +124,21 @@ def test_camera_snapshot(face_photo):
 
 def test_dashboard_shows_the_shipped_report():
     shown = default_model_path("photos")  # the dashboard opens on the model photos use
-    report = json.loads(report_path_for(shown).read_text())
+    report = ModelReport.load(shown)
     at = open_page("app_pages/dashboard.py")
     assert not at.warning, [w.value for w in at.warning]
     labels = {m.label: m.value for m in at.metric}
-    split = "test" if "test" in report["evaluation"] else "val"
-    runtime = (report.get("litert") or {}).get(shown.name, {}).get("agreement", {}).get(split)  # an int8 file's own
-    expected = f"{(runtime or report['evaluation'][split]['none'])['accuracy']:.1%}"
+    expected = f"{report.own_accuracy(shown.name) or report.metrics()['accuracy']:.1%}"  # an int8 file's own
     assert at.metric[0].label == "Accuracy" and at.metric[0].value == expected  # the headline
-    assert labels["Parameters"] == f"{report['model']['parameters']:,}"
+    assert labels["Parameters"] == f"{report.parameters:,}"
     assert [h.value for h in at.header] == ["Training curves", "Class distribution",
                                             "Confusion matrix and per-class metrics", "Architecture",
                                             "Compare two models", "What the network sees"]
     per_class = at.dataframe[0].value
-    assert list(per_class["emotion"]) == report["model"]["class_names"]
-    if report.get("members"):  # an ensemble shows each member's curves
+    assert list(per_class["emotion"]) == report.class_names
+    if report.members:  # an ensemble shows each member's curves
         member = next(s for s in at.selectbox if s.label == "Member")
-        assert len(member.options) == len(report["members"])
+        assert len(member.options) == len(report.members)
         member.select_index(len(member.options) - 1).run()
         assert not at.exception
 
@@ -181,8 +179,8 @@ def test_dashboard_scores_a_vote_trained_model_on_both_label_sets(models_folder)
     live = MODELS_DIR / f"{LIVE_MODEL}.tflite"  # trained on the FER+ votes: its report holds both label sets
     shutil.copy(live, models_folder / live.name)
     shutil.copy(report_path_for(live), models_folder)
-    report = json.loads(report_path_for(live).read_text())
-    plus = report["evaluation"]["test"]["none"]["ferplus"]
+    report = ModelReport.load(live)
+    plus = report.ferplus("test")
     at = open_page("app_pages/dashboard.py")
     labels = {m.label: m.value for m in at.metric}
     assert labels["FER+ balanced accuracy"] == f"{plus['balanced_accuracy']:.3f}"
@@ -194,7 +192,7 @@ def test_dashboard_scores_a_vote_trained_model_on_both_label_sets(models_folder)
     assert at.dataframe[0].value["support"].sum() == plus["count"]
     scored.set_value("FER2013 labels").run()
     assert not at.exception
-    fer2013 = report["evaluation"]["test"]["none"]
+    fer2013 = report.metrics("test")
     assert at.dataframe[0].value["support"].sum() == fer2013["count"]
     assert {m.label: m.value for m in at.metric}["Balanced accuracy"] == f"{fer2013['balanced_accuracy']:.3f}"
     distribution = next(r for r in at.radio if r.label == "Labels")
@@ -449,8 +447,7 @@ def test_dashboard_says_which_file_each_figure_is_for_and_compares_two_models():
     table = next(d.value for d in at.dataframe if "figure" in d.value.columns)
     assert list(table.columns) == ["figure", chosen, other]
     rows = dict(zip(table["figure"], table[chosen]))
-    mine = json.loads((MODELS_DIR / "ferplus_ensemble.json").read_text())
-    plus = mine["evaluation"]["test"]["none"]["ferplus"]
+    plus = ModelReport.load(MODELS_DIR / "ferplus_ensemble.json").ferplus("test")
     assert rows["file the app runs"] == chosen and rows["weights"] == "int8"
     assert rows["FER+ balanced accuracy (float model)"] == f"{plus['balanced_accuracy']:.3f}"
     assert rows["recall: fear (FER+ majority)"] == f"{plus['per_class']['fear']['recall']:.3f}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ import pytest
 
 from fer.classifier import EmotionClassifier
 from fer.model_file import read_model_info
+from fer.report import ModelReport
 from tests.conftest import ROOT
 from tests.test_training import make_pattern_dataset, tiny_config
 from training.ensemble import main as ensemble_main
@@ -42,14 +42,14 @@ def test_ensemble_averages_its_members_and_reports_them(members, tmp_path):
     litert = EmotionClassifier(output.with_suffix(".tflite"))  # float16 weights: within a few thousandths
     np.testing.assert_allclose(litert.predict_crops(crops), expected, atol=5e-3)
 
-    report = json.loads(output.with_suffix(".json").read_text())
-    assert [m["model"]["name"] for m in report["members"]] == ["tiny1", "tiny2"]
-    assert all(len(m["history"]) == 2 for m in report["members"])
-    assert report["model"]["parameters"] == sum(m["model"]["parameters"] for m in report["members"])
-    assert report["training"]["train_seconds"] == pytest.approx(
-        sum(m["training"]["train_seconds"] for m in report["members"]), abs=0.2)
-    test = report["evaluation"]["test"]["none"]
-    assert np.array(test["confusion_matrix"]).sum() == report["dataset"]["splits"]["test"]["count"]
+    report = ModelReport.load(output)
+    assert [m.model["name"] for m in report.members] == ["tiny1", "tiny2"]
+    assert all(len(m.history) == 2 for m in report.members)
+    assert report.model["parameters"] == sum(m.parameters for m in report.members)
+    assert report.training["train_seconds"] == pytest.approx(
+        sum(m.training["train_seconds"] for m in report.members), abs=0.2)
+    test = report.metrics("test")
+    assert np.array(test["confusion_matrix"]).sum() == report.splits["test"]["count"]
 
 
 def test_ensemble_refuses_members_with_different_classes(members, tmp_path):

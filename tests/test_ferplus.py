@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from fer.model_file import METADATA_MEMBER, ModelFileError, PriorCorrection, read_model_info
+from fer.report import ModelReport
 from tests.conftest import ROOT, write_image
 from training.data import FER2013_CLASSES, TEST, TRAIN, VAL, DatasetError, load_dataset
 from training.evaluate import calibration_error, choose_prior_correction, vote_metrics
@@ -142,27 +143,27 @@ def test_training_on_votes_end_to_end(tmp_path):
                          name="voted", epochs=2, batch_size=16, width=4, blocks=2, dense_units=16, precision="float32",
                          warmup_epochs=0, labels="ferplus", logit_adjust=1.0)
     output = train(config)
-    report = json.loads(output.with_suffix(".json").read_text())
-    assert report["config"]["labels"] == "ferplus" and report["training"]["labels"] == "ferplus"
-    assert "balanced accuracy then accuracy (FER+" in report["training"]["selection"]
-    history = report["history"]
+    report = ModelReport.load(output)
+    assert report.config["labels"] == "ferplus" and report.training["labels"] == "ferplus"
+    assert "balanced accuracy then accuracy (FER+" in report.training["selection"]
+    history = report.history
     assert all("val_balanced_accuracy" in row for row in history)
-    best = report["training"]["best_epoch"]
+    best = report.training["best_epoch"]
     scores = [(row["val_balanced_accuracy"], row["val_accuracy"]) for row in history]
     assert best == 1 + scores.index(max(scores))
     for split in ("val", "test", "test_all"):
         for tta in ("none", "flip"):
-            section = report["evaluation"][split][tta]
+            section = report.metrics(split, tta)
             assert section["count"] == 42 if split != "test_all" else 84  # FER2013 labels: every face
             ferplus = section["ferplus"]
             assert ferplus["count"] == (42 if split != "test_all" else 84)
             for key in ("accuracy", "balanced_accuracy", "cross_entropy_to_votes", "expected_calibration_error"):
                 assert np.isfinite(ferplus[key])
             assert set(ferplus["per_class"]) == set(FER2013_CLASSES)
-    assert report["dataset"]["splits"]["train"]["majority_counts"] == [6] * 7
+    assert report.splits["train"]["majority_counts"] == [6] * 7
     info = read_model_info(output)
-    assert info.prior_correction == (None if "prior_correction" not in report["training"] else
-                                     PriorCorrection.from_json(report["training"]["prior_correction"], 7))
+    assert info.prior_correction == (None if "prior_correction" not in report.training else
+                                     PriorCorrection.from_json(report.training["prior_correction"], 7))
     assert read_model_info(output.with_suffix(".tflite")) == info
 
 
@@ -215,10 +216,10 @@ def test_an_ensemble_of_vote_trained_members_scores_both_label_sets(tmp_path):
             warmup_epochs=0, labels="ferplus", logit_adjust=1.0, seed=seed)))
     output = tmp_path / "ensemble.keras"
     assert ensemble_main(["--data", str(data), "--members", *map(str, members), "--output", str(output)]) == 0
-    report = json.loads(output.with_suffix(".json").read_text())
-    assert report["training"]["labels"] == "ferplus"
-    assert report["evaluation"]["test"]["flip"]["ferplus"]["count"] == 28
-    correction = report["training"].get("prior_correction")
+    report = ModelReport.load(output)
+    assert report.training["labels"] == "ferplus"
+    assert report.metrics("test", "flip")["ferplus"]["count"] == 28
+    correction = report.training.get("prior_correction")
     assert read_model_info(output).prior_correction == (
         None if correction is None else PriorCorrection.from_json(correction, 7))
 

@@ -13,7 +13,7 @@ import pytest
 
 from fer.classifier import LIVE_MODEL, MODELS_DIR, PHOTOS_INT8_MODEL, PHOTOS_MODEL, SINGLE_CNN_MODEL, EmotionClassifier
 from fer.model_file import ModelFileError, ModelInfo, read_model_info, write_model_info
-from fer.report import report_path_for
+from fer.report import ModelReport, report_path_for
 from tests.conftest import ROOT, write_image
 
 TENSORFLOW_MODULES = "[m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax', 'torch')]"
@@ -102,9 +102,9 @@ def test_export_command_writes_beside_the_model_and_updates_its_report(tiny_kera
     assert main([str(model), "--weights", "float32"]) == 0
     assert main([str(model), "--weights", "int8"]) == 0  # a variant beside it, described by the same report
     assert read_model_info(tmp_path / "tiny.tflite") == read_model_info(tmp_path / "tiny.int8.tflite") == info
-    report = json.loads((tmp_path / "tiny.json").read_text())
-    assert report["model"] == info.to_json()
-    assert {name: entry["weights"] for name, entry in report["litert"].items()} == {
+    report = ModelReport.load(tmp_path / "tiny.json")
+    assert report.model == info.to_json()
+    assert {name: entry["weights"] for name, entry in report.litert.items()} == {
         "tiny.tflite": "float32", "tiny.int8.tflite": "int8"}
     assert main([str(tmp_path / "missing.keras")]) == 2
 

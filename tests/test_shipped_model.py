@@ -19,7 +19,7 @@ from fer.classifier import (
     default_model_path,
 )
 from fer.model_file import ModelInfo, read_model_info
-from fer.report import report_path_for
+from fer.report import ModelReport, report_path_for
 
 # One report per trained model, least accurate first: the single CNN ships as .keras too (where LiteRT is
 # missing), the live and the photos models as their int8 LiteRT files only.
@@ -35,8 +35,8 @@ def report_path(request):
 
 
 @pytest.fixture(scope="module")
-def report(report_path) -> dict:
-    return json.loads(report_path.read_text())
+def report(report_path) -> ModelReport:
+    return ModelReport.load(report_path)
 
 
 @pytest.fixture(scope="module", params=SHIPPED_KERAS, ids=lambda path: path.stem)
@@ -58,27 +58,27 @@ def all_layers(model):
 
 
 def test_model_and_report_agree(shipped, model):
-    report = json.loads(report_path_for(shipped).read_text())
+    report = ModelReport.load(shipped)
     info = read_model_info(shipped)
-    assert list(info.class_names) == report["model"]["class_names"] == report["dataset"]["class_names"]
-    assert list(model.input_shape[1:]) == report["model"]["input_shape"] == [*info.image_size, info.channels]
+    assert list(info.class_names) == report.model["class_names"] == report.dataset["class_names"]
+    assert list(model.input_shape[1:]) == report.model["input_shape"] == [*info.image_size, info.channels]
     assert model.output_shape[-1] == len(info.class_names)
-    assert model.count_params() == report["model"]["parameters"]
-    assert shipped.stat().st_size == report["model"]["file_bytes"]
+    assert model.count_params() == report.model["parameters"]
+    assert shipped.stat().st_size == report.model["file_bytes"]
     assert all(layer.dtype_policy.name == "float32" for layer in all_layers(model)), "shipped models compute in float32"
 
 
 def test_training_history_matches_the_selected_epoch(report):
-    for trained in report.get("members") or [report]:  # an ensemble: each member's own report
-        assert len(trained["history"]) == trained["training"]["epochs_run"]
-        best = trained["training"]["best_epoch"]
-        assert trained["history"][best - 1]["val_accuracy"] == pytest.approx(trained["training"]["best_val_accuracy"])
+    for trained in report.members or [report]:  # an ensemble: each member's own report
+        assert len(trained.history) == trained.training["epochs_run"]
+        best = trained.training["best_epoch"]
+        assert trained.history[best - 1]["val_accuracy"] == pytest.approx(trained.training["best_val_accuracy"])
 
 
 def test_report_metrics_are_consistent(report):
-    names = report["model"]["class_names"]
-    for split, by_tta in report["evaluation"].items():
-        counts = report["dataset"]["splits"][split]["class_counts"]
+    names = report.model["class_names"]
+    for split, by_tta in report.evaluation.items():
+        counts = report.splits[split]["class_counts"]
         for metrics in by_tta.values():
             matrix = np.array(metrics["confusion_matrix"])
             assert matrix.sum(axis=1).tolist() == counts
@@ -88,7 +88,7 @@ def test_report_metrics_are_consistent(report):
             if "ferplus" in metrics:  # scored against the FER+ majority of the faces that have a clear one
                 plus = metrics["ferplus"]
                 matrix = np.array(plus["confusion_matrix"])
-                assert matrix.sum(axis=1).tolist() == report["dataset"]["splits"][split]["majority_counts"]
+                assert matrix.sum(axis=1).tolist() == report.splits[split]["majority_counts"]
                 recall = [plus["per_class"][n]["recall"] for n in names]
                 assert plus["balanced_accuracy"] == pytest.approx(np.mean(recall))
 
@@ -98,27 +98,27 @@ def test_report_test_accuracy_reproduces_on_fer2013(shipped, model, fer2013_path
     from training.evaluate import evaluate_model
     from training.ferplus import attach_votes, default_votes_path
 
-    report = json.loads(report_path_for(shipped).read_text())
+    report = ModelReport.load(shipped)
     dataset = load_dataset(fer2013_path)
-    if report["config"].get("labels") == "ferplus":  # the votes were part of its data
+    if report.config.get("labels") == "ferplus":  # the votes were part of its data
         attach_votes(dataset, default_votes_path(fer2013_path))
-    assert dataset.fingerprint() == report["dataset"]["fingerprint"]
+    assert dataset.fingerprint() == report.dataset["fingerprint"]
     test = dataset.splits["test"]
     metrics = evaluate_model(model, test.images, test.labels, dataset.class_names, "none")
-    assert metrics["confusion_matrix"] == report["evaluation"]["test"]["none"]["confusion_matrix"]
+    assert metrics["confusion_matrix"] == report.metrics("test")["confusion_matrix"]
 
 
 def test_litert_copies_match_the_report(report_path, report):
     """Every .tflite the app may run is described in the report, which training.export_litert wrote after
     comparing it with Keras on FER2013's validation and test splits."""
     copies = sorted(MODELS_DIR.glob(f"{report_path.stem}*.tflite"))
-    assert copies and sorted(report["litert"]) == [p.name for p in copies]
+    assert copies and sorted(report.litert) == [p.name for p in copies]
     for copy in copies:
-        section = report["litert"][copy.name]
-        assert read_model_info(copy) == ModelInfo.from_json(report["model"])
+        section = report.litert[copy.name]
+        assert read_model_info(copy) == ModelInfo.from_json(report.model)
         assert section["file_bytes"] == copy.stat().st_size
         for split, figures in section["agreement"].items():
-            assert figures["keras_accuracy"] == pytest.approx(report["evaluation"][split]["none"]["accuracy"])
+            assert figures["keras_accuracy"] == pytest.approx(report.metrics(split)["accuracy"])
             if section["weights"] == "int8":  # a handful of changed predictions, accuracy no lower
                 assert figures["same_predictions"] >= 0.99 * figures["images"], split
                 assert figures["accuracy"] >= figures["keras_accuracy"] - 0.002, split
@@ -145,7 +145,7 @@ def test_each_page_runs_its_int8_model_chosen_on_validation(monkeypatch, fer2013
     photos, live = balanced(PHOTOS_INT8_MODEL, "flip"), balanced(LIVE_MODEL, "none")
     assert photos >= live > balanced(SINGLE_CNN_MODEL, "none") + 0.05
     for stem in (PHOTOS_INT8_MODEL, LIVE_MODEL):
-        section = json.loads(report_path_for(MODELS_DIR / f"{stem}.tflite").read_text())["litert"][f"{stem}.tflite"]
+        section = ModelReport.load(MODELS_DIR / f"{stem}.tflite").litert[f"{stem}.tflite"]
         assert section["weights"] == "int8"
     monkeypatch.delenv("FER_MODELS_DIR", raising=False)
     assert default_model_path("photos").name == f"{PHOTOS_INT8_MODEL}.tflite"
@@ -190,7 +190,7 @@ def test_litert_only_files_reproduce_their_recorded_accuracy_on_fer2013(report_p
     dataset = load_dataset(fer2013_path)
     for copy in copies:
         classifier = EmotionClassifier(copy)
-        for split, figures in report["litert"][copy.name]["agreement"].items():
+        for split, figures in report.litert[copy.name]["agreement"].items():
             data = dataset.splits[split]
             accuracy = float(np.mean(classifier.predict_prepared(data.images).argmax(1) == data.labels))
             assert accuracy == pytest.approx(figures["accuracy"], abs=1e-9), (copy.name, split)

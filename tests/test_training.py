@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from fer.model_file import read_model_info
+from fer.report import ModelReport
 from tests.conftest import ROOT, write_image
 from training.augment import AugmentConfig
 from training.train import AugmentedBatches, TrainConfig, TrainingError, parse_args, settings_changed_on_resume, train
@@ -50,28 +51,28 @@ def tiny_config(tmp_path: Path, data: Path, **overrides) -> TrainConfig:
 def test_train_evaluate_and_report(tmp_path):
     data = make_pattern_dataset(tmp_path / "data", per_class=100)
     model_path = train(tiny_config(tmp_path, data, epochs=6, batch_size=8, learning_rate=3e-3))
-    report = json.loads(model_path.with_suffix(".json").read_text())
+    report = ModelReport.load(model_path)
 
     info = read_model_info(model_path)
     assert list(info.class_names) == sorted(CLASSES) and info.image_size == (24, 24) and info.channels == 1
-    assert report["model"]["class_names"] == list(info.class_names)
-    assert report["model"]["input_shape"] == [24, 24, 1]
-    assert report["model"]["file_bytes"] == model_path.stat().st_size
-    assert [row["epoch"] for row in report["history"]] == [1, 2, 3, 4, 5, 6]
+    assert report.model["class_names"] == list(info.class_names)
+    assert report.model["input_shape"] == [24, 24, 1]
+    assert report.model["file_bytes"] == model_path.stat().st_size
+    assert [row["epoch"] for row in report.history] == [1, 2, 3, 4, 5, 6]
     for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
-        assert all(np.isfinite(row[key]) for row in report["history"])
-    assert set(report["dataset"]["splits"]) == {"train", "val", "test"}
-    assert report["dataset"]["splits"]["val"]["class_counts"] == [10, 10, 10]
-    assert len(report["dataset"]["fingerprint"]) == 64
-    assert report["training"]["hardware"]["keras_backend"]
-    assert {layer["type"] for layer in report["architecture"]} >= {"Conv2D", "Dense"}
-    test = report["evaluation"]["test"]["none"]
+        assert all(np.isfinite(row[key]) for row in report.history)
+    assert set(report.splits) == {"train", "val", "test"}
+    assert report.splits["val"]["class_counts"] == [10, 10, 10]
+    assert len(report.dataset["fingerprint"]) == 64
+    assert report.training["hardware"]["keras_backend"]
+    assert {layer["type"] for layer in report.architecture} >= {"Conv2D", "Dense"}
+    test = report.metrics("test")
     matrix = np.array(test["confusion_matrix"])
     assert matrix.sum() == 75 and test["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
     assert test["accuracy"] > 0.6, "three striped/flat classes should be easy"
-    assert report["training"]["best_epoch"] == 1 + int(np.argmax([r["val_accuracy"] for r in report["history"]]))
+    assert report.training["best_epoch"] == 1 + int(np.argmax([r["val_accuracy"] for r in report.history]))
     litert = model_path.with_suffix(".tflite")  # the copy the app runs, with the same metadata
-    section = report["litert"][litert.name]
+    section = report.litert[litert.name]
     assert read_model_info(litert) == info and section["file_bytes"] == litert.stat().st_size
     assert {split: row["same_predictions"] for split, row in section["agreement"].items()} == {"val": 30, "test": 75}
     assert section["agreement"]["test"]["accuracy"] == pytest.approx(test["accuracy"])
@@ -84,7 +85,7 @@ def test_train_evaluate_and_report(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "macro-F1" in out.stdout and "confusion matrix" in out.stdout
     evaluated = json.loads((tmp_path / "eval.json").read_text())["results"]["test"]
-    assert evaluated["accuracy"] == pytest.approx(report["evaluation"]["test"]["flip"]["accuracy"])
+    assert evaluated["accuracy"] == pytest.approx(report.metrics("test", "flip")["accuracy"])
 
 
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
@@ -226,8 +227,8 @@ def test_distillation_end_to_end_on_a_tiny_dataset(tmp_path):
     assert len(cached) == 1
     probabilities = np.load(cached[0])
     assert probabilities.shape == (108, 3) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
-    report = json.loads(output.with_suffix(".json").read_text())
-    assert report["training"]["distilled_from"] == "tiny.keras" and report["config"]["teacher"] == str(teacher)
+    report = ModelReport.load(output)
+    assert report.training["distilled_from"] == "tiny.keras" and report.config["teacher"] == str(teacher)
     flat = soften(np.array([[0.9, 0.1]]), 3.0)
     assert 0.5 < flat[0, 0] < 0.9 and flat.sum() == pytest.approx(1)
     np.testing.assert_allclose(blended_targets(np.array([[1.0, 0.0]]), np.array([[0.2, 0.8]]), 0.5, 1.0), [[0.6, 0.4]])

@@ -22,11 +22,11 @@ import keras
 from keras import layers
 
 from fer.model_file import ModelFileError, ModelInfo, read_model_info
-from fer.report import ReportError, load_report, report_path_for, save_report, section
+from fer.report import ModelReport, ReportError, build_report, load_report, report_path_for, save_report
 from training.data import TRAIN, VAL, Dataset, DatasetError, load_dataset_for
 from training.evaluate import choose_prior_correction, evaluate_model, predict_probabilities
 from training.ferplus import join_votes
-from training.report import architecture, evaluate_splits, litert_copy, model_section, now_iso, save_with_info
+from training.report import architecture, evaluate_splits, litert_copy, model_section, save_with_info
 
 MEMBER_REPORT_KEYS = ("model", "config", "precision", "training", "history", "evaluation")
 
@@ -84,7 +84,7 @@ def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str, 
     both label sets, and when a member learnt from the votes a prior correction is chosen on validation."""
     first, dataset = load_members_dataset(member_paths, data)
     reports = [member_report(path) for path in member_paths]
-    by_votes = any(section(r, "config", "labels") == "ferplus" for r in reports)
+    by_votes = any(ModelReport(r).learnt_from_votes for r in reports)
     dataset = join_votes(dataset, data, votes, required=by_votes)
     members = [keras.models.load_model(path, compile=False) for path in member_paths]
     validation = dataset.splits.get(VAL)
@@ -105,27 +105,25 @@ def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str, 
     info = ModelInfo(name, first.class_names, first.image_size, first.channels, correction)
     evaluation = evaluate_splits(model, dataset, correction)
     save_with_info(model, info, output)
-    seconds = sum((r.get("training") or {}).get("train_seconds", 0) for r in reports)
-    report = {
-        "model": model_section(model, info, output),
-        "created": now_iso(),
-        "config": {"data": data, "output": str(output), "name": name,
-                   "members": [str(path) for path in member_paths]},
-        "precision": "float32",
-        "training": {
+    seconds = sum(ModelReport(r).training.get("train_seconds", 0) for r in reports)
+    report = build_report(
+        model=model_section(model, info, output),
+        config={"data": data, "output": str(output), "name": name, "members": [str(path) for path in member_paths]},
+        precision="float32",
+        training={
             "members": len(members), "train_seconds": round(seconds, 1),
-            "hardware": (reports[0].get("training") or {}).get("hardware", {}),
+            "hardware": ModelReport(reports[0]).hardware,
             "selection": "each member: its checkpoint chosen on validation (see its report); "
                          "the ensemble: the mean of the members' probabilities, equal weights",
             **({"labels": "ferplus"} if by_votes else {}),
             **({"prior_correction": correction.to_json()} if correction else {}),
         },
-        "members": reports,
-        "dataset": dataset.describe(),
-        "evaluation": evaluation,
-        "architecture": architecture(model),
-        "litert": litert_copy(model, info, output, dataset),
-    }
+        members=reports,
+        dataset=dataset.describe(),
+        evaluation=evaluation,
+        architecture=architecture(model),
+        litert=litert_copy(model, info, output, dataset),
+    )
     save_report(report_path_for(output), report)
     return report
 

@@ -28,7 +28,7 @@ import numpy as np
 from fer.atomic import staged_path
 from fer.classifier import EmotionClassifier
 from fer.model_file import INT8_VARIANT, ModelFileError, ModelInfo, PriorCorrection, read_model_info, write_model_info
-from fer.report import ReportError, load_report, report_path_for, save_report
+from fer.report import ReportError, add_entries, report_path_for
 
 WEIGHT_FORMATS = ("float16", "float32", "int8")
 DEFAULT_WEIGHTS = "float16"
@@ -120,18 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     report_path = report_path_for(source)
-    report = None
-    if output.parent == source.parent and report_path.exists():
-        try:
-            report = load_report(report_path)
-        except ReportError as err:
-            print(f"warning: {err}; its litert section was not updated", file=sys.stderr)
-    if report is None:
+    if output.parent != source.parent or not report_path.exists():
         print(f"wrote {output}")
         return 0
-    earlier = {name: entry for name, entry in (report.get("litert") or {}).items() if name.endswith(".tflite")}
-    report["litert"] = {**earlier, section["file"]: section}
-    save_report(report_path, report)
+    try:
+        add_entries(source, "litert", {section["file"]: section})
+    except ReportError as err:
+        print(f"warning: {err}; its litert section was not updated", file=sys.stderr)
+        print(f"wrote {output}")
+        return 0
     print(f"wrote {output} and its section of {report_path.name}")
     return 0
 

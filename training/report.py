@@ -7,7 +7,6 @@ augmentation, architecture, size, training time, hardware and a dataset fingerpr
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from fer.atomic import staged_path
 from fer.model_file import ModelInfo, PriorCorrection, write_model_info
-from fer.report import REPORT_VERSION, report_path_for, save_report
+from fer.report import build_report, report_path_for, save_report
 from training.data import TEST, TEST_ALL, VAL, Dataset
 from training.evaluate import choose_prior_correction, evaluate_model, predict_probabilities
 from training.train import selection_keys
@@ -63,13 +62,11 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
     info = ModelInfo(config.name, tuple(dataset.class_names), dataset.image_size, dataset.channels, correction)
     evaluation = evaluate_splits(model, dataset, correction)
     save_with_info(model, info, output)
-    report = {
-        "report_version": REPORT_VERSION,
-        "model": model_section(model, info, output),
-        "created": now_iso(),
-        "config": asdict(config),
-        "precision": state["precision"],
-        "training": {
+    report = build_report(
+        model=model_section(model, info, output),
+        config=asdict(config),
+        precision=state["precision"],
+        training={
             "epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
             "best_val_accuracy": state["best_val_accuracy"], "stopped_early": state["stopped_early"],
             "train_seconds": round(state["train_seconds"], 1), "hardware": hardware,
@@ -81,12 +78,12 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
             **({"distilled_from": Path(config.teacher).name, "distill_weight": config.distill_weight,
                 "temperature": config.temperature} if config.teacher else {}),
         },
-        "history": state["history"],
-        "dataset": dataset.describe(),
-        "evaluation": evaluation,
-        "architecture": architecture(model),
-    }
-    report["litert"] = litert_copy(model, info, output, dataset)
+        history=state["history"],
+        dataset=dataset.describe(),
+        evaluation=evaluation,
+        architecture=architecture(model),
+        litert=litert_copy(model, info, output, dataset),
+    )
     save_report(report_path_for(output), report)
     return output
 
@@ -141,7 +138,3 @@ def save_with_info(model: keras.Model, info: ModelInfo, output: Path) -> None:
 def model_section(model: keras.Model, info: ModelInfo, output: Path) -> dict:
     return {**info.to_json(), "file": output.name, "file_bytes": output.stat().st_size,
             "parameters": int(model.count_params()), "input_shape": list(model.input_shape[1:])}
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
