@@ -76,9 +76,17 @@ class FeatureMaps:
     maps: np.ndarray  # (height, width, channels) activations of one face
 
 
+def face_feature_maps(recognizer: EmotionRecognizer, rgb: np.ndarray, box: Box) -> list[FeatureMaps]:
+    """The feature maps of the face in `box`, read from the crop the recognizer classifies."""
+    return feature_maps(recognizer.classifier, recognizer.face_crop(rgb, box))
+
+
 def feature_maps(classifier: EmotionClassifier, rgb_crop: np.ndarray) -> list[FeatureMaps]:
-    """The activations of every convolution and pooling layer for one face, in network order.
-    Reads a `.tflite` file with a one-off interpreter that keeps its intermediate tensors."""
+    """The activations of every convolution and pooling layer for one face crop, in network order.
+    Reads a `.tflite` file with a one-off interpreter that keeps its intermediate tensors. The interpreter
+    has no public list of its operations, so the layers are found by what they are: the named image-shaped
+    tensors (batch of one, height x width x channels) whose values depend on the face. Weights do not;
+    the converter's unnamed temporaries are not layers."""
     if classifier.path.suffix != ".tflite":
         raise ValueError("feature maps are read from .tflite models; convert this one with "
                          "`python -m training.export_litert`")
@@ -91,18 +99,21 @@ def feature_maps(classifier: EmotionClassifier, rgb_crop: np.ndarray) -> list[Fe
         interpreter = Interpreter(model_path=str(classifier.path), experimental_preserve_all_tensors=True,
                                   experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     interpreter.allocate_tensors()
-    face = prepare_face(rgb_crop, classifier.info.image_size, classifier.info.channels)
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], face[None].astype(np.float32))
-    interpreter.invoke()
-    found = []
-    for op in interpreter._get_ops_details():  # private API: the interpreter has no public list of its ops
-        if op["op_name"] not in ("CONV_2D", "MAX_POOL_2D", "DEPTHWISE_CONV_2D"):
-            continue
-        index = int(op["outputs"][0])
-        values = interpreter.get_tensor(index)
-        if values.ndim == 4 and values.shape[0] == 1:
-            found.append(FeatureMaps(layer_name(interpreter._get_tensor_details(index, 0)["name"]), values[0]))
-    return found
+    face = prepare_face(rgb_crop, classifier.info.image_size, classifier.info.channels)[None].astype(np.float32)
+    input_index = interpreter.get_input_details()[0]["index"]
+    candidates = [d for d in interpreter.get_tensor_details() if d["name"] and d["index"] != input_index
+                  and len(d["shape"]) == 4 and d["shape"][0] == 1 and d["dtype"] == np.float32]
+
+    def activations(image: np.ndarray) -> dict[int, np.ndarray]:
+        interpreter.set_tensor(input_index, image)
+        interpreter.invoke()
+        return {d["index"]: interpreter.get_tensor(d["index"]).copy() for d in candidates}
+
+    other = activations(255.0 - face)  # another face: what stays the same is not an activation
+    values = activations(face)
+    return [FeatureMaps(layer_name(d["name"]), values[d["index"]][0])
+            for d in sorted(candidates, key=lambda d: d["index"])
+            if not np.array_equal(values[d["index"]], other[d["index"]])]
 
 
 def layer_name(tensor_name: str) -> str:

@@ -7,7 +7,7 @@ import pytest
 
 from fer.classifier import MODELS_DIR
 from fer.detection import face_crop
-from fer.explain import explain_face, feature_grid, feature_maps, layer_name, occlusion_saliency
+from fer.explain import explain_face, face_feature_maps, feature_grid, feature_maps, layer_name, occlusion_saliency
 from fer.recognizer import CROP_MARGIN, EmotionRecognizer
 
 
@@ -39,17 +39,34 @@ def test_explain_face_overlays_the_crop(recognizer, face_photo):
     assert 5 < np.abs(overlay.astype(int) - crop.astype(int)).mean() < 120  # tinted, still the face
 
 
-@pytest.mark.parametrize("name", ["fer2013_vgg32.tflite", "ferplus_vgg32.int8.tflite", "ferplus_ensemble.int8.tflite"])
-def test_feature_maps_of_every_conv_layer(name, face_photo):
+VGG_LAYERS = [f"b{block}_{part}" for block in range(4) for part in ("relu0", "relu1", "pool")]
+
+
+@pytest.mark.parametrize(("name", "members"), [("fer2013_vgg32.tflite", None), ("ferplus_vgg32.int8.tflite", None),
+                                               ("ferplus_ensemble.int8.tflite", 2)])
+def test_feature_maps_of_every_conv_layer(name, members, face_photo):
+    """Every convolution and pooling layer, in network order, found through the interpreter's public API;
+    an ensemble's layers carry their member's name, whatever the ensemble's file is called."""
     recognizer = EmotionRecognizer(MODELS_DIR / name)
-    crop = face_crop(face_photo, recognizer.analyze(face_photo)[0].box, CROP_MARGIN)
-    layers = feature_maps(recognizer.classifier, crop)
-    assert len(layers) >= 12 and layers[0].maps.shape[:2] == (48, 48) and layers[-1].maps.shape[:2] == (3, 3)
-    assert layers[0].layer.endswith("b0_relu0")
+    layers = face_feature_maps(recognizer, face_photo, recognizer.analyze(face_photo)[0].box)
+    expected = VGG_LAYERS if members is None else [f"member_{m}/{n}" for m in range(members) for n in VGG_LAYERS]
+    assert [layer.layer for layer in layers] == expected
+    assert layers[0].maps.shape[:2] == (48, 48) and layers[-1].maps.shape[:2] == (3, 3)
     assert all((layer.maps >= 0).all() for layer in layers if "relu" in layer.layer)  # ReLU outputs
     assert any(layer.maps.std() > 0 for layer in layers)
     grid = feature_grid(layers[0].maps)
     assert grid.shape == (4 * 66, 8 * 66, 3)
+
+
+def test_feature_maps_are_the_face_s_own(face_photo):
+    """The maps are those of the crop the recognizer classifies, not of the last input the interpreter saw."""
+    recognizer = EmotionRecognizer(MODELS_DIR / "fer2013_vgg32.tflite")
+    box = recognizer.analyze(face_photo)[0].box
+    crop = recognizer.face_crop(face_photo, box)
+    assert [layer.maps.tolist() for layer in feature_maps(recognizer.classifier, crop)[:3]] == \
+        [layer.maps.tolist() for layer in face_feature_maps(recognizer, face_photo, box)[:3]]
+    first = feature_maps(recognizer.classifier, crop)[0].maps
+    assert not np.array_equal(first, feature_maps(recognizer.classifier, 255 - crop)[0].maps)
 
 
 def test_feature_maps_need_a_tflite_file(face_photo):
