@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import re
@@ -13,18 +12,12 @@ import streamlit as st
 
 from fer.classifier import available_models, default_model_path, models_dir
 from fer.recognizer import EmotionRecognizer
+from fer.settings import ICE_SERVERS_VARIABLE, ICE_TRANSPORT_POLICY_VARIABLE, TURN_PROVIDER_VARIABLES
 
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]  # what the photo uploaders accept
 PHOTO_MAX_MB = 64  # per photo: a 50-megapixel JPEG is about 20 MB
 
 # Environment variables that streamlit-webrtc itself turns into TURN servers.
-TURN_PROVIDER_VARIABLES = (
-    ("CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN"),
-    ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),
-    ("HF_TOKEN",),
-)
-
-
 def model_paths(purpose: str = "photos") -> list[Path]:
     """The models in models/ (or FER_MODELS_DIR), one file each (LiteRT where there is a .tflite),
     the default for `purpose` first."""
@@ -49,12 +42,16 @@ def load_recognizer(model_path: str) -> EmotionRecognizer:
     """One recognizer per model per server process, shared by every session and the webcam thread."""
     recognizer = EmotionRecognizer(model_path)
     recognizer.analyze(np.zeros((240, 320, 3), np.uint8))  # warm up the detector and the model
-    # The model and the libraries stay for the life of the process: freezing them once keeps every later
-    # garbage collection (one after each Photos run) to the objects that can be garbage, so it does not
-    # stall the live video threads. (A .keras model brings TensorFlow's million objects.)
-    gc.collect()
-    gc.freeze()
+    _loaded_models.add(model_path)
     return recognizer
+
+
+_loaded_models: set[str] = set()
+
+
+def loaded_model_count() -> int:
+    """How many models this server process has loaded (streamlit_app.py freezes their objects)."""
+    return len(_loaded_models)
 
 
 def model_problem(model_path: Path) -> str | None:
@@ -109,10 +106,10 @@ def rtc_configuration() -> dict:
     - Nothing configured: no ICE servers, so a local browser connects over the machine's own
       addresses without waiting on an unreachable public STUN server.
     """
-    explicit = _secret("ICE_SERVERS") or os.environ.get("ICE_SERVERS")
+    explicit = _secret(ICE_SERVERS_VARIABLE) or os.environ.get(ICE_SERVERS_VARIABLE)
     if explicit:
         servers = json.loads(explicit) if isinstance(explicit, str) else [dict(s) for s in explicit]
-        policy = str(_secret("ICE_TRANSPORT_POLICY") or os.environ.get("ICE_TRANSPORT_POLICY") or "all")
+        policy = str(_secret(ICE_TRANSPORT_POLICY_VARIABLE) or os.environ.get(ICE_TRANSPORT_POLICY_VARIABLE) or "all")
         # "relay": the browser sends media only through the TURN servers, as behind a strict firewall; it
         # proves a TURN set-up works before it is needed (tests/test_e2e_browser.py runs one on coturn).
         return {"iceServers": servers, **({"iceTransportPolicy": "relay"} if policy == "relay" else {})}

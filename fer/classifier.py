@@ -16,6 +16,7 @@ import numpy as np
 from fer.model_file import MODEL_SUFFIXES, ModelFileError, ModelInfo, model_files, read_model_info
 from fer.preprocessing import prepare_faces, tta_views
 from fer.runtime import litert_available, open_network
+from fer.settings import MODELS_DIR_VARIABLE
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 PHOTOS_MODEL = "ferplus_ensemble"  # two CNNs trained on the FER+ votes, averaged, float weights: when a copy is present
@@ -28,7 +29,7 @@ MAX_BATCH = 64
 
 def models_dir() -> Path:
     """The folder of models: `models/` in the project, or `FER_MODELS_DIR` to use your own."""
-    return Path(os.environ.get("FER_MODELS_DIR") or MODELS_DIR)
+    return Path(os.environ.get(MODELS_DIR_VARIABLE) or MODELS_DIR)
 
 
 def usable_suffixes() -> tuple[str, ...]:

@@ -454,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", help=MODEL_HELP)
     predict.add_argument("--min-confidence", type=MIN_CONFIDENCE, default=DEFAULTS.min_confidence,
                          help=CONFIDENCE_HELP)
-    predict.add_argument("--tta", choices=TTA_MODES, default="none",
+    predict.add_argument("--tta", choices=TTA_MODES, default=DEFAULTS.photo_tta,
                          help="test-time augmentation: flip averages each face with its mirror image")
     predict.add_argument("--workers", type=number_in(int, 1), metavar="N",
                          help=f"processes analysing photos, one model each (default: every core, {default_workers()} "

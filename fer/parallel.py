@@ -17,6 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer.settings import THREADS_VARIABLE
+
 _recognizer = None  # the worker process's own
 
 
@@ -50,7 +52,7 @@ def _start_worker(model_path: str | None) -> None:
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
-    os.environ["FER_THREADS"] = "1"
+    os.environ[THREADS_VARIABLE] = "1"
     import cv2
 
     cv2.setNumThreads(1)

@@ -95,7 +95,7 @@ class EmotionRecognizer:
         min_confidence: float = DEFAULTS.min_confidence,
         detection_side: int = DEFAULTS.photo_detection_side,
         max_faces: int = MAX_FACES,
-        tta: str = "none",
+        tta: str = DEFAULTS.photo_tta,
         align: bool = DEFAULTS.align_faces,
     ) -> list[FaceResult]:
         """Find every face and classify it, in reading order. `bgr=True` for OpenCV/webcam arrays. No face: [].
@@ -114,7 +114,7 @@ class EmotionRecognizer:
         min_confidence: float = DEFAULTS.min_confidence,
         detection_side: int = DEFAULTS.photo_detection_side,
         max_faces: int = MAX_FACES,
-        tta: str = "none",
+        tta: str = DEFAULTS.photo_tta,
         align: bool = DEFAULTS.align_faces,
     ) -> AnalyzedPhoto:
         """`analyze`, keeping the decoded pixels: what the Photos page and the CLI draw on. A photo file
@@ -127,7 +127,7 @@ class EmotionRecognizer:
         return AnalyzedPhoto(rgb, scale, self.classify_boxes(rgb, boxes, tta=tta, align=align))
 
     def classify_boxes(self, image: np.ndarray, boxes: list[Box], *, bgr: bool = False,
-                       tta: str = "none", align: bool = DEFAULTS.align_faces) -> list[FaceResult]:
+                       tta: str = DEFAULTS.video_tta, align: bool = DEFAULTS.align_faces) -> list[FaceResult]:
         """Classify the faces at known boxes (no detection): video frames between detections."""
         crops = [self.face_crop(image, box, align=align) for box in boxes]
         if bgr:
@@ -140,7 +140,8 @@ class EmotionRecognizer:
         Explanations and feature maps take this same crop."""
         return (aligned_face_crop if align else face_crop)(image, box, CROP_MARGIN)
 
-    def classify_crops(self, crops: list[ImageInput], *, bgr: bool = False, tta: str = "none") -> list[FaceResult]:
+    def classify_crops(self, crops: list[ImageInput], *, bgr: bool = False,
+                       tta: str = DEFAULTS.photo_tta) -> list[FaceResult]:
         """Classify images that are already face crops (no detection); one result per crop."""
         rgbs = [load_rgb(crop, assume_bgr=bgr) for crop in crops]
         boxes = [Box(0, 0, rgb.shape[1], rgb.shape[0], 1.0) for rgb in rgbs]

@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from fer.model_file import ModelFileError
+from fer.settings import DEFAULTS, THREADS_VARIABLE
 
 
 class Network(Protocol):
@@ -47,9 +48,11 @@ def open_network(path: Path, threads: int | None = None) -> Network:
 
 
 def default_threads() -> int:
-    """Threads for one model call: `FER_THREADS`, else up to 4 of the machine's cores."""
-    configured = os.environ.get("FER_THREADS", "")
-    return int(configured) if configured.isdigit() and int(configured) > 0 else min(4, os.cpu_count() or 1)
+    """Threads for one model call: `FER_THREADS`, else up to `model_threads` of the machine's cores."""
+    configured = os.environ.get(THREADS_VARIABLE, "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return min(DEFAULTS.model_threads, os.cpu_count() or 1)
 
 
 class LiteRTNetwork:

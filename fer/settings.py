@@ -1,4 +1,5 @@
-"""The defaults every entry point shares (library, CLI, pages), so each one is set in one place."""
+"""The defaults every entry point shares (library, CLI, pages) and the environment variables the project
+reads, so each one is set, and can be found, in one place."""
 
 from __future__ import annotations
 
@@ -27,11 +28,15 @@ class Defaults:
     max_decode_side: int = 4096
     # Photos: each face is also read mirrored and the two predictions averaged (a little more accurate).
     photo_tta: str = "flip"
+    # Video: each face once per frame (a mirrored read would halve the frame rate; smoothing steadies it).
+    video_tta: str = "none"
     # Video: probabilities are averaged over time, 0 (each frame alone) to <1 (very steady).
     smoothing: float = 0.6
     # Video: the detector runs on every n-th frame; in between, the last boxes are classified again. At
     # 30 fps a face moves a few pixels in 0.1 s, and detection is most of a frame's cost.
     detect_every_n_frames: int = 3
+    # CPU threads for one model call: more than 4 gained nothing on a 48 px face batch.
+    model_threads: int = 4
 
 
 DEFAULTS = Defaults()
@@ -41,3 +46,16 @@ CONFIDENCE_RANGE = (0.3, 0.9)
 # The most smoothing a viewer may choose (the live page's slider, `fer video --smoothing`): beyond it a
 # label lags the face by seconds.
 MAX_SMOOTHING = 0.95
+
+# Environment variables. Each is read in one function, named beside it.
+MODELS_DIR_VARIABLE = "FER_MODELS_DIR"  # a folder of your own models instead of models/ (fer.classifier.models_dir)
+THREADS_VARIABLE = "FER_THREADS"  # CPU threads per model call, instead of model_threads (fer.runtime.default_threads)
+# The app's WebRTC connection, from Streamlit secrets or the environment (app_pages.common.rtc_configuration):
+ICE_SERVERS_VARIABLE = "ICE_SERVERS"  # a JSON list of {urls, username, credential}
+ICE_TRANSPORT_POLICY_VARIABLE = "ICE_TRANSPORT_POLICY"  # "relay": media only through the TURN servers
+# ... or a TURN provider's credentials, which streamlit-webrtc reads under these names.
+TURN_PROVIDER_VARIABLES = (
+    ("CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN"),
+    ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),
+    ("HF_TOKEN",),
+)

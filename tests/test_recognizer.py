@@ -177,8 +177,8 @@ def test_default_model_for_photos_and_video(tmp_path, monkeypatch):
 
 def test_classify_boxes_reads_bgr_frames_as_analyze_does(recognizer, face_photo):
     bgr = np.ascontiguousarray(face_photo[:, :, ::-1])
-    faces = recognizer.analyze(bgr, bgr=True)
-    again = recognizer.classify_boxes(bgr, [face.box for face in faces], bgr=True)
+    faces = recognizer.analyze(bgr, bgr=True, tta="flip")
+    again = recognizer.classify_boxes(bgr, [face.box for face in faces], bgr=True, tta="flip")
     assert [f.probabilities for f in again] == [f.probabilities for f in faces]
-    swapped = recognizer.classify_boxes(bgr, [face.box for face in faces])  # colours read the wrong way round
+    swapped = recognizer.classify_boxes(bgr, [face.box for face in faces], tta="flip")  # colours swapped
     assert swapped[0].probabilities != faces[0].probabilities
