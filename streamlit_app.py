@@ -8,19 +8,24 @@ import streamlit as st
 # pylibsrtp (aiortc's SRTP binding) crashes the whole process in srtp_init() when it loads after it.
 import streamlit_webrtc  # noqa: F401
 
-from app_pages.process_memory import tune_memory_once
+from app_pages.common import loaded_model_count
+from app_pages.process_memory import freeze_when_more_models_loaded, tune_memory_once
 
 tune_memory_once()  # process-wide memory settings: here, once, not as a side effect of importing a page
 
-ICON = Path(__file__).resolve().parent / "app_pages" / "icon.png"
+PAGES = Path(__file__).resolve().parent / "app_pages"  # absolute: the harness runs this file from elsewhere
+ICON = PAGES / "icon.png"
 # The tab icon is a file of ours: a ":material/...:" icon would be fetched from Google's font server.
 st.set_page_config(page_title="Facial expression recognition", page_icon=str(ICON), layout="wide")
 
 pages = st.navigation([
-    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/upload.py", title="Photos", icon=":material/photo_library:"),
-    st.Page("app_pages/live.py", title="Live webcam", icon=":material/videocam:"),
-    st.Page("app_pages/video.py", title="Video", icon=":material/movie:"),
-    st.Page("app_pages/dashboard.py", title="Model dashboard", icon=":material/monitoring:"),
+    st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
+    st.Page(PAGES / "upload.py", title="Photos", icon=":material/photo_library:"),
+    st.Page(PAGES / "live.py", title="Live webcam", icon=":material/videocam:"),
+    st.Page(PAGES / "video.py", title="Video", icon=":material/movie:"),
+    st.Page(PAGES / "dashboard.py", title="Model dashboard", icon=":material/monitoring:"),
 ])
-pages.run()
+try:
+    pages.run()
+finally:  # a page that loaded a model: keep its objects out of every later garbage collection
+    freeze_when_more_models_loaded(loaded_model_count())

@@ -30,6 +30,10 @@ STARTUP_NOISE = ("E0000", "cuInit", "Inotify", "Email:", "Network URL", "Externa
                  "WARNING")
 
 
+# The server started with a stats file writes the live callback's counters there (app_harness.live_stats).
+STATS_FILE_VARIABLE = "FER_LIVE_STATS_FILE"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -41,20 +45,24 @@ def streamlit_server(stats_file: Path | None, log_path: Path, timeout: float = 9
                      extra_env: dict[str, str] | None = None, via_run_app: bool = False,
                      headless: bool = True) -> Iterator[tuple[str, int]]:
     """The app on a free port in its own process group, ended (group and all) on exit; yields (url, pid).
-    By default `streamlit run` with this Python and the repository's .streamlit/config.toml; with
-    `via_run_app`, exactly the README's `bash scripts/run_app.sh` (its .venv, its checks, its defaults)."""
+    By default `streamlit run` with this Python and the repository's .streamlit/config.toml (with a
+    `stats_file`, through app_harness/instrumented_app.py); with `via_run_app`, exactly the README's
+    `bash scripts/run_app.sh` (its .venv, its checks, its defaults)."""
+    if via_run_app and stats_file is not None:
+        raise ValueError("run_app.sh starts the plain app, which writes no live counters")
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for name in ("ICE_SERVERS", "ICE_TRANSPORT_POLICY", "TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN",
                  "STREAMLIT_SERVER_ADDRESS"):
         env.pop(name, None)  # the machine's own settings do not leak in; a test's extra_env may set them
     env.update(extra_env or {})
-    if stats_file is not None:
-        env["FER_LIVE_STATS_FILE"] = str(stats_file)
+    entry = "streamlit_app.py"
+    if stats_file is not None:  # the same app, with the live counters written to stats_file
+        env[STATS_FILE_VARIABLE], entry = str(stats_file), "app_harness/instrumented_app.py"
     options = ["--server.headless", "true"] if headless else []  # headless: no browser window, no questions
     options += ["--server.port", str(port)]
     command = (["bash", "scripts/run_app.sh", *options] if via_run_app
-               else [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "localhost",
+               else [sys.executable, "-m", "streamlit", "run", entry, "--server.address", "localhost",
                      *options])
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,

@@ -8,25 +8,26 @@ survives an exception in one frame by reporting it once and passing the video th
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import queue
 import threading
-import time
+from collections.abc import Callable
 
 import av
 import numpy as np
 
-from fer.atomic import write_text_atomic
 from fer.recognizer import EmotionRecognizer
 from fer.video import FaceTracker, FrameInfo, Timeline, VideoAnnotator, VideoSettings
 from fer.video_io import ClipRecorder
 
-# Benchmarks and browser tests set this to a file path; the callback then writes its counters there.
-STATS_FILE_VARIABLE = "FER_LIVE_STATS_FILE"
 RECORDING_MAX_SECONDS = 120.0  # about 8 MB of video in memory at most
 LOG = logging.getLogger(__name__)
+
+
+# Called after each processed frame with (session, annotated frame, frame info). Empty in the app; the
+# browser tests and benchmarks start it through app_harness/instrumented_app.py, which adds a counter writer.
+FrameObserver = Callable[["LiveSession", np.ndarray, FrameInfo], None]
+FRAME_OBSERVERS: list[FrameObserver] = []
 
 
 class LiveSession:
@@ -43,9 +44,6 @@ class LiveSession:
         self._lock = threading.Lock()
         self.frames = 0
         self.frames_with_faces = 0
-        self.stats_path = os.environ.get(STATS_FILE_VARIABLE)
-        # ... and each session's own copy beside it, so a benchmark can tell concurrent streams apart.
-        self.session_stats_path = f"{self.stats_path}.{os.getpid()}-{id(self):x}" if self.stats_path else None
 
     def use_recognizer(self, recognizer: EmotionRecognizer) -> None:
         """Another model from the next frame on. The stream, its face numbers, timeline and recording go
@@ -95,8 +93,8 @@ class LiveSession:
         except queue.Full:  # the page is not reading (e.g. a hidden tab): keep the newest
             self.results.get_nowait()
             self.results.put_nowait(info)
-        if self.stats_path:
-            self._write_stats(annotated.shape, info)
+        for observe in FRAME_OBSERVERS:
+            observe(self, annotated, info)
         return annotated
 
     def _record(self, annotated: np.ndarray, t: float) -> None:
@@ -135,14 +133,3 @@ class LiveSession:
                 return
             self._error_shown = True
         self.errors.put(f"{what}: {type(err).__name__}: {str(err)[:200].rstrip('.')}. The stream carries on.")
-
-    def _write_stats(self, shape: tuple[int, ...], info: FrameInfo) -> None:
-        last = {"t": round(info.t, 3), "fps": round(info.fps, 1), "faces": len(info.faces),
-                "process_ms": round(info.process_ms, 1),
-                "tracks": [{"id": track_id, "label": r.label, "score": round(r.score, 4),
-                            "probabilities": {k: round(v, 4) for k, v in r.probabilities.items()}}
-                           for track_id, r in info.faces]}
-        stats = {"frames": self.frames, "frames_with_faces": self.frames_with_faces, "frame_shape": list(shape),
-                 "last": last, "time": time.time(), "model": self.recognizer.classifier.path.name}
-        for path in (self.stats_path, self.session_stats_path):
-            write_text_atomic(path, json.dumps(stats))
