@@ -4,8 +4,6 @@ ensemble: its members stay out of the repository), with the figures measured whe
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
