@@ -7,6 +7,7 @@ probabilities; this class hides which one runs.
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +19,14 @@ from fer.preprocessing import prepare_faces, tta_views
 from fer.runtime import litert_available, open_network
 from fer.settings import MODELS_DIR_VARIABLE
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+def shipped_models_dir() -> Path:
+    """The shipped models: inside the installed package (`pip install .`, a wheel), else the checkout's models/."""
+    installed = Path(str(importlib.resources.files("fer") / "models"))
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "models"
+
+
+MODELS_DIR = shipped_models_dir()
 PHOTOS_MODEL = "ferplus_ensemble"  # two CNNs trained on the FER+ votes, averaged, float weights: when a copy is present
 PHOTOS_INT8_MODEL = "ferplus_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: ships for photos
 LIVE_MODEL = "ferplus_vgg32.int8"  # one width-32 CNN trained on the FER+ votes, int8 weights: ships for live video
@@ -28,7 +36,7 @@ MAX_BATCH = 64
 
 
 def models_dir() -> Path:
-    """The folder of models: `models/` in the project, or `FER_MODELS_DIR` to use your own."""
+    """The folder of models: the shipped ones, or `FER_MODELS_DIR` to use your own."""
     return Path(os.environ.get(MODELS_DIR_VARIABLE) or MODELS_DIR)
 
 

@@ -19,12 +19,12 @@ check_python() {
 }
 
 # ensure_venv REQUIREMENTS_FILE: a .venv with those requirements and this project installed (editable).
-# Skipped when .venv already holds exactly these requirements (their hash is kept in .venv).
+# Skipped when .venv already holds exactly these requirements and this set-up (their hash is kept in .venv).
 ensure_venv() {
   local requirements="$1"
   local stamp=".venv/.installed-$(basename "$requirements" .txt)"
   local wanted
-  wanted="$(cat requirements*.txt pyproject.toml | cksum)"
+  wanted="$(cat requirements*.txt pyproject.toml scripts/python_env.sh | cksum)"
   if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
     return
   fi
@@ -37,6 +37,9 @@ ensure_venv() {
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r "$requirements"
   .venv/bin/python -m pip install -qq --no-deps -e .  # -qq: not setuptools' notice about editable installs
+  # The package installs only `fer`; the checkout's other folders (training, app_pages, app_harness, tests)
+  # are importable from anywhere in this environment too, for scripts such as benchmarks/*.py.
+  pwd > "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/fer_app_checkout.pth"
   echo "$wanted" > "$stamp"
   if [ "$requirements" = requirements-dev.txt ]; then  # it includes requirements.txt: the app is set up too
     echo "$wanted" > .venv/.installed-requirements
