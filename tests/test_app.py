@@ -49,6 +49,8 @@ def test_home_page():
     assert at.title[0].value == "Facial expression recognition"
     text = " ".join(m.value for m in at.markdown)
     assert ("never" in text and "not an emotion" in text.lower()) or "expression is not an emotion" in text
+    plus = ModelReport.load(default_model_path("photos")).ferplus(tta="flip")  # quoted from the report
+    assert f"{plus['count']:,} held-out faces" in text and f"on {plus['accuracy']:.0%} of them" in text
 
 
 def test_upload_several_photos_with_good_bad_and_faceless_files(face_photo):
