@@ -23,6 +23,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 
 class OutputError(Exception):
     """An output that must not or cannot be written; the run stops before any work (CLI exit status 2)."""
@@ -94,9 +99,11 @@ class OutputFile:
         if refuse_existing and not self.direct and self.target.exists() and not overwrite:
             raise OutputError(f"{flag} {shown(target)} exists (add --overwrite to replace it)")
         self.staged: Path | None = None
+        self._lock: int | None = None
         if not self.direct:
             try:
                 self.staged = create_staged(self.target)
+                self._lock = hold_lock(self.staged)
             except OSError as err:
                 raise OutputError(f"cannot write {flag} {shown(target)}: {err.strerror or err}") from err
 
@@ -117,6 +124,7 @@ class OutputFile:
         if self.direct or self.staged is None:
             return self.target
         staged, self.staged = self.staged, None
+        self._release()
         if self.overwrite:
             os.replace(staged, self.target)
             return self.target
@@ -133,6 +141,46 @@ class OutputFile:
         if self.staged is not None:
             self.staged.unlink(missing_ok=True)
             self.staged = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+
+def hold_lock(staged: Path) -> int | None:
+    """An exclusive lock on a staged file for as long as its run lives (the system drops it when the
+    process ends, however it ends): a staged file nobody holds was left by a killed run."""
+    if fcntl is None:  # Windows: no advisory locks; --resume then reads finished outputs only
+        return None
+    descriptor = os.open(staged, os.O_RDONLY)
+    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return descriptor
+
+
+def abandoned_stagings(target: Path) -> list[Path]:
+    """The staged files of `target` that killed runs left (no living run holds their lock), oldest first."""
+    if fcntl is None:
+        return []
+    found = []
+    for staged in target.parent.glob(f".{glob_escape(target.name)}.*.partial"):
+        try:
+            descriptor = os.open(staged, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            found.append(staged)
+        except OSError:  # a living run is writing it
+            pass
+        finally:
+            os.close(descriptor)
+    return sorted(found, key=lambda path: path.stat().st_mtime)
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def create_staged(target: Path) -> Path:
