@@ -22,15 +22,18 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from fer.cluster import ClusterError
 from fer.detection import LANDMARK_COLUMNS, landmark_cells
 from fer.images import IMAGE_SUFFIXES, ImageError, load_rgb
 from fer.interrupts import Interrupted, deferred, interruptible, shielded
 from fer.model_file import ModelFileError
 from fer.outputs import OutputError, OutputFile, check_writable_folder, refuse_inputs_as_outputs, shown
-from fer.parallel import PhotoJob, PhotoOutcome, PhotoPool, analyse_photo_job, default_workers, outcome_with_copy
+from fer.parallel import PhotoJob, PhotoOutcome, WorkerPool, analyse_photo_job, default_workers, outcome_with_copy
 from fer.pixel_csv import PixelCsvError, iter_pixel_csv
 from fer.preprocessing import TTA_MODES
+from fer.resume import EarlierResults, ResumeError, earlier_results
 from fer.settings import DEFAULTS, MAX_SMOOTHING
+from fer.video_jobs import VIDEO_SUFFIXES, VideoJob, VideoOutcome, annotate_video_job, video_targets, write_frame
 
 CROP_BATCH = 256  # --cropped classifies this many files per model call
 PHOTOS_PER_WORKER = 8  # fewer photos than this per core: no worker processes (see photo_outcomes)
@@ -42,15 +45,16 @@ class UsageError(Exception):
     """A problem with the command as given; the run stops before any work (exit status 2)."""
 
 
-def expand_paths(paths: Iterable[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """(file, its path relative to the folder given) for files as given and image files found
-    (recursively, sorted) in the folders given; and the arguments that do not exist."""
+def expand_paths(paths: Iterable[str], suffixes: Iterable[str] = IMAGE_SUFFIXES
+                 ) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """(file, its path relative to the folder given) for files as given and files with one of `suffixes`
+    (images by default) found (recursively, sorted) in the folders given; and the arguments that do not exist."""
     files, missing = [], []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             files.extend((p, p.relative_to(path)) for p in sorted(path.rglob("*"))
-                         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+                         if p.is_file() and p.suffix.lower() in suffixes)
         elif path.is_file():
             files.append((path, Path(path.name)))
         else:
@@ -139,46 +143,105 @@ def name_taken_note(target: Path, placed: Path) -> str:
     return f"{shown(target)} was created by another run meanwhile: wrote {shown(placed)} instead"
 
 
-class RecordWriter:
-    """JSON Lines (one object per image) or CSV (one row per face; a face-less image gets one row)."""
+PARQUET_ROWS_PER_GROUP = 10_000
 
-    def __init__(self, stream: TextIO, fmt: str, class_names: tuple[str, ...]) -> None:
+
+class RecordWriter:
+    """JSON Lines (one object per image), or one row per face: CSV, or Parquet (typed columns, for tools
+    that read a cluster's results)."""
+
+    def __init__(self, output: OutputFile | None, stream: TextIO | None, fmt: str,
+                 class_names: tuple[str, ...]) -> None:
         self.stream, self.fmt, self.class_names = stream, fmt, class_names
+        self.columns = ["path", "faces", "face", "x", "y", "w", "h", "label", "score", *class_names,
+                        *LANDMARK_COLUMNS]
         if fmt == "csv":
             self.csv = csv.writer(stream)
-            self.csv.writerow(["path", "faces", "face", "x", "y", "w", "h", "label", "score", *class_names,
-                               *LANDMARK_COLUMNS])
+            self.csv.writerow(self.columns)
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            types = {"path": pa.string(), "label": pa.string(), "faces": pa.int64(), "face": pa.int64(),
+                     "x": pa.int64(), "y": pa.int64(), "w": pa.int64(), "h": pa.int64()}
+            self.schema = pa.schema([(name, types.get(name, pa.float64())) for name in self.columns])
+            self.parquet = pq.ParquetWriter(output.path, self.schema)
+            self.pending: list[list] = []
 
     def write(self, path: str, faces: list[dict]) -> None:
         if self.fmt == "json":
             self.stream.write(json.dumps({"path": path, "faces": faces}) + "\n")
             return
+        rows = self.rows(path, faces)
+        if self.fmt == "csv":
+            self.csv.writerows([["" if cell is None else cell for cell in row] for row in rows])
+            return
+        self.pending.extend(rows)
+        if len(self.pending) >= PARQUET_ROWS_PER_GROUP:
+            self.flush()
+
+    def rows(self, path: str, faces: list[dict]) -> list[list]:
         if not faces:
-            self.csv.writerow([path, 0, "", "", "", "", "", "", "", *[""] * len(self.class_names),
-                               *[""] * len(LANDMARK_COLUMNS)])
+            return [[path, 0, *[None] * (len(self.columns) - 2)]]
+        rows = []
         for number, face in enumerate(faces, start=1):  # #1 first, as the annotated copy and the app number them
             box = face["box"]
             probs = [face["probabilities"][n] for n in self.class_names]
-            self.csv.writerow([path, len(faces), number, box["x"], box["y"], box["w"], box["h"], face["label"],
-                               face["score"], *probs, *landmark_cells(face["landmarks"])])
+            rows.append([path, len(faces), number, box["x"], box["y"], box["w"], box["h"], face["label"],
+                         face["score"], *probs, *[None if c == "" else c for c in landmark_cells(face["landmarks"])]])
+        return rows
+
+    def replay(self, path: str, record: list) -> None:
+        """An earlier run's record, as it was written (JSON: its faces; CSV: its rows)."""
+        if self.fmt == "json":
+            self.write(path, record)
+        else:
+            self.csv.writerows(record)
+
+    def flush(self) -> None:
+        if self.fmt == "parquet" and self.pending:
+            import pyarrow as pa
+
+            columns = list(zip(*self.pending))
+            self.parquet.write_table(pa.table({name: list(values) for name, values in zip(self.columns, columns)},
+                                              schema=self.schema))
+            self.pending = []
+
+    def close(self) -> None:
+        """The last rows, and Parquet's footer (a Parquet file without it does not open)."""
+        if self.fmt == "parquet":
+            self.flush()
+            self.parquet.close()
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from fer.recognizer import EmotionRecognizer
 
+    if args.format == "parquet" and not args.output:
+        raise UsageError("--format parquet writes a file: give --output FILE.parquet")
+    if args.ray is not None and args.cropped:
+        raise UsageError("--ray analyses whole photos: face crops (--cropped) run here, batched, without it")
+    if args.resume and (not args.output or args.format == "parquet"):
+        raise UsageError("--resume continues a JSON or CSV --output file: give the one the earlier run wrote")
     files, missing = expand_paths(args.paths)
     refuse_inputs_as_outputs({"--output": args.output}, [path for path, _ in files])
-    annotated = AnnotatedFolder(Path(args.annotate), args.overwrite, files) if args.annotate else None
-    outputs = RunOutputs(args.overwrite)
+    replace = args.overwrite or args.resume  # resuming replaces the output with itself plus what was missing
+    annotated = AnnotatedFolder(Path(args.annotate), replace, files) if args.annotate else None
+    outputs = RunOutputs(replace)
     failures, done = len(missing), 0
-    outcomes = None
+    outcomes = writer = earlier = None
     try:
-        stream = outputs.text(args.output, "--output")
+        if args.format == "parquet":
+            output, stream = outputs.file(args.output, "--output", streams_allowed=False), None
+        else:
+            output, stream = None, outputs.text(args.output, "--output")
         for raw in missing:
             print(f"skipped {shown(raw)}: no such file or folder", file=sys.stderr)
         recognizer = EmotionRecognizer(args.model)  # here too with workers: a bad model stops the run at once
+        writer = RecordWriter(output, stream, args.format, recognizer.class_names)
+        if args.resume:
+            earlier, files = resume_from(Path(args.output), writer, files)
         progress = tqdm(total=len(files), unit="img", disable=len(files) < 20 or args.quiet, file=sys.stderr)
-        writer = RecordWriter(stream, args.format, recognizer.class_names)
         outcomes = photo_outcomes(args, recognizer, files, annotated)
         for (path, relative), outcome in outcomes:
             with deferred():  # a signal waits until this photo's results are written
@@ -195,9 +258,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 elif annotated and outcome.annotated_at != annotated.targets[(path, relative)]:
                     annotated.renamed.append(name_taken_note(annotated.targets[(path, relative)], outcome.annotated_at))
         progress.close()
+        writer.close()
     except Interrupted as stop:
-        return stopped(stop, outputs, f"after {done} of {len(files)} file(s)",
-                       kept=done > 0, annotated=annotated)
+        if writer is not None:
+            with shielded():
+                writer.close()
+        kept = done > 0 or bool(earlier and earlier.records)
+        status = stopped(stop, outputs, f"after {done} of {len(files)} file(s)", kept=kept, annotated=annotated)
+        if earlier and kept:
+            remove_leftovers(earlier)
+        return status
     except BaseException:
         outputs.discard()
         raise
@@ -205,7 +275,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if outcomes is not None:
             outcomes.close()  # with workers: the pool stops (photos not started are dropped)
     outputs.finish()
+    if earlier:
+        remove_leftovers(earlier)
     return finished(1 if failures else 0, outputs, annotated)
+
+
+def resume_from(target: Path, writer: RecordWriter,
+                files: list[tuple[Path, Path]]) -> tuple[EarlierResults, list[tuple[Path, Path]]]:
+    """Copy the earlier runs' complete records into the new output; the files still to do."""
+    try:
+        earlier = earlier_results(target, writer.fmt, writer.columns)
+    except ResumeError as err:
+        raise UsageError(str(err)) from err
+    for path, record in earlier.records:
+        writer.replay(path, record)
+    remaining = [key for key in files if shown(key[0]) not in earlier.paths]
+    left = f" (with {len(earlier.leftovers)} file(s) killed runs left)" if earlier.leftovers else ""
+    print(f"resuming {shown(target)}: {len(earlier.records)} photo(s) recorded by earlier runs{left}; "
+          f"{len(remaining)} of {len(files)} to do", file=sys.stderr)
+    return earlier, remaining
+
+
+def remove_leftovers(earlier: EarlierResults) -> None:
+    """Killed runs' staged files, now merged into the output."""
+    for leftover in earlier.leftovers:
+        leftover.unlink(missing_ok=True)
 
 
 def photo_outcomes(args: argparse.Namespace, recognizer, files: list[tuple[Path, Path]],
@@ -217,6 +311,15 @@ def photo_outcomes(args: argparse.Namespace, recognizer, files: list[tuple[Path,
         return
     jobs = [PhotoJob(path, args.min_confidence, args.tta, annotated.targets[(path, relative)] if annotated else None,
                      args.overwrite) for path, relative in files]
+    if args.ray is not None:  # "" (the flag alone): a Ray started here; else the cluster at that address
+        from fer.cluster import ray_photo_outcomes
+
+        outcomes = ray_photo_outcomes(jobs, args.model, args.ray or None, actors=args.workers)
+        try:
+            yield from zip(files, outcomes)
+        finally:
+            outcomes.close()
+        return
     # A worker first starts Python and loads its own model: by default one per core, but no more than one
     # per PHOTOS_PER_WORKER photos, so a handful of photos runs here at once.
     workers = min(args.workers or min(default_workers(), len(files) // PHOTOS_PER_WORKER), len(files))
@@ -224,9 +327,9 @@ def photo_outcomes(args: argparse.Namespace, recognizer, files: list[tuple[Path,
         for key, job in zip(files, jobs):
             yield key, analyse_photo_job(job, recognizer)
         return
-    pool = PhotoPool(workers, args.model)
+    pool = WorkerPool(workers, args.model)
     try:
-        yield from zip(files, pool.run(jobs))
+        yield from zip(files, pool.photos(jobs))
     finally:
         pool.close()
 
@@ -333,6 +436,115 @@ def cmd_predict_csv(args: argparse.Namespace) -> int:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
+    """One video file or camera (`--output`, `--csv`), or many files into a folder (`--output-dir`)."""
+    many = len(args.inputs) > 1 or Path(args.inputs[0]).is_dir() or args.output_dir is not None
+    if not many:
+        if args.ray is not None or args.workers is not None:
+            raise UsageError("--workers and --ray spread many videos (each one whole) over processes: "
+                             "give several videos or a folder, and --output-dir")
+        args.input = args.inputs[0]
+        return cmd_video_one(args)
+    if args.output is not None or args.csv is not None or args.max_frames is not None:
+        raise UsageError("with several videos, give --output-dir (each video gets NAME.mp4 and NAME.csv there); "
+                         "--output, --csv and --max-frames are for one video")
+    if args.output_dir is None:
+        raise UsageError("several videos need --output-dir: each gets its annotated NAME.mp4 and NAME.csv there")
+    return cmd_video_many(args)
+
+
+def cmd_video_many(args: argparse.Namespace) -> int:
+    """Each video whole, by one process (here, N workers, or Ray actors); its two outputs appear when it is
+    done. Videos whose outputs exist are skipped, so running the command again finishes a stopped run."""
+    from fer.classifier import default_model_path
+    from fer.outputs import abandoned_stagings
+    from fer.recognizer import EmotionRecognizer
+
+    files, missing = expand_paths(args.inputs, VIDEO_SUFFIXES)
+    folder = Path(args.output_dir)
+    check_writable_folder(folder, "--output-dir")
+    targets = video_targets(files, folder)
+    refuse_inputs_as_outputs([("--output-dir", t) for pair in targets.values() for t in pair], [p for p, _ in files])
+    done = [path for path, pair in targets.items() if not args.overwrite and all(t.exists() for t in pair)]
+    # One of a video's two outputs alone: a run stopped between the two; the video is done again, whole.
+    jobs = [VideoJob(path, *targets[path], args.min_confidence, args.smoothing, args.detect_every, args.min_face,
+                     args.overwrite or any(t.exists() for t in targets[path])) for path, _ in files if path not in done]
+    for raw in missing:
+        print(f"skipped {shown(raw)}: no such file or folder", file=sys.stderr)
+    if done:
+        print(f"{len(done)} of {len(files)} video(s) have their outputs in {shown(folder)} from an earlier run: "
+              "skipped (--overwrite does them again)", file=sys.stderr)
+    model_path = str(args.model or default_model_path("live"))
+    recognizer = EmotionRecognizer(model_path)  # a bad model stops the run here, before any worker starts
+    failures, finished_videos, outcomes = len(missing), 0, None
+    progress = tqdm(total=len(jobs), unit="video", disable=args.quiet or len(jobs) < 2, file=sys.stderr)
+    try:
+        outcomes = video_outcomes(args, recognizer, model_path, jobs)
+        for job, outcome in zip(jobs, outcomes):
+            with deferred():
+                progress.update(1)
+                finished_videos += 1
+                failures += report_video(job, outcome)
+    except Interrupted as stop:
+        progress.close()
+        print(f"interrupted by {stop.name} after {finished_videos} of {len(jobs)} video(s): each finished video "
+              "has its outputs, the others none; run the same command again to do the rest", file=sys.stderr)
+        return stop.exit_status
+    finally:
+        if outcomes is not None:
+            with shielded():
+                outcomes.close()
+        for pair in targets.values():  # what stopped workers or actors left half-written
+            for target in pair:
+                for leftover in abandoned_stagings(target):
+                    leftover.unlink(missing_ok=True)
+    progress.close()
+    return 1 if failures else 0
+
+
+def video_outcomes(args: argparse.Namespace, recognizer, model_path: str,
+                   jobs: list[VideoJob]) -> Iterator[VideoOutcome]:
+    """Each job's outcome in order: on Ray, on a pool of workers (by default one per core), or here."""
+    if args.ray is not None:
+        from fer.cluster import ray_video_outcomes
+
+        outcomes = ray_video_outcomes(jobs, model_path, args.ray or None, actors=args.workers)
+        try:
+            yield from outcomes
+        finally:
+            outcomes.close()
+        return
+    workers = min(args.workers or default_workers(), len(jobs))
+    if workers <= 1:
+        for job in jobs:
+            yield annotate_video_job(job, recognizer)
+        return
+    pool = WorkerPool(workers, model_path)
+    try:
+        yield from pool.videos(jobs)
+    finally:
+        pool.close()
+
+
+def report_video(job: VideoJob, outcome: VideoOutcome) -> int:
+    """One line for a finished video (stdout: it is the run's result) or its problem (stderr); 1 if it failed."""
+    if outcome.problem:
+        tqdm.write(f"skipped {shown(job.path)}: {outcome.problem}", file=sys.stderr)
+        return 1
+    video, timeline = outcome.placed
+    tqdm.write(f"{shown(job.path)}: {outcome.frames} frames, {outcome.faces} face(s) followed, "
+               f"{outcome.readings} face readings -> {shown(video)}, {shown(timeline)}")
+    for target, placed in zip((job.video_to, job.timeline_to), outcome.placed):
+        if placed != target:
+            tqdm.write(name_taken_note(target, placed), file=sys.stderr)
+    if outcome.missing_frames:
+        tqdm.write(f"error: {shown(job.path)} ended {outcome.missing_frames:,} frames before the count its "
+                   "container lists: the file is truncated or damaged (its outputs hold the frames read)",
+                   file=sys.stderr)
+        return 1
+    return int(outcome.placed != (job.video_to, job.timeline_to))
+
+
+def cmd_video_one(args: argparse.Namespace) -> int:
     """Annotate a video file (or a camera) frame by frame, as the live page does; write the annotated MP4
     and the timeline CSV (one row per face per frame) as the frames go."""
     from fer.classifier import default_model_path
@@ -372,11 +584,7 @@ def cmd_video(args: argparse.Namespace) -> int:
             for bgr, t in source.frames():
                 drawn, info = annotator.annotate(bgr, t)
                 with deferred():  # a frame goes into the MP4 and the CSV whole, or not at all
-                    before = len(timeline.rows)
-                    timeline.add(info)
-                    table.writerows(timeline.rows[before:])
-                    if writer:
-                        writer.write(drawn, info.t)
+                    write_frame(drawn, info, timeline, table, writer)
                     progress.update(1)
                 if args.max_frames is not None and info.index >= args.max_frames:
                     break
@@ -445,8 +653,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="classify the faces in image files and folders")
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
     predict.add_argument("--cropped", action="store_true", help="each image is one face crop: skip detection")
-    predict.add_argument("--format", choices=["json", "csv"], default="json",
-                         help="json: one object per line per image; csv: one row per face")
+    predict.add_argument("--format", choices=["json", "csv", "parquet"], default="json",
+                         help="json: one object per line per image; csv or parquet (needs --output): one row per face")
     predict.add_argument("--output", help="write results here instead of stdout")
     predict.add_argument("--annotate", metavar="DIR",
                          help="also save annotated copies in DIR, mirroring the folders of the input")
@@ -460,6 +668,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"processes analysing photos, one model each (default: every core, {default_workers()} "
                               f"here, for {PHOTOS_PER_WORKER}+ photos a core); the results are the same, in input "
                               "order, whatever N")
+    predict.add_argument("--resume", action="store_true",
+                         help="finish what an earlier run into the same --output left undone (stopped, killed or "
+                              "crashed): photos it recorded are kept and skipped, the rest are analysed")
+    predict.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                         help="run on Ray (pip install 'fer-app[cluster]'): the cluster at ADDRESS ('auto': the one "
+                              "this machine is part of), or without ADDRESS a Ray started here on every core; "
+                              "--workers then counts Ray actors")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=cmd_predict)
     pcsv = sub.add_parser("predict-csv", help="classify each row of a Kaggle-style CSV with a pixels column")
@@ -468,10 +683,22 @@ def build_parser() -> argparse.ArgumentParser:
     pcsv.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     pcsv.add_argument("--model", help=MODEL_HELP)
     pcsv.set_defaults(func=cmd_predict_csv)
-    video = sub.add_parser("video", help="annotate a video file or a camera frame by frame, as the live page does")
-    video.add_argument("input", help="a video file (MP4, AVI, MOV, WebM...) or a camera number such as 0")
+    video = sub.add_parser("video", help="annotate video files or a camera frame by frame, as the live page does")
+    video.add_argument("inputs", nargs="+", metavar="INPUT",
+                       help="a video file (MP4, AVI, MOV, WebM...) or a camera number such as 0; or several "
+                            "files and folders (searched recursively) with --output-dir")
     video.add_argument("--output", help="write the annotated video here (MP4, H.264)")
     video.add_argument("--csv", help="write the timeline here (one row per face per frame) instead of stdout")
+    video.add_argument("--output-dir", metavar="DIR",
+                       help="for many videos: each gets its annotated NAME.mp4 and timeline NAME.csv here, written "
+                            "when it is done; videos whose outputs exist are skipped, so a stopped run is finished "
+                            "by running it again")
+    video.add_argument("--workers", type=number_in(int, 1), metavar="N",
+                       help=f"with --output-dir: videos annotated at once, one process and model each (default: "
+                            f"every core, {default_workers()} here)")
+    video.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                       help="with --output-dir: annotate the videos on Ray (see predict --ray); the folder must be "
+                            "one every machine of the cluster sees")
     video.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     video.add_argument("--model", help="a .tflite or .keras model (default: the shipped model for live video)")
     video.add_argument("--min-confidence", type=MIN_CONFIDENCE, default=DEFAULTS.min_confidence,
@@ -495,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with interruptible():
             return args.func(args)
-    except (ModelFileError, UsageError, OutputError) as err:
+    except (ModelFileError, UsageError, OutputError, ClusterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Interrupted as stop:  # before any work was done: nothing to keep

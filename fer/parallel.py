@@ -1,5 +1,6 @@
-"""Photos on every core: a pool of worker processes, each with its own recognizer loaded once, each photo
-analysed (and its annotated copy written) by one of them, and the results handed back in input order.
+"""Photos and videos on every core: a pool of worker processes, each with its own recognizer loaded once,
+each photo analysed (and its annotated copy written), or each video annotated, by one of them, and the
+results handed back in input order.
 
 A photo is analysed exactly as in one process (the same `EmotionRecognizer.analyze_photo`), so the
 output does not depend on the number of workers. Each worker runs its model and OpenCV on one thread:
@@ -20,6 +21,7 @@ from pathlib import Path
 from fer.settings import THREADS_VARIABLE
 
 _recognizer = None  # the worker process's own
+_stop = None  # set by the parent to stop the videos in progress between two frames
 
 
 @dataclass(frozen=True)
@@ -47,27 +49,34 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _start_worker(model_path: str | None) -> None:
-    global _recognizer
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_IGN)
+def use_one_thread() -> None:
+    """A worker process's model and OpenCV on one thread: N workers on N cores, not N x 4 threads."""
     os.environ[THREADS_VARIABLE] = "1"
     import cv2
 
     cv2.setNumThreads(1)
+
+
+def _start_worker(model_path: str | None, stop) -> None:
+    global _recognizer, _stop
+    _stop = stop
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    use_one_thread()
     from fer.recognizer import EmotionRecognizer
 
     _recognizer = EmotionRecognizer(model_path)
 
 
-def analyse_photo_job(job: PhotoJob, recognizer=None) -> PhotoOutcome:
-    """One photo, in whichever process runs it."""
+def analyse_photo_job(job: PhotoJob, recognizer=None, data: bytes | None = None) -> PhotoOutcome:
+    """One photo, in whichever process runs it; `data`: its file's bytes, when they were read already."""
     from fer.images import ImageError
 
     recognizer = recognizer or _recognizer
     try:
-        photo = recognizer.analyze_photo(job.path, min_confidence=job.min_confidence, tta=job.tta)
+        photo = recognizer.analyze_photo(job.path if data is None else data, min_confidence=job.min_confidence,
+                                         tta=job.tta)
     except ImageError as err:
         return PhotoOutcome(None, str(err))
     faces = [face.scaled(1 / photo.scale).to_json() for face in photo.faces]
@@ -108,20 +117,35 @@ def write_annotated(target: Path, rgb, overwrite: bool) -> Path:
         output.discard()
 
 
-class PhotoPool:
-    """`workers` processes analysing photos; `run` yields each job's outcome in the order given."""
+def annotate_video_in_worker(job):
+    from fer.video_jobs import annotate_video_job
+
+    return annotate_video_job(job, _recognizer, stop=_stop.is_set)
+
+
+class WorkerPool:
+    """`workers` processes, one recognizer each; `photos` and `videos` yield each job's outcome in the
+    order given."""
 
     def __init__(self, workers: int, model_path: str | None) -> None:
         # Spawned, not forked: the parent already runs LiteRT's and OpenCV's threads, and a fork copies
         # their locks in whatever state they are (the default on macOS and Windows anyway).
-        self._executor = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(model_path,),
-                                             mp_context=multiprocessing.get_context("spawn"))
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._executor = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
+                                             initargs=(model_path, self._stop), mp_context=context)
         self.workers = workers
 
-    def run(self, jobs: list[PhotoJob]) -> Iterator[PhotoOutcome]:
+    def photos(self, jobs: list[PhotoJob]) -> Iterator[PhotoOutcome]:
         chunk = max(1, min(8, len(jobs) // (4 * self.workers)))  # few round trips, yet balanced to the end
         yield from self._executor.map(analyse_photo_job, jobs, chunksize=chunk)
 
+    def videos(self, jobs: list) -> Iterator:
+        """Each `fer.video_jobs.VideoJob`'s `VideoOutcome`, a whole video per worker at a time."""
+        yield from self._executor.map(annotate_video_in_worker, jobs, chunksize=1)
+
     def close(self) -> None:
-        """Stop now: photos not started are dropped, the workers end."""
+        """Stop now: jobs not started are dropped, videos in progress stop at their next frame (leaving no
+        output), photos in progress finish; the workers end."""
+        self._stop.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
