@@ -161,7 +161,7 @@ def descendants(pid: int) -> list[int]:
 
 
 def read_stats(path: Path) -> dict:
-    """The live callback's counters, written atomically by the server (see app_pages/live_session.py)."""
+    """The live callback's counters, written atomically by the server (see app_harness/live_stats.py)."""
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
