@@ -168,6 +168,11 @@ def read_stats(path: Path) -> dict:
         return {}
 
 
+def session_stats(stats_file: Path) -> dict[Path, dict]:
+    """Each live session's own counters, written beside `stats_file` (app_harness/live_stats.py)."""
+    return {p: read_stats(p) for p in stats_file.parent.glob(stats_file.name + ".*") if not p.name.endswith(".tmp")}
+
+
 def wait_for_stats(path: Path, condition, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     stats = read_stats(path)

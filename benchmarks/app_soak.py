@@ -26,6 +26,7 @@ from app_harness.browser import (
     process_memory_mb,
     processed_frame_corner,
     read_stats,
+    session_stats,
     start_button,
     streamlit_server,
     wait_for_stats,
@@ -40,9 +41,6 @@ def start_stream(browser, url: str):
     start_button(page).click()
     return page
 
-
-def session_files(stats_file: Path) -> dict[Path, dict]:
-    return {p: read_stats(p) for p in stats_file.parent.glob(stats_file.name + ".*") if not p.name.endswith(".tmp")}
 
 
 def main() -> int:
@@ -88,9 +86,9 @@ def main() -> int:
                 pages = [start_stream(browser, url) for _ in range(args.sessions)]
                 arrived = [processed_frame_corner(page, page.frame_locator(WEBRTC_IFRAME).locator("video"))
                            < PROCESSED_CORNER_BELOW for page in pages]
-                before = session_files(stats_file)
+                before = session_stats(stats_file)
                 time.sleep(args.concurrent_seconds)
-                after = session_files(stats_file)
+                after = session_stats(stats_file)
                 memory = process_memory_mb(pid)
                 active = [(p, s) for p, s in after.items() if p in before and s.get("frames", 0) > before[p]["frames"]]
                 for i, (path, stats) in enumerate(active, 1):

@@ -25,7 +25,7 @@ from skimage import data
 from app_harness.browser import (
     launch_chromium,
     process_memory_mb,
-    read_stats,
+    session_stats,
     start_button,
     streamlit_server,
     wait_for_stats,
@@ -40,9 +40,6 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
 
-
-def session_stats(stats_file: Path) -> dict[Path, dict]:
-    return {p: read_stats(p) for p in stats_file.parent.glob(stats_file.name + ".*") if not p.name.endswith(".tmp")}
 
 
 def main() -> int:
