@@ -166,16 +166,10 @@ def abandoned_stagings(target: Path) -> list[Path]:
     found = []
     for staged in target.parent.glob(f".{glob_escape(target.name)}.*.partial"):
         try:
-            descriptor = os.open(staged, os.O_RDONLY)
-        except OSError:
+            os.close(hold_lock(staged))
+        except OSError:  # a living run is writing it (or it is gone)
             continue
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            found.append(staged)
-        except OSError:  # a living run is writing it
-            pass
-        finally:
-            os.close(descriptor)
+        found.append(staged)
     return sorted(found, key=lambda path: path.stat().st_mtime)
 
 

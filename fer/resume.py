@@ -27,12 +27,9 @@ class EarlierResults:
     """What earlier runs recorded: the records, in the order found, and where they came from."""
 
     records: list[tuple[str, list[dict] | list[list[str]]]] = field(default_factory=list)  # (path, its record)
+    paths: set[str] = field(default_factory=set)  # the records' paths
     sources: list[Path] = field(default_factory=list)
     leftovers: list[Path] = field(default_factory=list)  # killed runs' staged files, removed once merged
-
-    @property
-    def paths(self) -> set[str]:
-        return {path for path, _ in self.records}
 
 
 def earlier_results(target: Path, fmt: str, header: list[str]) -> EarlierResults:
@@ -45,6 +42,7 @@ def earlier_results(target: Path, fmt: str, header: list[str]) -> EarlierResults
         found.sources.append(source)
         for path, record in records:
             if path not in found.paths:
+                found.paths.add(path)
                 found.records.append((path, record))
     found.leftovers = leftovers
     return found
