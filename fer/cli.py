@@ -174,7 +174,7 @@ class RecordWriter:
             return
         rows = self.rows(path, faces)
         if self.fmt == "csv":
-            self.csv.writerows([["" if cell is None else cell for cell in row] for row in rows])
+            self.csv.writerows(rows)  # None is written as an empty cell
             return
         self.pending.extend(rows)
         if len(self.pending) >= PARQUET_ROWS_PER_GROUP:
@@ -493,8 +493,8 @@ def cmd_video_many(args: argparse.Namespace) -> int:
         if outcomes is not None:
             with shielded():
                 outcomes.close()
-        for pair in targets.values():  # what stopped workers or actors left half-written
-            for target in pair:
+        for job in jobs[finished_videos:]:  # what stopped workers or actors left half-written
+            for target in (job.video_to, job.timeline_to):
                 for leftover in abandoned_stagings(target):
                     leftover.unlink(missing_ok=True)
     progress.close()
@@ -507,11 +507,7 @@ def video_outcomes(args: argparse.Namespace, recognizer, model_path: str,
     if args.ray is not None:
         from fer.cluster import ray_video_outcomes
 
-        outcomes = ray_video_outcomes(jobs, model_path, args.ray or None, actors=args.workers)
-        try:
-            yield from outcomes
-        finally:
-            outcomes.close()
+        yield from ray_video_outcomes(jobs, model_path, args.ray or None, actors=args.workers)  # closed with us
         return
     workers = min(args.workers or default_workers(), len(jobs))
     if workers <= 1:
@@ -612,7 +608,7 @@ def cmd_video_one(args: argparse.Namespace) -> int:
 
 def video_summary(timeline, source, args: argparse.Namespace, outputs: RunOutputs, stopped_early: bool) -> int:
     """The closing line of `fer video`, and its exit status (1 when the file ended before its last frame)."""
-    faces = len({row[1] for row in timeline.rows})
+    faces = timeline.faces_followed()
     print(f"{len(timeline)} frames, {faces} face(s) followed, {len(timeline.rows)} face readings"
           + (f"; wrote {shown(args.output)}" if args.output and len(timeline) else ""), file=sys.stderr)
     if stopped_early:

@@ -294,6 +294,10 @@ class Timeline:
             return self.rows
         return self.rows[bisect.bisect_left(self.rows, self.rows[-1][0] - seconds, key=lambda row: row[0]):]
 
+    def faces_followed(self) -> int:
+        """How many faces (tracks) appeared."""
+        return len({row[1] for row in self.rows})
+
     def write_csv(self, stream: TextIO) -> None:
         writer = csv.writer(stream)
         writer.writerow(self.columns)

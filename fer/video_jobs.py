@@ -85,18 +85,14 @@ def annotate_video_job(job: VideoJob, recognizer, stop: Callable[[], bool] = lam
                 drawn, info = annotator.annotate(bgr, t)
                 write_frame(drawn, info, timeline, table, writer)
             writer.close()
-        if writer.frames == 0:
-            raise VideoError(f"{source.name} has no frames")
         placed = (video.commit(), table_file.commit())
-    except (VideoError, InterruptedError, OSError) as err:
+    except BaseException as err:  # no half outputs, also after Ctrl+C in a one-process run
         video.discard()
         table_file.discard()
-        return VideoOutcome(len(timeline), problem=str(err))
-    except BaseException:  # Ctrl+C in a one-process run: no half outputs
-        video.discard()
-        table_file.discard()
+        if isinstance(err, (VideoError, InterruptedError, OSError)):
+            return VideoOutcome(len(timeline), problem=str(err))
         raise
-    return VideoOutcome(len(timeline), len({row[1] for row in timeline.rows}), len(timeline.rows),
+    return VideoOutcome(len(timeline), timeline.faces_followed(), len(timeline.rows),
                         missing_frames=source.shortfall(), placed=placed)
 
 
