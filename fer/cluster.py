@@ -150,11 +150,9 @@ class AnnotateVideos:
                       for name in fields}
             job = VideoJob(**{**values, **{k: Path(values[k]) for k in ("path", "video_to", "timeline_to")}})
             outcomes.append(annotate_video_job(job, self.recognizer))
-        column = lambda name, kind=object: np.array([getattr(o, name) for o in outcomes], kind)  # noqa: E731
-        return {**batch, "frames": column("frames", np.int64), "faces": column("faces", np.int64),
-                "readings": column("readings", np.int64), "problem": np.array([o.problem or "" for o in outcomes],
-                                                                             object),
-                "missing_frames": column("missing_frames", np.int64),
+        counts = {name: np.array([getattr(o, name) for o in outcomes], np.int64)
+                  for name in ("frames", "faces", "readings", "missing_frames")}
+        return {**batch, **counts, "problem": np.array([o.problem or "" for o in outcomes], object),
                 "placed": np.array(["\n".join(map(str, o.placed)) for o in outcomes], object)}
 
 
