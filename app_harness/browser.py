@@ -125,6 +125,19 @@ def start_button(page):
     return page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name=re.compile(START_BUTTON, re.I))
 
 
+def start_live_stream(browser, url: str, *, init_script: str | None = None, timeout_ms: int = 120_000):
+    """A new browser context on the live page with its stream started (its own Streamlit session and
+    WebRTC connection); `init_script` runs in every frame of it before the page's own scripts."""
+    context = browser.new_context()
+    if init_script:
+        context.add_init_script(init_script)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    page.goto(f"{url}/live")
+    start_button(page).click()
+    return page
+
+
 def launch_chromium(playwright, camera_video: Path | None = None):
     """Debian's Chromium, headless; with `camera_video`, a fake camera that plays it (and asks no permission)."""
     camera = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",

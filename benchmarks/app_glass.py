@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from app_harness.browser import launch_chromium, start_button, streamlit_server, wait_for_stats
+from app_harness.browser import launch_chromium, start_live_stream, streamlit_server, wait_for_stats
 
 BITS = 12  # frame numbers 0-4095; a 4 s loop at 30 fps uses 0-119
 CELL = 24  # px per barcode cell: survives JPEG and the VP8/H.264 round trip
@@ -132,12 +132,7 @@ def main() -> int:
         with sync_playwright() as playwright, streamlit_server(tmp / "stats.json", tmp / "server.log") as (url, _):
             browser = launch_chromium(playwright, camera)
             try:
-                context = browser.new_context()
-                context.add_init_script(PROBE)
-                page = context.new_page()
-                page.set_default_timeout(120_000)
-                page.goto(f"{url}/live")
-                start_button(page).click()
+                page = start_live_stream(browser, url, init_script=PROBE)
                 wait_for_stats(tmp / "stats.json", lambda s: s.get("frames", 0) >= 30, timeout=90)
                 time.sleep(3.0)  # settle
                 frame = next(f for f in page.frames if "streamlit_webrtc" in f.url)

@@ -27,21 +27,13 @@ from app_harness.browser import (
     processed_frame_corner,
     read_stats,
     session_stats,
-    start_button,
+    start_live_stream,
     streamlit_server,
     wait_for_stats,
     write_camera_video,
 )
 
 SAMPLE_SECONDS = 30
-def start_stream(browser, url: str):
-    page = browser.new_page()
-    page.set_default_timeout(120_000)
-    page.goto(f"{url}/live")
-    start_button(page).click()
-    return page
-
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -58,7 +50,7 @@ def main() -> int:
         with sync_playwright() as playwright, streamlit_server(stats_file, tmp / "server.log") as (url, pid):
             browser = launch_chromium(playwright, video)
             try:
-                first = start_stream(browser, url)
+                first = start_live_stream(browser, url)
                 if not wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 30, timeout=90):
                     print("the stream did not start")
                     return 1
@@ -83,7 +75,7 @@ def main() -> int:
 
                 print(f"phase 2: {args.sessions} more streams at once, {args.concurrent_seconds:g} s")
                 first.close()
-                pages = [start_stream(browser, url) for _ in range(args.sessions)]
+                pages = [start_live_stream(browser, url) for _ in range(args.sessions)]
                 arrived = [processed_frame_corner(page, page.frame_locator(WEBRTC_IFRAME).locator("video"))
                            < PROCESSED_CORNER_BELOW for page in pages]
                 before = session_stats(stats_file)

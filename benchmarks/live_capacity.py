@@ -26,7 +26,7 @@ from app_harness.browser import (
     launch_chromium,
     process_memory_mb,
     session_stats,
-    start_button,
+    start_live_stream,
     streamlit_server,
     wait_for_stats,
     write_camera_video,
@@ -62,11 +62,7 @@ def main() -> int:
             pages = []
             try:
                 for streams in range(1, args.max_streams + 1):
-                    page = browser.new_page()
-                    page.set_default_timeout(120_000)
-                    page.goto(f"{url}/live")
-                    start_button(page).click()
-                    pages.append(page)
+                    pages.append(start_live_stream(browser, url))
                     if streams == 1 and not wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 30, 90):
                         print("the stream did not start")
                         return 1

@@ -22,7 +22,7 @@ from app_harness.browser import (
     free_port,
     launch_chromium,
     processed_frame_corner,
-    start_button,
+    start_live_stream,
     streamlit_server,
     wait_for_stats,
     write_camera_video,
@@ -102,13 +102,8 @@ def test_live_video_comes_back_through_a_turn_relay_only(turn_server, tmp_path, 
             playwright_api.sync_playwright() as playwright:
         browser = launch_chromium(playwright, camera)
         try:
-            context = browser.new_context()
-            context.add_init_script(RECORD_PEER_CONNECTIONS)
-            page = context.new_page()
-            page.set_default_timeout(60_000)
-            page.goto(f"{url}/live")
+            page = start_live_stream(browser, url, init_script=RECORD_PEER_CONNECTIONS, timeout_ms=60_000)
             frame = page.frame_locator(WEBRTC_IFRAME)
-            start_button(page).click()
             stats = wait_for_stats(stats_file, lambda s: s.get("frames_with_faces", 0) >= 10, timeout=90)
             assert stats.get("frames_with_faces", 0) >= 10, f"no frames reached the server through the relay: {stats}"
             video = frame.locator("video")
