@@ -83,9 +83,9 @@ def headline(report: ModelReport, model_file: Path) -> None:
                        help="how far the probabilities are from the share of votes each emotion got (lower is better)")
         cols[3].metric("Calibration error", f"{plus['expected_calibration_error']:.3f}",
                        help="expected calibration error: the gap between confidence and accuracy (0 is perfect)")
-        correction = report.prior_correction
-        cols[4].metric("Prior correction", f"tau {correction['tau']}" if correction else "none",
-                       help="probabilities divided by the training prior to this power (chosen on validation)")
+        cols[4].metric("Prior correction", correction_text(report.prior_correction),
+                       help="probabilities divided by the training prior to the power tau, then made surer or "
+                            "less sure by the temperature T (both chosen on validation)")
     training = report.training
     if report.members:
         st.caption(ensemble_summary(report))
@@ -158,6 +158,12 @@ def compare_models(report: ModelReport, chosen: Path, paths: list[Path]) -> None
     st.dataframe(pd.DataFrame(rows), hide_index=True, height=35 * (len(rows) + 1) + 3)
     st.caption("Each model is scored on its own report's test split; \"this file\" is the copy the app runs, "
                "\"float model\" the trained model its report evaluates.")
+
+
+def correction_text(correction: dict | None) -> str:
+    if not correction:
+        return "none"
+    return f"tau {correction['tau']}" + (f", T {correction['temperature']}" if "temperature" in correction else "")
 
 
 def ensemble_summary(report: ModelReport) -> str:

@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 
 from fer.classifier import EmotionClassifier, default_model_path
+from fer.model_file import describe_correction
 from training.data import TEST, TEST_ALL, VAL, load_dataset_for
 from training.evaluate import TTA_MODES, evaluate_probabilities
 from training.ferplus import join_votes
@@ -39,9 +40,8 @@ def main() -> int:
     classifier = EmotionClassifier(args.model)
     dataset = load_dataset_for(classifier.info, args.data)
     join_votes(dataset, args.data, args.votes)
-    correction = classifier.info.prior_correction
     print(f"model {Path(args.model).name} ({Path(args.model).stat().st_size / 1e6:.1f} MB) on {dataset.source}; "
-          f"prior correction {'tau ' + str(correction.tau) if correction else 'none'}")
+          f"output correction {describe_correction(classifier.info.prior_correction)}")
     print(f"{'split':<26}{'TTA':<6}{'FER2013 acc':>12}{'macro-F1':>9} |{'FER+ acc':>9}{'balanced':>9}"
           f"{'CE votes':>9}{'ECE':>7}{'s':>6}")
     recalls = []

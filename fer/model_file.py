@@ -26,6 +26,8 @@ MODEL_SUFFIXES = (".tflite", ".keras")
 INT8_VARIANT = ".int8"
 # What a model's input may be: faces are small, and a side of 100,000 would allocate tens of GB per face.
 MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 8, 1024
+# What a stored temperature may be: outside this the probabilities are all but one-hot or all but uniform.
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 10.0
 
 
 class ModelFileError(ValueError):
@@ -34,31 +36,43 @@ class ModelFileError(ValueError):
 
 @dataclass(frozen=True)
 class PriorCorrection:
-    """Divide the network's probabilities by the training prior to the power tau, then renormalise.
+    """How the network's probabilities are corrected before anyone sees them: which class wins, then how sure.
 
-    A network trained on neutral-heavy labels calls a mild but clear expression neutral because neutral
-    was common in training, not because the face looks neutral; p / prior**tau takes that bias back out
-    (tau 0: no change, 1: as if every class had been equally common). Stored in the model file and applied
-    by `EmotionClassifier` for every caller; tau is chosen on the validation split."""
+    1. Divide by the training prior to the power tau, then renormalise. A network trained on neutral-heavy
+       labels calls a mild but clear expression neutral because neutral was common in training, not because
+       the face looks neutral; p / prior**tau takes that bias back out (tau 0: no change, 1: as if every
+       class had been equally common).
+    2. Temperature scaling (Guo et al. 2017): p ** (1 / temperature), renormalised. It never changes which
+       class wins, only how confident the answer says it is, so that "80% happy" is right about 80% of the
+       time (temperature 1: no change).
+    Stored in the model file and applied by `EmotionClassifier` for every caller; both are chosen on the
+    validation split."""
 
     prior: tuple[float, ...]
     tau: float
+    temperature: float = 1.0
 
     def apply(self, probabilities: np.ndarray) -> np.ndarray:
         scaled = probabilities * np.power(np.asarray(self.prior, np.float64), -self.tau)
+        if self.temperature != 1.0:
+            scaled = np.power(np.clip(scaled / scaled.sum(axis=-1, keepdims=True), 1e-12, None), 1.0 / self.temperature)
         return (scaled / scaled.sum(axis=-1, keepdims=True)).astype(np.float32)
 
     def to_json(self) -> dict:
-        return {"prior": [round(p, 6) for p in self.prior], "tau": self.tau}
+        raw = {"prior": [round(p, 6) for p in self.prior], "tau": self.tau}
+        return raw if self.temperature == 1.0 else {**raw, "temperature": self.temperature}
 
     @classmethod
     def from_json(cls, raw: dict, classes: int) -> PriorCorrection:
         prior = tuple(float(p) for p in raw["prior"])
-        tau = float(raw["tau"])
+        tau, temperature = float(raw["tau"]), float(raw.get("temperature", 1.0))
         if len(prior) != classes or not all(0.0 < p <= 1.0 for p in prior) or not 0.0 <= tau <= 5.0:
             raise ValueError(f"prior_correction needs {classes} priors in (0, 1] and tau in [0, 5], got "
                              f"{len(prior)} priors and tau {tau}")
-        return cls(prior, tau)
+        if not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:
+            raise ValueError(f"prior_correction's temperature must be in [{MIN_TEMPERATURE}, {MAX_TEMPERATURE}], "
+                             f"not {temperature}")
+        return cls(prior, tau, temperature)
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,13 @@ class ModelInfo:
         if classes != len(self.class_names):
             raise ModelFileError(f"{path} gives {classes} outputs but its metadata names "
                                  f"{len(self.class_names)} classes")
+
+
+def describe_correction(correction: PriorCorrection | None) -> str:
+    """One line for logs and benchmarks: "tau 0.1, temperature 0.62" or "none"."""
+    if correction is None:
+        return "none"
+    return f"tau {correction.tau}, temperature {correction.temperature}"
 
 
 def _is_whole(value) -> bool:

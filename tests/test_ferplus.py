@@ -16,7 +16,8 @@ from fer.model_file import METADATA_MEMBER, ModelFileError, PriorCorrection, rea
 from fer.report import ModelReport
 from tests.conftest import ROOT, write_image
 from training.data import FER2013_CLASSES, TEST, TRAIN, VAL, DatasetError, load_dataset
-from training.evaluate import calibration_error, choose_prior_correction, vote_metrics
+from training.evaluate import (calibration_error, choose_output_correction, choose_prior_correction,
+                               fit_temperature, vote_metrics)
 from training.ferplus import attach_votes
 
 HEADER = ("file,usage,fer2013_row,fer2013_label,"
@@ -133,6 +134,33 @@ def test_prior_correction_divides_by_the_prior_and_is_validated():
         PriorCorrection.from_json({"prior": [0.5, 0.5], "tau": 1}, classes=3)
     with pytest.raises(ValueError):
         PriorCorrection.from_json({"prior": [0.0, 1.0], "tau": 1}, classes=2)
+
+
+def test_a_fitted_temperature_makes_confidence_match_accuracy_without_moving_an_answer():
+    from training.data import Votes
+
+    # Faces whose true class is drawn from `honest`; the network says the same thing twice as sure
+    # (its log-probabilities doubled), the way an over-confident network does.
+    rng = np.random.default_rng(0)
+    honest = rng.dirichlet(np.ones(5), size=4000)
+    labels = np.array([rng.choice(5, p=p) for p in honest])
+    overconfident = honest ** 2 / (honest ** 2).sum(axis=1, keepdims=True)
+    temperature = fit_temperature(overconfident, labels)
+    assert temperature == pytest.approx(2.0, rel=0.1)
+    calibrated = PriorCorrection((0.2,) * 5, 0.0, temperature).apply(overconfident)
+    assert (calibrated.argmax(axis=1) == overconfident.argmax(axis=1)).all()
+    assert calibration_error(calibrated, labels) < calibration_error(overconfident, labels) / 2
+    np.testing.assert_allclose(calibrated, honest, atol=0.05)
+    # Chosen with the prior correction on validation faces: only the temperature is off, so tau stays 0.
+    votes = Votes(np.eye(5, dtype=np.float32)[labels] * 10, labels, np.ones(len(labels), bool))
+    correction = choose_output_correction(overconfident, votes, np.full(5, 0.2))
+    assert correction is not None and correction.tau == 0 and correction.temperature == temperature
+    stored = PriorCorrection.from_json(correction.to_json(), classes=5)
+    assert stored == correction
+    with pytest.raises(ValueError, match="temperature"):
+        PriorCorrection.from_json({**correction.to_json(), "temperature": 0.0}, classes=5)
+    # A model file written before temperatures existed reads as temperature 1.
+    assert PriorCorrection.from_json({"prior": [0.5, 0.5], "tau": 1}, classes=2).temperature == 1.0
 
 
 def test_training_on_votes_end_to_end(tmp_path):

@@ -21,10 +21,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 from keras import layers
 
-from fer.model_file import ModelFileError, ModelInfo, read_model_info
+from fer.model_file import ModelFileError, ModelInfo, describe_correction, read_model_info
 from fer.report import ModelReport, ReportError, build_report, load_report, report_path_for, save_report
 from training.data import TRAIN, VAL, Dataset, DatasetError, load_dataset_for
-from training.evaluate import choose_prior_correction, evaluate_model, predict_probabilities
+from training.evaluate import choose_output_correction, evaluate_model, predict_probabilities
 from training.ferplus import join_votes
 from training.report import architecture, evaluate_splits, litert_copy, model_section, save_with_info
 
@@ -100,8 +100,8 @@ def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str, 
     if by_votes and validation is not None:
         train = dataset.splits[TRAIN]
         prior = train.votes.distributions()[train.votes.trainable].mean(axis=0)
-        correction = choose_prior_correction(predict_probabilities(model, validation.images), validation.votes, prior)
-        print(f"prior correction chosen on validation: tau {correction.tau if correction else 0}", flush=True)
+        correction = choose_output_correction(predict_probabilities(model, validation.images), validation.votes, prior)
+        print(f"output correction chosen on validation: {describe_correction(correction)}", flush=True)
     info = ModelInfo(name, first.class_names, first.image_size, first.channels, correction)
     evaluation = evaluate_splits(model, dataset, correction)
     save_with_info(model, info, output)

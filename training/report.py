@@ -14,10 +14,10 @@ import keras
 import numpy as np
 
 from fer.atomic import staged_path
-from fer.model_file import ModelInfo, PriorCorrection, write_model_info
+from fer.model_file import ModelInfo, PriorCorrection, describe_correction, write_model_info
 from fer.report import build_report, report_path_for, save_report
 from training.data import TEST, TEST_ALL, VAL, Dataset
-from training.evaluate import choose_prior_correction, evaluate_model, predict_probabilities
+from training.evaluate import choose_output_correction, evaluate_model, predict_probabilities
 from training.train import selection_keys
 
 
@@ -57,8 +57,8 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
     correction = None
     if config.labels == "ferplus" and prior is not None:
         validation = dataset.splits[VAL]
-        correction = choose_prior_correction(predict_probabilities(model, validation.images), validation.votes, prior)
-        print(f"prior correction chosen on validation: tau {correction.tau if correction else 0}", flush=True)
+        correction = choose_output_correction(predict_probabilities(model, validation.images), validation.votes, prior)
+        print(f"output correction chosen on validation: {describe_correction(correction)}", flush=True)
     info = ModelInfo(config.name, tuple(dataset.class_names), dataset.image_size, dataset.channels, correction)
     evaluation = evaluate_splits(model, dataset, correction)
     save_with_info(model, info, output)
