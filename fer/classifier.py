@@ -29,7 +29,7 @@ def shipped_models_dir() -> Path:
 MODELS_DIR = shipped_models_dir()
 PHOTOS_MODEL = "ferplus_ensemble"  # two CNNs trained on the FER+ votes, averaged, float weights: when a copy is present
 PHOTOS_INT8_MODEL = "ferplus_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: ships for photos
-LIVE_MODEL = "ferplus_vgg32.int8"  # one width-32 CNN trained on the FER+ votes, int8 weights: ships for live video
+LIVE_MODEL = "ferplus_vgg48.int8"  # a width-48 CNN distilled from the photos ensemble, int8: ships for live video
 SINGLE_CNN_MODEL = "fer2013_vgg32"  # one CNN: both purposes where LiteRT (and so the int8 files) is not available
 PURPOSES = ("photos", "live")
 MAX_BATCH = 64
