@@ -16,8 +16,13 @@ from fer.model_file import METADATA_MEMBER, ModelFileError, PriorCorrection, rea
 from fer.report import ModelReport
 from tests.conftest import ROOT, write_image
 from training.data import FER2013_CLASSES, TEST, TRAIN, VAL, DatasetError, load_dataset
-from training.evaluate import (calibration_error, choose_output_correction, choose_prior_correction,
-                               fit_temperature, vote_metrics)
+from training.evaluate import (
+    calibration_error,
+    choose_output_correction,
+    choose_prior_correction,
+    fit_temperature,
+    vote_metrics,
+)
 from training.ferplus import attach_votes
 
 HEADER = ("file,usage,fer2013_row,fer2013_label,"
@@ -195,12 +200,12 @@ def test_training_on_votes_end_to_end(tmp_path):
     assert read_model_info(output.with_suffix(".tflite")) == info
 
 
-def with_correction(source, target, prior, tau):
-    """A copy of a .keras model whose metadata carries a prior correction."""
+def with_correction(source, target, prior, tau, temperature=1.0):
+    """A copy of a .keras model whose metadata carries a prior correction (and a temperature)."""
     shutil.copyfile(source, target)
     with zipfile.ZipFile(source) as archive:
         raw = json.loads(archive.read(METADATA_MEMBER))
-    raw["prior_correction"] = {"prior": prior, "tau": tau}
+    raw["prior_correction"] = {"prior": prior, "tau": tau, "temperature": temperature}
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
         for item in old.infolist():
             new.writestr(item, old.read(item.filename) if item.filename != METADATA_MEMBER else json.dumps(raw))
@@ -217,11 +222,14 @@ def test_a_stored_prior_correction_changes_predictions_in_the_library_and_cli(tm
     # Happy was 99% of training: dividing by that prior hands the face to the next most likely class.
     prior = [0.001 / 6] * 7
     prior[FER2013_CLASSES.index("happy")] = 0.999
-    corrected_path = with_correction(source, tmp_path / "corrected.keras", prior, 1.0)
+    # A temperature of 0.5 then makes it twice as sure, and changes no label.
+    corrected_path = with_correction(source, tmp_path / "corrected.keras", prior, 1.0, temperature=0.5)
     corrected = EmotionRecognizer(corrected_path).analyze(face_photo)[0]
-    expected = PriorCorrection(tuple(prior), 1.0).apply(np.array([[plain.probabilities[c] for c in FER2013_CLASSES]]))
+    plain_probabilities = np.array([[plain.probabilities[c] for c in FER2013_CLASSES]])
+    expected = PriorCorrection(tuple(prior), 1.0, 0.5).apply(plain_probabilities)
     np.testing.assert_allclose([corrected.probabilities[c] for c in FER2013_CLASSES], expected[0], atol=1e-4)
     assert corrected.label != "happy"
+    assert corrected.label == max(zip(expected[0], FER2013_CLASSES))[1]
     out = subprocess.run([sys.executable, "-m", "fer", "predict", "--model", str(corrected_path), "--format", "json",
                           str(write_image(tmp_path / "astronaut.png", face_photo))],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
