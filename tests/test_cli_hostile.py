@@ -108,7 +108,8 @@ def keras_model_with_metadata(folder: Path, metadata: bytes) -> Path:
 
 
 def tflite_model_with_metadata(folder: Path, change: dict | bytes) -> Path:
-    """The shipped live .tflite model with some of its metadata fields changed (or all of it replaced)."""
+    """The shipped live .tflite model with some of its metadata fields changed (or all of it replaced),
+    without its output correction, whose priors count the shipped classes: each case tests one lie."""
     from ai_edge_litert.tools import flatbuffer_utils
 
     from fer.model_file import TFLITE_METADATA_NAME
@@ -116,7 +117,7 @@ def tflite_model_with_metadata(folder: Path, change: dict | bytes) -> Path:
     model = flatbuffer_utils.read_model_from_bytearray(bytearray((MODELS_DIR / f"{LIVE_MODEL}.tflite").read_bytes()))
     entry = next(e for e in model.metadata if e.name == TFLITE_METADATA_NAME.encode())
     metadata = change if isinstance(change, bytes) else \
-        json.dumps({**json.loads(bytes(model.buffers[entry.buffer].data)), **change}).encode()
+        json.dumps({**json.loads(bytes(model.buffers[entry.buffer].data)), "prior_correction": None, **change}).encode()
     model.buffers[entry.buffer].data = np.frombuffer(metadata, np.uint8)
     target = folder / "model.tflite"
     target.write_bytes(flatbuffer_utils.convert_object_to_bytearray(model))
