@@ -84,8 +84,8 @@ def headline(report: ModelReport, model_file: Path) -> None:
         cols[3].metric("Calibration error", f"{plus['expected_calibration_error']:.3f}",
                        help="expected calibration error: the gap between confidence and accuracy (0 is perfect)")
         cols[4].metric("Prior correction", correction_text(report.prior_correction),
-                       help="probabilities divided by the training prior to the power tau, then made surer or "
-                            "less sure by the temperature T (both chosen on validation)")
+                       help="probabilities divided by the training prior to the power tau (negative: part of it "
+                            "put back), then made surer or less sure by the temperature T (both chosen on validation)")
     training = report.training
     if report.members:
         st.caption(ensemble_summary(report))

@@ -28,6 +28,8 @@ INT8_VARIANT = ".int8"
 MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 8, 1024
 # What a stored temperature may be: outside this the probabilities are all but one-hot or all but uniform.
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 10.0
+# What a stored prior correction's tau may be, either way: beyond it one class wins whatever the face.
+MAX_TAU = 5.0
 
 
 class ModelFileError(ValueError):
@@ -41,7 +43,9 @@ class PriorCorrection:
     1. Divide by the training prior to the power tau, then renormalise. A network trained on neutral-heavy
        labels calls a mild but clear expression neutral because neutral was common in training, not because
        the face looks neutral; p / prior**tau takes that bias back out (tau 0: no change, 1: as if every
-       class had been equally common).
+       class had been equally common). A network trained with a logit-adjusted loss, or distilled from an
+       already corrected teacher, can overshoot the other way and call neutral faces sad: a negative tau
+       puts part of the prior back.
     2. Temperature scaling (Guo et al. 2017): p ** (1 / temperature), renormalised. It never changes which
        class wins, only how confident the answer says it is, so that "80% happy" is right about 80% of the
        time (temperature 1: no change).
@@ -66,9 +70,9 @@ class PriorCorrection:
     def from_json(cls, raw: dict, classes: int) -> PriorCorrection:
         prior = tuple(float(p) for p in raw["prior"])
         tau, temperature = float(raw["tau"]), float(raw.get("temperature", 1.0))
-        if len(prior) != classes or not all(0.0 < p <= 1.0 for p in prior) or not 0.0 <= tau <= 5.0:
-            raise ValueError(f"prior_correction needs {classes} priors in (0, 1] and tau in [0, 5], got "
-                             f"{len(prior)} priors and tau {tau}")
+        if len(prior) != classes or not all(0.0 < p <= 1.0 for p in prior) or not -MAX_TAU <= tau <= MAX_TAU:
+            raise ValueError(f"prior_correction needs {classes} priors in (0, 1] and tau in "
+                             f"[-{MAX_TAU:g}, {MAX_TAU:g}], got {len(prior)} priors and tau {tau}")
         if not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:
             raise ValueError(f"prior_correction's temperature must be in [{MIN_TEMPERATURE}, {MAX_TEMPERATURE}], "
                              f"not {temperature}")

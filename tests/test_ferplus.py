@@ -129,6 +129,13 @@ def test_vote_metrics_and_the_prior_correction_choice():
     assert correction is not None and correction.tau > 0
     assert (correction.apply(under).argmax(axis=1) == many.majority).all()
     assert choose_prior_correction(np.eye(2, dtype=np.float32)[many.majority], many, np.array([0.5, 0.5])) is None
+    # Trained too hard against the prior, the network now under-calls the common class a: part of the
+    # prior goes back in (a negative tau), and every face comes out right.
+    over = np.array([[0.45, 0.55]] * 6 + [[0.1, 0.9]] * 4, np.float32)
+    correction = choose_prior_correction(over, many, np.array([0.9, 0.1]))
+    assert correction is not None and correction.tau < 0
+    assert (correction.apply(over).argmax(axis=1) == many.majority).all()
+    assert PriorCorrection.from_json(correction.to_json(), classes=2) == correction
 
 
 def test_prior_correction_divides_by_the_prior_and_is_validated():
@@ -139,6 +146,8 @@ def test_prior_correction_divides_by_the_prior_and_is_validated():
         PriorCorrection.from_json({"prior": [0.5, 0.5], "tau": 1}, classes=3)
     with pytest.raises(ValueError):
         PriorCorrection.from_json({"prior": [0.0, 1.0], "tau": 1}, classes=2)
+    with pytest.raises(ValueError, match="tau"):
+        PriorCorrection.from_json({"prior": [0.5, 0.5], "tau": -6}, classes=2)
 
 
 def test_a_fitted_temperature_makes_confidence_match_accuracy_without_moving_an_answer():
