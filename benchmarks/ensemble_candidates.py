@@ -1,10 +1,13 @@
-"""PublicTest accuracy of every average of the given models: how ensemble members are chosen.
+"""PublicTest scores of every average of the given models: how ensemble members are chosen.
 
     python benchmarks/ensemble_candidates.py A.keras B.keras C.keras [--data ../shared/data/fer2013]
 
-Each model predicts the validation split (PublicTest for FER2013) once, without and with flip TTA;
-every subset's averaged probabilities are then scored, best first. Only the validation split is
-read, so the choice never looks at PrivateTest. Ship the winner with `python -m training.ensemble`.
+Each model predicts the validation split (PublicTest for FER2013) once, without and with flip TTA; every
+subset's averaged probabilities are then scored, best first. With the FER+ votes beside the data, each
+average first gets the output correction `training.ensemble` would store (chosen on these faces without
+TTA), and is ranked by FER+ balanced accuracy, then majority accuracy, as the shipped models are chosen;
+without them, by accuracy against the dataset's labels. Only the validation split is scored, so the choice
+never looks at PrivateTest. Ship the winner with `python -m training.ensemble`.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 import keras
 import numpy as np
 
+from fer.model_file import describe_correction
 from training.data import VAL
-from training.ensemble import load_members_dataset
-from training.evaluate import predict_probabilities
+from training.ensemble import load_members_dataset, vote_prior
+from training.evaluate import choose_output_correction, classification_metrics, predict_probabilities
+from training.ferplus import join_votes
 
 TTAS = ("none", "flip")
 
@@ -33,7 +38,10 @@ def main() -> int:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
     args = parser.parse_args()
     _, dataset = load_members_dataset(args.models, args.data)
+    dataset = join_votes(dataset, args.data)
     validation = dataset.splits[VAL]
+    votes = validation.votes
+    prior = vote_prior(dataset) if votes is not None else None
     probabilities = {}
     for path in args.models:
         model = keras.models.load_model(path, compile=False)
@@ -42,12 +50,31 @@ def main() -> int:
     rows = []
     for size in range(1, len(args.models) + 1):
         for subset in itertools.combinations([p.stem for p in args.models], size):
-            accuracy = [float((np.mean([probabilities[name, tta] for name in subset], axis=0).argmax(axis=1)
-                               == validation.labels).mean()) for tta in TTAS]
-            rows.append((*accuracy, subset))
-    print(f"validation accuracy of each average ({len(validation)} images), best first:")
-    for plain, flipped, subset in sorted(rows, reverse=True):
-        print(f"{plain:.2%}  flip {flipped:.2%}  {' + '.join(subset)}")
+            averaged = {tta: np.mean([probabilities[name, tta] for name in subset], axis=0) for tta in TTAS}
+            if votes is None:
+                scores = [float((averaged[tta].argmax(axis=1) == validation.labels).mean()) for tta in TTAS]
+                rows.append((scores, "", subset))
+                continue
+            correction = choose_output_correction(averaged["none"], votes, prior)
+            clear = votes.majority >= 0
+            scores = []
+            for tta in TTAS:
+                corrected = averaged[tta] if correction is None else correction.apply(averaged[tta])
+                metrics = classification_metrics(votes.majority[clear], corrected[clear].argmax(axis=1),
+                                                 dataset.class_names)
+                scores += [metrics["balanced_accuracy"], metrics["accuracy"]]
+            rows.append((scores, describe_correction(correction), subset))
+    rows.sort(key=lambda row: row[0], reverse=True)
+    if votes is None:
+        print(f"validation accuracy of each average ({len(validation)} images), best first:")
+        for (plain, flipped), _, subset in rows:
+            print(f"{plain:.2%}  flip {flipped:.2%}  {' + '.join(subset)}")
+        return 0
+    print(f"FER+ balanced / majority accuracy of each average ({int((votes.majority >= 0).sum())} validation faces "
+          "with a clear majority), after its output correction, best first:")
+    for (balanced, majority, flip_balanced, flip_majority), correction, subset in rows:
+        print(f"{balanced:.4f} / {majority:.2%}  flip {flip_balanced:.4f} / {flip_majority:.2%}  "
+              f"{' + '.join(subset)}  ({correction})")
     return 0
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
+import numpy as np
 from keras import layers
 
 from fer.model_file import ModelFileError, ModelInfo, describe_correction, read_model_info
@@ -68,6 +69,12 @@ def member_report(path: Path) -> dict:
     return {key: report[key] for key in MEMBER_REPORT_KEYS if key in report}
 
 
+def vote_prior(dataset: Dataset) -> np.ndarray:
+    """The mean vote distribution of the training faces: the prior an output correction divides out."""
+    train = dataset.splits[TRAIN]
+    return train.votes.distributions()[train.votes.trainable].mean(axis=0)
+
+
 def load_members_dataset(member_paths: list[Path], data: str) -> tuple[ModelInfo, Dataset]:
     """The dataset in the members' input format, so their probabilities can be averaged on it;
     members that disagree with each other or with the dataset's classes are an error."""
@@ -98,9 +105,8 @@ def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str, 
     model = build_ensemble(members, name)
     correction = None
     if by_votes and validation is not None:
-        train = dataset.splits[TRAIN]
-        prior = train.votes.distributions()[train.votes.trainable].mean(axis=0)
-        correction = choose_output_correction(predict_probabilities(model, validation.images), validation.votes, prior)
+        correction = choose_output_correction(predict_probabilities(model, validation.images), validation.votes,
+                                              vote_prior(dataset))
         print(f"output correction chosen on validation: {describe_correction(correction)}", flush=True)
     info = ModelInfo(name, first.class_names, first.image_size, first.channels, correction)
     evaluation = evaluate_splits(model, dataset, correction)
