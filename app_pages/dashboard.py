@@ -23,6 +23,7 @@ from app_pages.common import (
 from fer.drawing import face_tag
 from fer.explain import explain_face, face_feature_maps, feature_grid
 from fer.images import ImageError
+from fer.model_file import describe_correction
 from fer.report import ModelReport, ReportError
 
 SPLIT_TITLES = {"train": "train", "val": "validation (PublicTest)", "test": "test (PrivateTest)",
@@ -83,7 +84,7 @@ def headline(report: ModelReport, model_file: Path) -> None:
                        help="how far the probabilities are from the share of votes each emotion got (lower is better)")
         cols[3].metric("Calibration error", f"{plus['expected_calibration_error']:.3f}",
                        help="expected calibration error: the gap between confidence and accuracy (0 is perfect)")
-        cols[4].metric("Prior correction", correction_text(report.prior_correction),
+        cols[4].metric("Prior correction", describe_correction(report.prior_correction),
                        help="probabilities divided by the training prior to the power tau (negative: part of it "
                             "put back), then made surer or less sure by the temperature T (both chosen on validation)")
     training = report.training
@@ -158,12 +159,6 @@ def compare_models(report: ModelReport, chosen: Path, paths: list[Path]) -> None
     st.dataframe(pd.DataFrame(rows), hide_index=True, height=35 * (len(rows) + 1) + 3)
     st.caption("Each model is scored on its own report's test split; \"this file\" is the copy the app runs, "
                "\"float model\" the trained model its report evaluates.")
-
-
-def correction_text(correction: dict | None) -> str:
-    if not correction:
-        return "none"
-    return f"tau {correction['tau']}" + (f", T {correction['temperature']}" if "temperature" in correction else "")
 
 
 def ensemble_summary(report: ModelReport) -> str:

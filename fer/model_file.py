@@ -144,10 +144,11 @@ class ModelInfo:
 
 
 def describe_correction(correction: PriorCorrection | None) -> str:
-    """One line for logs and benchmarks: "tau 0.1, temperature 0.62" or "none"."""
+    """Short enough for a dashboard metric, and the same in logs and benchmarks: "tau 0.1, T 0.62" (T: the
+    temperature), "tau 0.1" when the temperature is 1, or "none"."""
     if correction is None:
         return "none"
-    return f"tau {correction.tau}, temperature {correction.temperature}"
+    return f"tau {correction.tau:g}" + ("" if correction.temperature == 1.0 else f", T {correction.temperature:.2f}")
 
 
 def _is_whole(value) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fer.atomic import write_text_atomic
-from fer.model_file import INT8_VARIANT
+from fer.model_file import INT8_VARIANT, PriorCorrection
 
 REPORT_VERSION = 1
 
@@ -147,8 +147,13 @@ class ModelReport:
         return self.training.get("hardware") or {}
 
     @property
-    def prior_correction(self) -> dict | None:
-        return self.training.get("prior_correction")
+    def prior_correction(self) -> PriorCorrection | None:
+        """The output correction the model file stores; None without one, or when the report's is unreadable."""
+        raw = self.training.get("prior_correction")
+        try:
+            return PriorCorrection.from_json(raw, classes=len(raw["prior"])) if raw else None
+        except (KeyError, TypeError, ValueError):
+            return None
 
     @property
     def learnt_from_votes(self) -> bool:

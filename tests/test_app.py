@@ -15,6 +15,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from fer.classifier import LIVE_MODEL, MODELS_DIR, PHOTOS_MODEL, SINGLE_CNN_MODEL, default_model_path
+from fer.model_file import read_model_info
 from fer.report import ModelReport, report_path_for
 from tests.conftest import ROOT
 
@@ -188,6 +189,8 @@ def test_dashboard_scores_a_vote_trained_model_on_both_label_sets(models_folder)
     assert labels["FER+ balanced accuracy"] == f"{plus['balanced_accuracy']:.3f}"
     assert labels["FER+ majority accuracy"] == f"{plus['accuracy']:.1%}"
     assert labels["Cross-entropy to the votes"] == f"{plus['cross_entropy_to_votes']:.3f}"
+    stored = read_model_info(live).prior_correction  # the report shows what the file applies
+    assert stored is not None and labels["Prior correction"] == f"tau {stored.tau:g}, T {stored.temperature:.2f}"
     assert "FER+ votes" in " ".join(c.value for c in at.caption)
     scored = next(r for r in at.radio if r.label == "Scored against")
     assert labels["Balanced accuracy"] == f"{plus['balanced_accuracy']:.3f}"  # the matrix opens on FER+
