@@ -18,11 +18,11 @@ def smiling_crop(recognizer, face_photo) -> np.ndarray:
 
 def test_a_smile_rests_on_the_mouth(recognizer, smiling_crop):
     """The astronaut is read as happy; hiding the lower half of her face (the smile) costs that label the
-    most, and hiding the background corners costs it nothing. (The four-network ensemble is sure of this
-    smile: no single patch takes more than about 0.05 off it.)"""
+    most, and hiding the background corners costs it nothing. (The photos model is sure of this smile, 99%
+    with its calibrating temperature: no single patch takes more than a point or two off it.)"""
     saliency = occlusion_saliency(recognizer.classifier, smiling_crop)
     height, width = saliency.heat.shape
-    assert saliency.label == "happy" and 0.02 < saliency.drop <= 1
+    assert saliency.label == "happy" and 0.005 < saliency.drop <= 1
     assert saliency.heat.max() == pytest.approx(1.0) and saliency.heat.min() >= 0
     lower, upper = saliency.heat[height // 2 :].mean(), saliency.heat[: height // 2].mean()
     assert lower > 1.5 * upper
