@@ -26,7 +26,7 @@ import numpy as np
 from fer.model_file import describe_correction
 from training.data import VAL
 from training.ensemble import load_members_dataset, vote_prior
-from training.evaluate import choose_output_correction, classification_metrics, predict_probabilities
+from training.evaluate import choose_output_correction, predict_probabilities, vote_metrics
 from training.ferplus import join_votes
 
 TTAS = ("none", "flip")
@@ -56,12 +56,10 @@ def main() -> int:
                 rows.append((scores, "", subset))
                 continue
             correction = choose_output_correction(averaged["none"], votes, prior)
-            clear = votes.majority >= 0
             scores = []
             for tta in TTAS:
                 corrected = averaged[tta] if correction is None else correction.apply(averaged[tta])
-                metrics = classification_metrics(votes.majority[clear], corrected[clear].argmax(axis=1),
-                                                 dataset.class_names)
+                metrics = vote_metrics(corrected, votes, dataset.class_names)
                 scores += [metrics["balanced_accuracy"], metrics["accuracy"]]
             rows.append((scores, describe_correction(correction), subset))
     rows.sort(key=lambda row: row[0], reverse=True)

@@ -23,7 +23,7 @@ from fer.classifier import EmotionClassifier, default_model_path
 from fer.model_file import PriorCorrection, describe_correction
 from training.data import VAL, load_dataset_for
 from training.ensemble import vote_prior
-from training.evaluate import TAU_GRID, TTA_MODES, classification_metrics
+from training.evaluate import TAU_GRID, TTA_MODES, vote_metrics
 from training.ferplus import join_votes
 
 
@@ -38,18 +38,14 @@ def main() -> int:
     classifier.info = replace(classifier.info, prior_correction=None)  # raw probabilities, corrected below
     dataset = join_votes(load_dataset_for(classifier.info, args.data), args.data, required=True)
     validation = dataset.splits[VAL]
-    clear = validation.votes.majority >= 0
-    labels = validation.votes.majority[clear]
-    probabilities = classifier.predict_prepared(validation.images, args.tta)[clear]
+    probabilities = classifier.predict_prepared(validation.images, args.tta)
     prior = tuple(float(p) for p in (stored.prior if stored else vote_prior(dataset)))
-    print(f"{Path(args.model).name}, TTA {args.tta}, {len(labels)} PublicTest faces with a clear FER+ majority; "
-          f"stored correction: {describe_correction(stored)}")
+    print(f"{Path(args.model).name}, TTA {args.tta}, {int((validation.votes.majority >= 0).sum())} PublicTest faces "
+          f"with a clear FER+ majority; stored correction: {describe_correction(stored)}")
     print(f"{'tau':>5}{'balanced':>10}{'majority':>10}{'neutral recall':>16}")
-    neutral = dataset.class_names.index("neutral")
     for tau in (t for t in TAU_GRID if -0.5 <= t <= 0.5):
-        predicted = PriorCorrection(prior, tau).apply(probabilities).argmax(axis=1)
-        metrics = classification_metrics(labels, predicted, dataset.class_names)
-        recall = float((predicted[labels == neutral] == neutral).mean())
+        metrics = vote_metrics(PriorCorrection(prior, tau).apply(probabilities), validation.votes, dataset.class_names)
+        recall = metrics["per_class"]["neutral"]["recall"]
         mark = "  <- stored" if tau == (stored.tau if stored else 0.0) else ""
         print(f"{tau:>5.1f}{metrics['balanced_accuracy']:>10.4f}{metrics['accuracy']:>10.2%}{recall:>16.3f}{mark}")
     return 0
