@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer.model_file import MODEL_SUFFIXES, ModelFileError, ModelInfo, model_files, read_model_info
+from fer.model_file import MODEL_SUFFIXES, ModelFileError, ModelInfo, model_files, read_model_info, trained_model_stem
 from fer.preprocessing import prepare_faces, tta_views
 from fer.runtime import litert_available, open_network
 from fer.settings import MODELS_DIR_VARIABLE
@@ -30,7 +30,7 @@ MODELS_DIR = shipped_models_dir()
 PHOTOS_MODEL = "ferplus_ensemble"  # two CNNs trained on the FER+ votes, averaged, float weights: when a copy is present
 PHOTOS_INT8_MODEL = "ferplus_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: ships for photos
 LIVE_MODEL = "ferplus_vgg48.int8"  # a width-48 CNN distilled from the photos ensemble, int8: ships for live video
-SINGLE_CNN_MODEL = "fer2013_vgg32"  # one CNN: both purposes where LiteRT (and so the int8 files) is not available
+FALLBACK_MODEL = "ferplus_vgg48"  # the live model's float weights, run by Keras: both purposes where LiteRT is missing
 PURPOSES = ("photos", "live")
 MAX_BATCH = 64
 
@@ -47,25 +47,24 @@ def usable_suffixes() -> tuple[str, ...]:
 
 def available_models() -> list[Path]:
     """One file per model in the models folder, in the preferred format this installation runs."""
-    usable = usable_suffixes()
     files = model_files(models_dir())
-    if ".tflite" not in usable:  # list the .keras copy of a model, or nothing where there is none
-        files = [p.with_suffix(".keras") if p.suffix == ".tflite" else p for p in files]
+    if ".tflite" not in usable_suffixes():  # list the .keras a LiteRT file came from, or nothing where none ships
+        files = sorted({p.with_name(trained_model_stem(p) + ".keras") for p in files})
         files = [p for p in files if p.exists()]
     return files
 
 
 def default_model_path(purpose: str = "photos") -> Path:
     """The model for `purpose`: for photos the float ensemble when present, else its int8 copy (what
-    ships); for live video the fast distilled CNN; the single CNN where LiteRT cannot run; then the
-    first model."""
+    ships); for live video the fast distilled CNN; where LiteRT cannot run, that CNN's float weights in
+    Keras for both; then the first model."""
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}, not {purpose!r}")
     folder = models_dir()
     if purpose == "photos":
-        stems = (PHOTOS_MODEL, PHOTOS_INT8_MODEL, LIVE_MODEL, SINGLE_CNN_MODEL)
+        stems = (PHOTOS_MODEL, PHOTOS_INT8_MODEL, LIVE_MODEL, FALLBACK_MODEL)
     else:
-        stems = (LIVE_MODEL, SINGLE_CNN_MODEL, PHOTOS_INT8_MODEL, PHOTOS_MODEL)
+        stems = (LIVE_MODEL, FALLBACK_MODEL, PHOTOS_INT8_MODEL, PHOTOS_MODEL)
     for stem in stems:
         for suffix in usable_suffixes():
             if (folder / (stem + suffix)).exists():

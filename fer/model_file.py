@@ -181,13 +181,20 @@ def read_model_info(path: str | Path) -> ModelInfo:
 
 
 def model_files(folder: str | os.PathLike) -> list[Path]:
-    """One file per model in `folder` (a model shipped as .tflite and .keras is listed once, as its
-    preferred format), sorted by name."""
+    """One file per model in `folder`, sorted by name: a model shipped as .tflite and .keras is listed
+    once, as its preferred format, and so is a .keras beside its int8 copy (its weights, 4x faster)."""
     by_stem: dict[str, Path] = {}
     for suffix in reversed(MODEL_SUFFIXES):  # later suffixes win
         for path in Path(folder).glob(f"*{suffix}"):
             by_stem[path.stem] = path
-    return [by_stem[stem] for stem in sorted(by_stem)]
+    shadowed = [stem for stem, path in by_stem.items() if path.suffix == ".keras" and stem + INT8_VARIANT in by_stem]
+    return [by_stem[stem] for stem in sorted(by_stem) if stem not in shadowed]
+
+
+def trained_model_stem(path: str | os.PathLike) -> str:
+    """NAME for NAME.keras, NAME.tflite and NAME.int8.tflite: the one trained model (and report) behind them."""
+    path = Path(path)
+    return path.stem.removesuffix(INT8_VARIANT) if path.suffix == ".tflite" else path.stem
 
 
 def _read_keras_info(path: Path) -> bytes:

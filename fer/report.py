@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fer.atomic import write_text_atomic
-from fer.model_file import INT8_VARIANT, PriorCorrection
+from fer.model_file import PriorCorrection, trained_model_stem
 
 REPORT_VERSION = 1
 
@@ -27,8 +27,7 @@ class ReportError(Exception):
 def report_path_for(model_path: str | Path) -> Path:
     """NAME.json beside NAME.keras, NAME.tflite and NAME.int8.tflite."""
     path = Path(model_path)
-    stem = path.stem.removesuffix(INT8_VARIANT) if path.suffix == ".tflite" else path.stem
-    return path.with_name(stem + ".json")
+    return path.with_name(trained_model_stem(path) + ".json")
 
 
 def load_report(model_path: str | Path) -> dict:

@@ -13,6 +13,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parent.parent
 FER2013 = ROOT.parent / "shared" / "data" / "fer2013"
+# The small CNN trained on FER2013's own labels: it ships as .keras and as float16 .tflite, the quick real
+# model of many tests (and the one the FER+ models were fine-tuned from).
+FER2013_MODEL = "fer2013_vgg32"
 
 
 @pytest.fixture(scope="session")

@@ -14,14 +14,14 @@ import streamlit_webrtc  # noqa: F401 - before TensorFlow: see streamlit_app.py
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from fer.classifier import LIVE_MODEL, MODELS_DIR, PHOTOS_MODEL, SINGLE_CNN_MODEL, default_model_path
+from fer.classifier import FALLBACK_MODEL, LIVE_MODEL, MODELS_DIR, PHOTOS_MODEL, default_model_path
 from fer.model_file import read_model_info
 from fer.report import ModelReport, report_path_for
-from tests.conftest import ROOT
+from tests.conftest import FER2013_MODEL, ROOT
 
 APP = str(ROOT / "streamlit_app.py")
 TIMEOUT = 180
-SHIPPED = MODELS_DIR / f"{SINGLE_CNN_MODEL}.tflite"  # what the app runs
+SHIPPED = MODELS_DIR / f"{FER2013_MODEL}.tflite"  # a small real model, as the app runs it
 
 
 def png(array: np.ndarray) -> bytes:
@@ -217,13 +217,13 @@ def test_dashboard_model_selector(models_folder):
 
 
 def test_photos_default_to_the_accurate_model_and_video_to_the_fast_one(models_folder):
-    for name in (f"{SINGLE_CNN_MODEL}.tflite", f"{PHOTOS_MODEL}.tflite", "mine.tflite"):
+    for name in (f"{FALLBACK_MODEL}.tflite", f"{PHOTOS_MODEL}.tflite", "mine.tflite"):
         shutil.copy(SHIPPED, models_folder / name)
     photos = open_page("app_pages/upload.py")
     assert photos.sidebar.selectbox[0].value == f"{PHOTOS_MODEL}.tflite"
     assert photos.sidebar.selectbox[0].options[0] == f"{PHOTOS_MODEL}.tflite"
     live = open_page("app_pages/live.py")
-    assert live.sidebar.selectbox[0].value == f"{SINGLE_CNN_MODEL}.tflite"  # no live model here: the single CNN
+    assert live.sidebar.selectbox[0].value == f"{FALLBACK_MODEL}.tflite"  # no live model here: its float copy
     shutil.copy(SHIPPED, models_folder / f"{LIVE_MODEL}.tflite")
     live = open_page("app_pages/live.py")
     assert live.sidebar.selectbox[0].value == f"{LIVE_MODEL}.tflite"

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer.classifier import MODELS_DIR, SINGLE_CNN_MODEL
+from fer.classifier import FALLBACK_MODEL, MODELS_DIR
 from tests.conftest import ROOT, write_image
 
 
@@ -93,10 +93,10 @@ def test_a_keras_model_prints_no_tensorflow_noise(tmp_path, face_photo):
     E-line on a machine without a GPU are kept out of the CLI's output."""
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copy(MODELS_DIR / f"{SINGLE_CNN_MODEL}.keras", models)
+    shutil.copy(MODELS_DIR / f"{FALLBACK_MODEL}.keras", models)
     photo = write_image(tmp_path / "face.png", face_photo)
     out = subprocess.run([sys.executable, "-m", "fer", "predict", str(photo), "--model",
-                          str(models / f"{SINGLE_CNN_MODEL}.keras")], cwd=tmp_path, capture_output=True, text=True,
+                          str(models / f"{FALLBACK_MODEL}.keras")], cwd=tmp_path, capture_output=True, text=True,
                          timeout=300, env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
     assert out.returncode == 0 and json.loads(out.stdout)["faces"][0]["label"] == "happy"
     assert out.stderr == ""

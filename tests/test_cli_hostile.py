@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer.classifier import LIVE_MODEL, MODELS_DIR, SINGLE_CNN_MODEL
+from fer.classifier import LIVE_MODEL, MODELS_DIR
 from fer.model_file import METADATA_MEMBER
-from tests.conftest import ROOT, write_image
+from tests.conftest import FER2013_MODEL, ROOT, write_image
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -100,7 +100,7 @@ def test_a_huge_pixel_value_is_a_bad_row_and_the_good_rows_are_kept(tmp_path):
 
 def keras_model_with_metadata(folder: Path, metadata: bytes) -> Path:
     """The shipped .keras model with its metadata member replaced."""
-    source, target = MODELS_DIR / f"{SINGLE_CNN_MODEL}.keras", folder / "model.keras"
+    source, target = MODELS_DIR / f"{FER2013_MODEL}.keras", folder / "model.keras"
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
         for item in old.infolist():
             new.writestr(item, metadata if item.filename == METADATA_MEMBER else old.read(item))

@@ -11,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 
-from fer.classifier import LIVE_MODEL, MODELS_DIR, PHOTOS_INT8_MODEL, PHOTOS_MODEL, SINGLE_CNN_MODEL, EmotionClassifier
+from fer.classifier import FALLBACK_MODEL, LIVE_MODEL, MODELS_DIR, PHOTOS_INT8_MODEL, PHOTOS_MODEL, EmotionClassifier
 from fer.model_file import ModelFileError, ModelInfo, read_model_info, write_model_info
 from fer.report import ModelReport, report_path_for
-from tests.conftest import ROOT, write_image
+from tests.conftest import FER2013_MODEL, ROOT, write_image
 
 TENSORFLOW_MODULES = "[m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax', 'torch')]"
 
@@ -44,8 +44,32 @@ print(json.dumps({{'faces': len(faces), 'video': len(video), 'status': status, '
     assert json.loads((tmp_path / "out.jsonl").read_text())["faces"][0]["label"]
 
 
+def test_without_litert_both_purposes_run_the_live_models_float_weights(tmp_path, face_photo):
+    """Where LiteRT has no wheel (`ai_edge_litert` cannot be imported), the pages and the CLI still get a
+    FER+ model: the live model's own float weights, through Keras, and the picker lists only what runs."""
+    photo = write_image(tmp_path / "astronaut.png", face_photo)
+    code = f"""
+import json, sys
+sys.modules['ai_edge_litert'] = None  # what a platform without its wheel gives: ImportError
+from fer import EmotionRecognizer, default_model_path
+from fer.classifier import available_models
+from fer.cli import main
+faces = EmotionRecognizer().analyze({str(photo)!r})
+status = main(['predict', {str(photo)!r}, '--output', {str(tmp_path / 'out.jsonl')!r}])
+print(json.dumps({{'photos': default_model_path('photos').name, 'live': default_model_path('live').name,
+                  'listed': [p.name for p in available_models()], 'label': faces[0].label, 'status': status}}))
+"""
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    fallback = f"{FALLBACK_MODEL}.keras"
+    assert result == {"photos": fallback, "live": fallback, "listed": [f"{FER2013_MODEL}.keras", fallback],
+                      "label": "happy", "status": 0}
+    assert json.loads((tmp_path / "out.jsonl").read_text())["faces"][0]["label"] == "happy"
+
+
 def test_a_keras_model_still_loads_through_keras(face_photo):
-    keras_file = MODELS_DIR / f"{SINGLE_CNN_MODEL}.keras"
+    keras_file = MODELS_DIR / f"{FALLBACK_MODEL}.keras"
     classifier = EmotionClassifier(keras_file)
     probabilities = classifier.predict_crops([face_photo[40:200, 160:300]])
     assert probabilities.shape == (1, 7) and probabilities.sum() == pytest.approx(1.0, abs=1e-4)
@@ -112,9 +136,10 @@ def test_export_command_writes_beside_the_model_and_updates_its_report(tiny_kera
 def test_model_files_list_each_model_once_and_find_its_report(tmp_path):
     from fer.model_file import model_files
 
-    for name in ("a.keras", "a.tflite", "a.int8.tflite", "b.keras"):
+    for name in ("a.keras", "a.tflite", "a.int8.tflite", "b.keras", "c.keras", "c.int8.tflite"):
         (tmp_path / name).write_bytes(b"")
-    assert [p.name for p in model_files(tmp_path)] == ["a.tflite", "a.int8.tflite", "b.keras"]
+    # c.keras is c.int8.tflite's float copy: listed only where LiteRT is missing (available_models)
+    assert [p.name for p in model_files(tmp_path)] == ["a.tflite", "a.int8.tflite", "b.keras", "c.int8.tflite"]
     assert {report_path_for(tmp_path / n).name for n in ("a.keras", "a.tflite", "a.int8.tflite")} == {"a.json"}
 
 
@@ -141,7 +166,7 @@ def litert_only_models(tmp_path, monkeypatch):
     """A models folder holding only the shipped .tflite files and their reports."""
     folder = tmp_path / "models"
     folder.mkdir()
-    for stem in (SINGLE_CNN_MODEL, PHOTOS_MODEL):
+    for stem in (FER2013_MODEL, PHOTOS_MODEL):
         shutil.copy(MODELS_DIR / f"{stem}.json", folder)
     shutil.copy(report_path_for(MODELS_DIR / f"{LIVE_MODEL}.tflite"), folder)
     for path in MODELS_DIR.glob("*.tflite"):
@@ -170,5 +195,5 @@ def test_the_app_runs_with_only_tflite_files(litert_only_models, face_photo):
     assert live.sidebar.selectbox[0].value == f"{LIVE_MODEL}.tflite"
     dashboard = open_page("app_pages/dashboard.py")
     assert not dashboard.warning and "int8 weights" in dashboard.metric[3].help
-    dashboard.selectbox[0].select(f"{SINGLE_CNN_MODEL}.tflite").run()
+    dashboard.selectbox[0].select(f"{FER2013_MODEL}.tflite").run()
     assert not dashboard.warning and "float16 weights" in dashboard.metric[3].help

@@ -159,18 +159,18 @@ def test_concurrent_analyze_from_threads(recognizer, face_photo):
 
 def test_default_model_for_photos_and_video(tmp_path, monkeypatch):
     from fer import default_model_path
-    from fer.classifier import PHOTOS_MODEL, SINGLE_CNN_MODEL
+    from fer.classifier import FALLBACK_MODEL, PHOTOS_MODEL
 
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
     (tmp_path / "mine.keras").write_bytes(b"")
     assert default_model_path("photos").name == default_model_path("live").name == "mine.keras"
-    (tmp_path / f"{SINGLE_CNN_MODEL}.keras").write_bytes(b"")
-    assert default_model_path("photos").name == default_model_path("live").name == f"{SINGLE_CNN_MODEL}.keras"
-    (tmp_path / f"{SINGLE_CNN_MODEL}.tflite").write_bytes(b"")  # LiteRT is preferred: no TensorFlow in memory
-    assert default_model_path("photos").name == default_model_path("live").name == f"{SINGLE_CNN_MODEL}.tflite"
+    (tmp_path / f"{FALLBACK_MODEL}.keras").write_bytes(b"")
+    assert default_model_path("photos").name == default_model_path("live").name == f"{FALLBACK_MODEL}.keras"
+    (tmp_path / f"{FALLBACK_MODEL}.tflite").write_bytes(b"")  # LiteRT is preferred: no TensorFlow in memory
+    assert default_model_path("photos").name == default_model_path("live").name == f"{FALLBACK_MODEL}.tflite"
     (tmp_path / f"{PHOTOS_MODEL}.keras").write_bytes(b"")
     assert default_model_path().name == f"{PHOTOS_MODEL}.keras"
-    assert default_model_path("live").name == f"{SINGLE_CNN_MODEL}.tflite"
+    assert default_model_path("live").name == f"{FALLBACK_MODEL}.tflite"
     with pytest.raises(ValueError, match="purpose"):
         default_model_path("audio")
 
