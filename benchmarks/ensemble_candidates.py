@@ -5,9 +5,10 @@
 Each model predicts the validation split (PublicTest for FER2013) once, without and with flip TTA; every
 subset's averaged probabilities are then scored, best first. With the FER+ votes beside the data, each
 average first gets the output correction `training.ensemble` would store (chosen on these faces without
-TTA), and is ranked by FER+ balanced accuracy, then majority accuracy, as the shipped models are chosen;
-without them, by accuracy against the dataset's labels. Only the validation split is scored, so the choice
-never looks at PrivateTest. Ship the winner with `python -m training.ensemble`.
+TTA), and is ranked by FER+ balanced accuracy, then majority accuracy, with flip TTA (as the Photos page
+runs it) before without; without the votes, by accuracy against the dataset's labels, flip first too.
+Only the validation split is scored, so the choice never looks at PrivateTest. Ship the winner with
+`python -m training.ensemble`.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def main() -> int:
                 metrics = vote_metrics(corrected, votes, dataset.class_names)
                 scores += [metrics["balanced_accuracy"], metrics["accuracy"]]
             rows.append((scores, describe_correction(correction), subset))
-    rows.sort(key=lambda row: row[0], reverse=True)
+    flip_first = [2, 3, 0, 1] if votes is not None else [1, 0]  # scores: balanced, majority; none, then flip
+    rows.sort(key=lambda row: [row[0][i] for i in flip_first], reverse=True)
     if votes is None:
         print(f"validation accuracy of each average ({len(validation)} images), best first:")
         for (plain, flipped), _, subset in rows:
