@@ -15,7 +15,7 @@ from fer.classifier import (
     EmotionClassifier,
     default_model_path,
 )
-from fer.model_file import ModelInfo, read_model_info
+from fer.model_file import ModelInfo, read_model_info, trained_model_stem
 from fer.report import ModelReport, report_path_for
 from tests.conftest import FER2013_MODEL
 
@@ -53,6 +53,11 @@ def shipped_with_float16_copy(request):
 @pytest.fixture(scope="module")
 def model(shipped):
     return keras_model(shipped)
+
+
+def litert_copies(report_path):
+    """The shipped LiteRT files that a report describes: NAME.tflite and NAME.int8.tflite."""
+    return sorted(p for p in MODELS_DIR.glob("*.tflite") if trained_model_stem(p) == report_path.stem)
 
 
 def all_layers(model):
@@ -118,7 +123,7 @@ def test_report_test_accuracy_reproduces_on_fer2013(shipped, model, fer2013_path
 def test_litert_copies_match_the_report(report_path, report):
     """Every .tflite the app may run is described in the report, which training.export_litert wrote after
     comparing it with Keras on FER2013's validation and test splits."""
-    copies = sorted(MODELS_DIR.glob(f"{report_path.stem}*.tflite"))
+    copies = litert_copies(report_path)
     assert copies and sorted(report.litert) == [p.name for p in copies]
     for copy in copies:
         section = report.litert[copy.name]
@@ -192,7 +197,7 @@ def test_litert_files_reproduce_their_recorded_accuracy_on_fer2013(report_path, 
     PublicTest and PrivateTest exactly what training.export_litert recorded when it converted it."""
     from training.data import load_dataset
 
-    copies = sorted(MODELS_DIR.glob(f"{report_path.stem}*.tflite"))
+    copies = litert_copies(report_path)
     dataset = load_dataset(fer2013_path)
     for copy in copies:
         classifier = EmotionClassifier(copy)
