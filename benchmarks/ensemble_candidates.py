@@ -70,7 +70,7 @@ def main() -> int:
         for (plain, flipped), _, subset in rows:
             print(f"{plain:.2%}  flip {flipped:.2%}  {' + '.join(subset)}")
         return 0
-    print(f"FER+ balanced / majority accuracy of each average ({int((votes.majority >= 0).sum())} validation faces "
+    print(f"FER+ balanced / majority accuracy of each average ({int(votes.clear.sum())} validation faces "
           "with a clear majority), after its output correction, best first:")
     for (balanced, majority, flip_balanced, flip_majority), correction, subset in rows:
         print(f"{balanced:.4f} / {majority:.2%}  flip {flip_balanced:.4f} / {flip_majority:.2%}  "

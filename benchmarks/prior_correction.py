@@ -40,7 +40,7 @@ def main() -> int:
     validation = dataset.splits[VAL]
     probabilities = classifier.predict_prepared(validation.images, args.tta)
     prior = tuple(float(p) for p in (stored.prior if stored else vote_prior(dataset)))
-    print(f"{Path(args.model).name}, TTA {args.tta}, {int((validation.votes.majority >= 0).sum())} PublicTest faces "
+    print(f"{Path(args.model).name}, TTA {args.tta}, {int(validation.votes.clear.sum())} PublicTest faces "
           f"with a clear FER+ majority; stored correction: {describe_correction(stored)}")
     print(f"{'tau':>5}{'balanced':>10}{'majority':>10}{'neutral recall':>16}")
     for tau in (t for t in TAU_GRID if -0.5 <= t <= 0.5):

@@ -53,6 +53,11 @@ class Votes:
     def subset(self, index: np.ndarray) -> Votes:
         return Votes(self.counts[index], self.majority[index], self.trainable[index])
 
+    @property
+    def clear(self) -> np.ndarray:
+        """(N,) bool: the images with one clear majority, the ones majority and balanced accuracy score."""
+        return self.majority >= 0
+
     def distributions(self) -> np.ndarray:
         """Each image's votes as probabilities over the classes (zero rows stay zero)."""
         totals = self.counts.sum(axis=1, keepdims=True)
@@ -83,7 +88,7 @@ class Split:
         """Counts for the report; with votes, also the faces each class has the clear majority of."""
         row = {"count": len(self), "class_counts": self.class_counts(num_classes)}
         if self.votes is not None:
-            clear = self.votes.majority[self.votes.majority >= 0]
+            clear = self.votes.majority[self.votes.clear]
             row["majority_counts"] = np.bincount(clear, minlength=num_classes).astype(int).tolist()
             row["trainable"] = int(self.votes.trainable.sum())
         return row

@@ -45,7 +45,7 @@ def vote_metrics(probabilities: np.ndarray, votes: Votes, class_names: list[str]
     """Scores against crowd votes, on the faces with a clear 7-class majority: the classification metrics
     of the majority label, cross-entropy to the vote distribution (how well the probabilities match what
     people saw) and expected calibration error (15 bins of confidence)."""
-    clear = np.flatnonzero(votes.majority >= 0)
+    clear = np.flatnonzero(votes.clear)
     probabilities, labels = probabilities[clear], votes.majority[clear]
     metrics = classification_metrics(labels, probabilities.argmax(axis=1), class_names)
     target = votes.subset(clear).distributions()
@@ -74,7 +74,7 @@ def choose_prior_correction(probabilities: np.ndarray, votes: Votes, prior: np.n
     """The tau of `TAU_GRID` whose correction gives the best balanced accuracy on these (validation) faces'
     majority labels, then the best accuracy, then the smallest correction; None when tau 0 (no
     correction) is best."""
-    clear = votes.majority >= 0
+    clear = votes.clear
     labels = votes.majority[clear]
     best, best_score = None, None
     for tau in sorted(TAU_GRID, key=abs):  # on a tie the smaller correction wins
@@ -107,7 +107,7 @@ def choose_output_correction(probabilities: np.ndarray, votes: Votes, prior: np.
     probabilities; None when neither changes anything."""
     correction = (choose_prior_correction(probabilities, votes, prior)
                   or PriorCorrection(tuple(float(p) for p in prior), 0.0))
-    clear = votes.majority >= 0
+    clear = votes.clear
     correction = replace(correction, temperature=fit_temperature(correction.apply(probabilities[clear]),
                                                                  votes.majority[clear]))
     return None if correction.tau == 0 and correction.temperature == 1.0 else correction

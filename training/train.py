@@ -411,7 +411,7 @@ def learning_splits(dataset: Dataset, config: TrainConfig) -> tuple[Split, Split
     train_split, val_split = dataset.splits[TRAIN], dataset.splits[VAL]
     if config.labels == "ferplus":
         train_split = train_split.subset(np.flatnonzero(train_split.votes.trainable))
-        val_split = val_split.subset(np.flatnonzero(val_split.votes.majority >= 0))
+        val_split = val_split.subset(np.flatnonzero(val_split.votes.clear))
         val_split.labels = val_split.votes.majority
     if config.max_train_samples:
         keep = np.random.default_rng(config.seed).permutation(len(train_split))[: config.max_train_samples]
