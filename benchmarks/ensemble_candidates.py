@@ -63,17 +63,15 @@ def main() -> int:
                 metrics = vote_metrics(corrected, votes, dataset.class_names)
                 scores += [metrics["balanced_accuracy"], metrics["accuracy"]]
             rows.append((scores, describe_correction(correction), subset))
-    # scores: balanced, majority without TTA, then with flip. Balanced accuracies compare to 0.001, a tenth
-    # of a point, so that majority accuracy (the second yardstick) decides between averages only noise separates.
-    if votes is not None:
-        rows.sort(key=lambda row: (round(row[0][2], 3), row[0][3], round(row[0][0], 3), row[0][1]), reverse=True)
-    else:
-        rows.sort(key=lambda row: (row[0][1], row[0][0]), reverse=True)
     if votes is None:
+        rows.sort(key=lambda row: (row[0][1], row[0][0]), reverse=True)  # scores: without TTA, flip; flip first
         print(f"validation accuracy of each average ({len(validation)} images), best first:")
         for (plain, flipped), _, subset in rows:
             print(f"{plain:.2%}  flip {flipped:.2%}  {' + '.join(subset)}")
         return 0
+    # scores: balanced, majority without TTA, then with flip. Balanced accuracies compare to 0.001, a tenth
+    # of a point, so that majority accuracy (the second yardstick) decides between averages only noise separates.
+    rows.sort(key=lambda row: (round(row[0][2], 3), row[0][3], round(row[0][0], 3), row[0][1]), reverse=True)
     print(f"FER+ balanced / majority accuracy of each average ({int(votes.clear.sum())} validation faces "
           "with a clear majority), after its output correction, best first:")
     for (balanced, majority, flip_balanced, flip_majority), correction, subset in rows:
