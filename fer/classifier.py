@@ -29,7 +29,7 @@ def shipped_models_dir() -> Path:
 MODELS_DIR = shipped_models_dir()
 PHOTOS_MODEL = "ferplus_ensemble"  # 4 CNNs trained on the FER+ votes, averaged, float weights: when a copy is present
 PHOTOS_INT8_MODEL = "ferplus_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: ships for photos
-LIVE_MODEL = "ferplus_vgg48.int8"  # a width-48 CNN distilled from the photos ensemble, int8: ships for live video
+LIVE_MODEL = "ferplus_vgg48.int8"  # width-48 CNN distilled from the previous photos ensemble, int8: for live video
 FALLBACK_MODEL = "ferplus_vgg48"  # the live model's float weights, run by Keras: both purposes where LiteRT is missing
 PURPOSES = ("photos", "live")
 MAX_BATCH = 64
