@@ -16,9 +16,9 @@ import numpy as np
 from fer.atomic import staged_path
 from fer.model_file import ModelInfo, PriorCorrection, describe_correction, write_model_info
 from fer.report import build_report, report_path_for, save_report
+from training.config import selection_keys
 from training.data import TEST, TEST_ALL, VAL, Dataset
 from training.evaluate import choose_output_correction, evaluate_model, predict_probabilities
-from training.train import selection_keys
 
 
 def architecture(model: keras.Model) -> list[dict]:

@@ -16,7 +16,7 @@ import platform
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -28,11 +28,13 @@ import numpy as np
 from fer.atomic import staged_path, write_text_atomic
 from fer.model_file import ModelFileError
 from training.augment import AugmentConfig, augment_batch, mixup
+from training.config import TrainConfig, selection_keys
 from training.data import TRAIN, VAL, Dataset, DatasetError, Split, load_dataset
 from training.distill import blended_targets, teacher_probabilities
 from training.ferplus import join_votes
 from training.losses import AdjustedCrossEntropy, BalancedAccuracy
 from training.model import build_model
+from training.report import export_model
 
 CHECKPOINT = "checkpoint.keras"
 BEST = "best.keras"
@@ -42,47 +44,6 @@ STATE = "state.json"
 class TrainingError(Exception):
     """A run that cannot start or continue as asked (a resume that does not match, a folder already in
     use, an --init file that does not fit); `main` turns it into one line and exit status 2."""
-
-
-@dataclass
-class TrainConfig:
-    data: str
-    output: str = "models/emotion_cnn.keras"
-    run_dir: str = "runs/emotion_cnn"
-    name: str = "emotion_cnn"
-    epochs: int = 70
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_epochs: int = 2
-    schedule: str = "cosine"  # or "plateau": halve the rate after `plateau_patience` flat epochs
-    plateau_patience: int = 4
-    patience: int = 15  # early stop after this many epochs without a better validation accuracy
-    label_smoothing: float = 0.1
-    mixup_alpha: float = 0.0
-    class_weights: str = "none"  # "balanced" or "sqrt" up-weight rare classes such as disgust
-    width: int = 32
-    blocks: int = 4
-    convs_per_block: int = 2
-    dense_units: int = 256
-    dropout: float = 0.4
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    image_size: int | None = None
-    color: str = "auto"
-    val_fraction: float = 0.1
-    precision: str = "auto"  # "mixed_bfloat16" where the hardware has fast bf16, else float32
-    seed: int = 42
-    max_train_samples: int | None = None  # for quick experiments and tests
-    workers: int = 0  # threads preparing batches (0: one per core, up to 8); the batches do not depend on it
-    teacher: str | None = None  # distil from this model's probabilities (training.distill)
-    distill_weight: float = 0.7  # share of the teacher in each target; the rest is the true label
-    temperature: float = 2.0  # softens the teacher's probabilities
-    init: str | None = None  # start from this model's weights (a narrower copy from training.prune), not random ones
-    labels: str = "fer2013"  # or "ferplus": learn the FER+ vote distribution of each face (training.ferplus)
-    votes: str | None = None  # the FER+ labels.csv (default: ferplus/labels.csv beside the data folder)
-    logit_adjust: float = 0.0  # tau of the logit-adjusted loss (training.losses): > 0 favours rare classes
-    select: str = "auto"  # the validation figure that picks the epoch: accuracy, balanced_accuracy, or auto
-    # (balanced accuracy, then accuracy, with --labels ferplus; accuracy otherwise)
 
 
 def batch_workers(requested: int) -> int:
@@ -187,18 +148,6 @@ class EpochKeeper(keras.callbacks.Callback):
             + f"lr {record['learning_rate']:.2e} ({seconds:.0f}s)",
             flush=True,
         )
-
-
-def selection_keys(config: TrainConfig) -> list[str]:
-    """The history figures that pick the best epoch, compared in order (the second breaks ties)."""
-    select = config.select
-    if select == "auto":
-        select = "balanced_accuracy" if config.labels == "ferplus" else "accuracy"
-    if select == "balanced_accuracy":
-        return ["val_balanced_accuracy", "val_accuracy"]
-    if select == "accuracy":
-        return ["val_accuracy"]
-    raise ValueError(f"select must be auto, accuracy or balanced_accuracy, not {select!r}")
 
 
 def learning_rate_for(epoch: int, config: TrainConfig, state: dict) -> float:
@@ -330,7 +279,6 @@ def settings_changed_on_resume(config: TrainConfig, saved: dict, given: dict[str
 
 
 def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Dataset | None) -> Path:
-    from training.report import export_model
 
     resume = state is not None
     # Batches are prepared in parallel by the workers; OpenCV's own thread pool, started for every warp

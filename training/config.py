@@ -1,0 +1,66 @@
+"""The settings of one training run, and which validation figures pick its best epoch.
+
+Its own module so that training (`training.train`) and the report written after it (`training.report`)
+both read it without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from training.augment import AugmentConfig
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    output: str = "models/emotion_cnn.keras"
+    run_dir: str = "runs/emotion_cnn"
+    name: str = "emotion_cnn"
+    epochs: int = 70
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_epochs: int = 2
+    schedule: str = "cosine"  # or "plateau": halve the rate after `plateau_patience` flat epochs
+    plateau_patience: int = 4
+    patience: int = 15  # early stop after this many epochs without a better validation accuracy
+    label_smoothing: float = 0.1
+    mixup_alpha: float = 0.0
+    class_weights: str = "none"  # "balanced" or "sqrt" up-weight rare classes such as disgust
+    width: int = 32
+    blocks: int = 4
+    convs_per_block: int = 2
+    dense_units: int = 256
+    dropout: float = 0.4
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    image_size: int | None = None
+    color: str = "auto"
+    val_fraction: float = 0.1
+    precision: str = "auto"  # "mixed_bfloat16" where the hardware has fast bf16, else float32
+    seed: int = 42
+    max_train_samples: int | None = None  # for quick experiments and tests
+    workers: int = 0  # threads preparing batches (0: one per core, up to 8); the batches do not depend on it
+    teacher: str | None = None  # distil from this model's probabilities (training.distill)
+    distill_weight: float = 0.7  # share of the teacher in each target; the rest is the true label
+    temperature: float = 2.0  # softens the teacher's probabilities
+    init: str | None = None  # start from this model's weights (a narrower copy from training.prune), not random ones
+    labels: str = "fer2013"  # or "ferplus": learn the FER+ vote distribution of each face (training.ferplus)
+    votes: str | None = None  # the FER+ labels.csv (default: ferplus/labels.csv beside the data folder)
+    logit_adjust: float = 0.0  # tau of the logit-adjusted loss (training.losses): > 0 favours rare classes
+    select: str = "auto"  # the validation figure that picks the epoch: accuracy, balanced_accuracy, or auto
+    # (balanced accuracy, then accuracy, with --labels ferplus; accuracy otherwise)
+
+
+
+def selection_keys(config: TrainConfig) -> list[str]:
+    """The history figures that pick the best epoch, compared in order (the second breaks ties)."""
+    select = config.select
+    if select == "auto":
+        select = "balanced_accuracy" if config.labels == "ferplus" else "accuracy"
+    if select == "balanced_accuracy":
+        return ["val_balanced_accuracy", "val_accuracy"]
+    if select == "accuracy":
+        return ["val_accuracy"]
+    raise ValueError(f"select must be auto, accuracy or balanced_accuracy, not {select!r}")
+
