@@ -1,0 +1,1 @@
+"""The commands of `python -m fer` (`fer.cli`), one module each."""
