@@ -5,6 +5,10 @@ SIGTERM or SIGHUP, wrote what it had done) and from the staged files that killed
 (`fer.outputs.abandoned_stagings`: SIGKILL, a crash, a lost machine). Only whole records count: a JSON
 line that does not parse, or a CSV photo with fewer rows than its `faces` column says, was cut by the
 kill, and that photo is analysed again.
+
+The output itself is always whole (it takes its name only when complete), so it must read as results
+this tool wrote, every line of it: anything else (another program's JSON, a text file, a CSV with other
+columns) is refused, since resuming replaces the file.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ def earlier_results(target: Path, fmt: str, header: list[str]) -> EarlierResults
     leftovers = abandoned_stagings(target)
     for source in ([target] if target.is_file() else []) + leftovers:
         text = source.read_text(encoding="utf-8", errors="surrogateescape")
-        records = json_records(text) if fmt == "json" else csv_records(text, header, target)
+        whole = source == target
+        records = json_records(text, target, whole) if fmt in ("json", "jsonl") else csv_records(text, header, target)
         found.sources.append(source)
         for path, record in records:
             if path not in found.paths:
@@ -48,16 +53,38 @@ def earlier_results(target: Path, fmt: str, header: list[str]) -> EarlierResults
     return found
 
 
-def json_records(text: str) -> list[tuple[str, list[dict]]]:
+def json_records(text: str, target: Path, whole: bool) -> list[tuple[str, list[dict]]]:
+    """The records of a JSON document or of JSON Lines (an image's object a line in both, as
+    `fer.commands.records` writes them; either form may be resumed into either). `whole`: the output itself,
+    where a line that is not a record means the file is not ours; in a staged file a kill cut short, such
+    a line is the one it cut."""
+    if whole:  # a results list laid out another way (say, indented by a JSON tool) is still ours
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            document = None
+        if isinstance(document, list) and all(is_record(record) for record in document):
+            return [(record["path"], record["faces"]) for record in document]
     records = []
     for line in text.splitlines():
+        line = line.strip().removesuffix(",")
+        if line in ("", "[", "]"):
+            continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:  # the line a kill cut short
-            continue
-        if isinstance(record, dict) and isinstance(record.get("path"), str) and isinstance(record.get("faces"), list):
+        except json.JSONDecodeError:
+            record = None
+        if is_record(record):
             records.append((record["path"], record["faces"]))
+        elif whole:
+            raise ResumeError(f"{shown(target)} is not a results file written by fer predict (its lines are not one "
+                              "record per image): --resume would replace it; write the results elsewhere")
     return records
+
+
+def is_record(record: object) -> bool:
+    """One image's results as `fer predict` writes them: {"path": ..., "faces": [...]}."""
+    return isinstance(record, dict) and isinstance(record.get("path"), str) and isinstance(record.get("faces"), list)
 
 
 def csv_records(text: str, header: list[str], target: Path) -> list[tuple[str, list[list[str]]]]:
@@ -68,8 +95,9 @@ def csv_records(text: str, header: list[str], target: Path) -> list[tuple[str, l
     if not rows:
         return []
     if rows[0] != header:
-        raise ResumeError(f"{shown(target)} has other columns than this run writes (another model or an older "
-                          "version): resume it with the same --model, or write elsewhere")
+        raise ResumeError(f"{shown(target)} has other columns than this run writes (not a results file of fer "
+                          "predict, another model or an older version): resume it with the same --model, or write "
+                          "elsewhere")
     grouped: dict[str, list[list[str]]] = {}
     for row in rows[1:]:
         grouped.setdefault(row[0], []).append(row)

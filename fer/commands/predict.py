@@ -23,7 +23,7 @@ from fer.commands.common import (
     number_in,
     stopped,
 )
-from fer.commands.records import RecordWriter
+from fer.commands.records import FORMATS, RecordWriter, output_format
 from fer.images import ImageError, load_rgb
 from fer.interrupts import Interrupted, deferred, shielded
 from fer.outputs import refuse_inputs_as_outputs, shown
@@ -40,9 +40,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     predict = sub.add_parser("predict", help="classify the faces in image files and folders")
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
     predict.add_argument("--cropped", action="store_true", help="each image is one face crop: skip detection")
-    predict.add_argument("--format", choices=["json", "csv", "parquet"], default="json",
-                         help="json: one object per line per image; csv or parquet (needs --output): one row per face")
-    predict.add_argument("--output", help="write results here instead of stdout")
+    predict.add_argument("--output", help="write results here instead of stdout, in the format its name says: "
+                                           ".json (one JSON document), .jsonl (JSON Lines), .csv or .parquet (a row "
+                                           "per face)")
+    predict.add_argument("--format", choices=FORMATS,
+                         help="for stdout or an output whose name says no format (default: jsonl, one JSON object "
+                              "per image per line); refused when it contradicts the output's name")
     predict.add_argument("--annotate", metavar="DIR",
                          help="also save annotated copies in DIR, mirroring the folders of the input")
     predict.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
@@ -69,12 +72,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_predict(args: argparse.Namespace) -> int:
     from fer.recognizer import EmotionRecognizer
 
+    args.format = output_format(args.output, args.format)
     if args.format == "parquet" and not args.output:
         raise UsageError("--format parquet writes a file: give --output FILE.parquet")
     if args.ray is not None and args.cropped:
         raise UsageError("--ray analyses whole photos: face crops (--cropped) run here, batched, without it")
     if args.resume and (not args.output or args.format == "parquet"):
-        raise UsageError("--resume continues a JSON or CSV --output file: give the one the earlier run wrote")
+        raise UsageError("--resume continues a JSON, JSON Lines or CSV --output file: give the one the earlier run "
+                         "wrote")
     files, missing = expand_paths(args.paths)
     refuse_inputs_as_outputs({"--output": args.output}, [path for path, _ in files])
     replace = args.overwrite or args.resume  # resuming replaces the output with itself plus what was missing

@@ -1,26 +1,49 @@
-"""How `fer predict` writes its results: JSON Lines, CSV or Parquet."""
+"""How `fer predict` writes its results, in the format its output's name says.
+
+`.json` is one JSON document (a list of one object per image) that `json.load` reads; `.jsonl` (and
+stdout) JSON Lines, one such object per line, for streams and tools that read line by line; `.csv` and
+`.parquet` one row per face. Either JSON form keeps each image's object on a line of its own, so
+`fer.resume` can read the whole images from a file a kill cut short.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 from typing import TextIO
 
+from fer.commands.common import UsageError
 from fer.detection import LANDMARK_COLUMNS, landmark_cells
-from fer.outputs import OutputFile
+from fer.outputs import OutputFile, shown
 
 PARQUET_ROWS_PER_GROUP = 10_000
+FORMATS = ("json", "jsonl", "csv", "parquet")
+FORMAT_OF_SUFFIX = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+
+def output_format(output: str | None, requested: str | None) -> str:
+    """The format the output's name says (`--format` where the name says none; JSON Lines by default).
+    A `--format` that contradicts the name is refused: a file must hold what its name promises."""
+    implied = FORMAT_OF_SUFFIX.get(Path(output).suffix.lower()) if output else None
+    if requested and implied and requested != implied:
+        raise UsageError(f"--format {requested} contradicts --output {shown(output)}, which names a {implied} file: "
+                         f"leave out --format, or name the output .{requested}")
+    return requested or implied or "jsonl"
 
 
 class RecordWriter:
-    """JSON Lines (one object per image), or one row per face: CSV, or Parquet (typed columns, for tools
-    that read a cluster's results)."""
+    """One object per image (a JSON document or JSON Lines), or one row per face: CSV, or Parquet (typed
+    columns, for tools that read a cluster's results)."""
 
     def __init__(self, output: OutputFile | None, stream: TextIO | None, fmt: str,
                  class_names: tuple[str, ...]) -> None:
         self.stream, self.fmt, self.class_names = stream, fmt, class_names
+        self.records, self.closed = 0, False
         self.columns = ["path", "faces", "face", "x", "y", "w", "h", "label", "score", *class_names,
                         *LANDMARK_COLUMNS]
+        if fmt == "json":
+            stream.write("[")
         if fmt == "csv":
             self.csv = csv.writer(stream)
             self.csv.writerow(self.columns)
@@ -35,8 +58,13 @@ class RecordWriter:
             self.pending: list[list] = []
 
     def write(self, path: str, faces: list[dict]) -> None:
-        if self.fmt == "json":
-            self.stream.write(json.dumps({"path": path, "faces": faces}) + "\n")
+        if self.fmt in ("json", "jsonl"):
+            record = json.dumps({"path": path, "faces": faces})
+            if self.fmt == "jsonl":
+                self.stream.write(record + "\n")
+            else:  # "[", then "\n{...}", ",\n{...}"...: an image a line; "]" comes with close()
+                self.stream.write(("," if self.records else "") + "\n" + record)
+            self.records += 1
             return
         rows = self.rows(path, faces)
         if self.fmt == "csv":
@@ -59,7 +87,7 @@ class RecordWriter:
 
     def replay(self, path: str, record: list) -> None:
         """An earlier run's record, as it was written (JSON: its faces; CSV: its rows)."""
-        if self.fmt == "json":
+        if self.fmt in ("json", "jsonl"):
             self.write(path, record)
         else:
             self.csv.writerows(record)
@@ -74,7 +102,13 @@ class RecordWriter:
             self.pending = []
 
     def close(self) -> None:
-        """The last rows, and Parquet's footer (a Parquet file without it does not open)."""
+        """What makes the file whole: the JSON list's end, or the last rows and Parquet's footer (a Parquet
+        file without it does not open). Once: a signal during close leads to close again."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.fmt == "json":
+            self.stream.write("\n]\n")
         if self.fmt == "parquet":
             self.flush()
             self.parquet.close()

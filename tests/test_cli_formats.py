@@ -1,0 +1,134 @@
+"""`fer predict` writes what its output's name says: `.json` one JSON document, `.jsonl` JSON Lines, `.csv` and
+`.parquet` a row per face; `--resume` finishes either JSON form and refuses any file it did not write. Every
+case runs the real `fer` command on the astronaut's face."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, write_image
+from tests.test_cli_outputs import fer_command, run_cli, stderr_lines
+
+
+@pytest.fixture
+def photos(tmp_path, face_photo) -> Path:
+    folder = tmp_path / "photos"
+    for i in range(3):
+        write_image(folder / f"p{i}.jpg", face_photo)
+    return folder
+
+
+def read_results(path: Path) -> list[dict]:
+    """The records of a results file, read the way its name says a reader should."""
+    if path.suffix == ".json":
+        return json.loads(path.read_text())
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("name", ["results.json", "results.jsonl", "results.csv", "results.parquet"])
+def test_each_output_holds_the_format_its_name_says(photos, tmp_path, name):
+    target = tmp_path / name
+    out = run_cli("predict", photos, "--output", target, "--quiet")
+    assert out.returncode == 0 and stderr_lines(out) == []
+    paths = [str(photos / f"p{i}.jpg") for i in range(3)]
+    if name.endswith((".json", ".jsonl")):
+        records = read_results(target)
+        assert [r["path"] for r in records] == paths
+        assert all(r["faces"][0]["label"] == "happy" for r in records)
+    elif name.endswith(".csv"):
+        rows = list(csv.DictReader(target.open()))
+        assert [r["path"] for r in rows] == paths and {r["label"] for r in rows} == {"happy"}
+    else:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(target).to_pydict()
+        assert table["path"] == paths and set(table["label"]) == {"happy"}
+
+
+def test_json_is_one_document_even_with_nothing_in_it(tmp_path):
+    (tmp_path / "empty").mkdir()
+    target = tmp_path / "results.json"
+    out = run_cli("predict", tmp_path / "empty", "--output", target)
+    assert out.returncode == 0 and json.loads(target.read_text()) == []
+
+
+def test_stdout_is_json_lines_unless_format_json_is_asked(photos):
+    lines = run_cli("predict", photos).stdout.decode().splitlines()
+    assert [json.loads(line)["path"] for line in lines] == [str(photos / f"p{i}.jpg") for i in range(3)]
+    document = json.loads(run_cli("predict", photos, "--format", "json").stdout)
+    assert [r["path"] for r in document] == [str(photos / f"p{i}.jpg") for i in range(3)]
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("x.json", "csv"), ("x.csv", "jsonl"), ("x.parquet", "json"),
+                                           ("x.jsonl", "json")])
+def test_a_format_that_contradicts_the_name_is_refused(photos, tmp_path, name, fmt):
+    out = run_cli("predict", photos, "--format", fmt, "--output", tmp_path / name)
+    assert out.returncode == 2
+    assert stderr_lines(out) == [f"error: --format {fmt} contradicts --output {tmp_path / name}, which names a "
+                                 f"{Path(name).suffix[1:]} file: leave out --format, or name the output .{fmt}"]
+    assert not list(tmp_path.glob("*x*"))
+
+
+def test_a_name_without_a_format_takes_format_or_json_lines(photos, tmp_path):
+    assert run_cli("predict", photos, "--output", tmp_path / "out.txt").returncode == 0
+    assert len(read_results(tmp_path / "out.txt")) == 3
+    assert run_cli("predict", photos, "--format", "csv", "--output", tmp_path / "out.tsv").returncode == 0
+    assert (tmp_path / "out.tsv").read_text().startswith("path,faces,face,")
+
+
+@pytest.mark.parametrize("name", ["results.json", "results.jsonl"])
+def test_a_killed_run_is_finished_by_resume_in_either_json_form(tmp_path, face_photo, name):
+    for i in range(60):
+        write_image(tmp_path / "photos" / f"p{i:02d}.jpg", face_photo)
+    target = tmp_path / name
+    run = subprocess.Popen(fer_command("predict", tmp_path / "photos", "--output", target, "--quiet"), cwd=ROOT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not any(p.stat().st_size > 8000 for p in tmp_path.glob(f".{name}.*")) and run.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=60)
+    assert not target.exists() and len(list(tmp_path.glob(f".{name}.*.partial"))) == 1
+
+    out = run_cli("predict", tmp_path / "photos", "--output", target, "--resume", "--quiet")
+    assert out.returncode == 0, out.stderr
+    recorded = int(stderr_lines(out)[0].split(": ")[1].split(" photo")[0])
+    assert 0 < recorded < 60
+    records = read_results(target)
+    assert sorted(Path(r["path"]).name for r in records) == [f"p{i:02d}.jpg" for i in range(60)]  # each once
+    assert not list(tmp_path.glob(f".{name}.*"))  # the killed run's staged file was merged, then removed
+
+
+def test_an_older_json_lines_file_named_json_is_resumed_into_one_document(photos, tmp_path):
+    target = tmp_path / "results.json"
+    assert run_cli("predict", photos / "p0.jpg", "--output", tmp_path / "old.jsonl").returncode == 0
+    (tmp_path / "old.jsonl").rename(target)  # what `--output results.json` wrote before it meant JSON
+    out = run_cli("predict", photos, "--output", target, "--resume", "--quiet")
+    assert out.returncode == 0 and "1 photo(s) recorded by earlier runs" in stderr_lines(out)[0]
+    assert [r["path"] for r in json.loads(target.read_text())] == [str(photos / f"p{i}.jpg") for i in range(3)]
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("notes.json", "my notes, not results\n"),
+    ("config.json", '{"setting": 1, "other": [1, 2]}\n'),
+    ("list.json", "[1, 2, 3]\n"),
+    ("events.jsonl", '{"path": "a.jpg", "faces": []}\n{"event": "login"}\n'),
+    ("table.csv", "name,age\nada,36\n"),
+])
+def test_resume_refuses_a_file_it_did_not_write_and_leaves_it_alone(photos, tmp_path, name, content):
+    target = tmp_path / name
+    target.write_text(content)
+    out = run_cli("predict", photos, "--output", target, "--resume")
+    assert out.returncode == 2
+    (line,) = stderr_lines(out)
+    assert line.startswith(f"error: {target} ") and ("not a results file" in line), line
+    assert target.read_text() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["photos", name])  # nothing staged is left
