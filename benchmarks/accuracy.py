@@ -7,7 +7,8 @@ correction its file stores). PublicTest is the validation split used to choose; 
 reported. FER2013 columns: accuracy and macro-F1 against the folder labels, every face. FER+ columns
 (when `ferplus/labels.csv` sits beside the data): the faces with a clear 7-class majority of the ten votes;
 majority accuracy, balanced accuracy (mean recall of the 7 classes: the yardstick models are chosen by),
-cross-entropy to the vote distribution and expected calibration error; then recall per class.
+cross-entropy to the vote distribution and expected calibration error; then recall per class on both label
+sets (the model card's tables).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def main() -> int:
           f"output correction {describe_correction(classifier.info.prior_correction)}")
     print(f"{'split':<26}{'TTA':<6}{'FER2013 acc':>12}{'macro-F1':>9} |{'FER+ acc':>9}{'balanced':>9}"
           f"{'CE votes':>9}{'ECE':>7}{'s':>6}")
-    recalls = []
+    recalls, fer2013_recalls, confusions = [], [], []
     for split in (VAL, TEST, TEST_ALL):
         if split not in dataset.splits:
             continue
@@ -55,21 +56,41 @@ def main() -> int:
                                              dataset.class_names, data.votes)
             seconds = time.perf_counter() - start
             line = f"{SPLIT_NAMES[split]:<26}{tta:<6}{metrics['accuracy']:>12.4f}{metrics['macro_f1']:>9.4f} |"
+            fer2013_recalls.append((SPLIT_NAMES[split], tta, metrics["per_class"]))
             plus = metrics.get("ferplus")
             if plus:
                 line += (f"{plus['accuracy']:>9.4f}{plus['balanced_accuracy']:>9.4f}"
                          f"{plus['cross_entropy_to_votes']:>9.3f}{plus['expected_calibration_error']:>7.3f}")
                 recalls.append((SPLIT_NAMES[split], tta, plus["per_class"]))
+                confusions.append((SPLIT_NAMES[split], tta, plus["confusion_matrix"]))
             else:
                 line += f"{'no FER+ votes':>34}"
             print(line + f"{seconds:>6.1f}")
-    if recalls:
-        print("FER+ recall per class:")
-        names = dataset.class_names
-        print(f"{'split':<26}{'TTA':<6}" + "".join(f"{n[:8]:>9}" for n in names))
-        for split, tta, per_class in recalls:
-            print(f"{split:<26}{tta:<6}" + "".join(f"{per_class[n]['recall']:>9.3f}" for n in names))
+    for title, rows in (("FER+ recall per class:", recalls), ("FER2013-label recall per class:", fer2013_recalls)):
+        if rows:
+            print_recalls(title, rows, dataset.class_names)
+    if confusions and {"angry", "neutral", "sad"} <= set(dataset.class_names):
+        print_subtle_anger(confusions, list(dataset.class_names))
     return 0
+
+
+def print_subtle_anger(confusions: list[tuple[str, str, list[list[int]]]], names: list[str]) -> None:
+    """Where subtle anger goes (read as neutral or sad, as on posed sets outside FER2013), and the reverse."""
+    angry, neutral, sad = (names.index(n) for n in ("angry", "neutral", "sad"))
+    print("FER+ majority: angry faces read as neutral / sad, neutral faces read as angry:")
+    for split, tta, matrix in confusions:
+        angry_row, neutral_row = matrix[angry], matrix[neutral]
+        angry_total, neutral_total = max(1, sum(angry_row)), max(1, sum(neutral_row))
+        print(f"{split:<26}{tta:<6}{angry_row[neutral]:>5} / {angry_row[sad]:>3} of {sum(angry_row):>4} "
+              f"({angry_row[neutral] / angry_total:.3f} / {angry_row[sad] / angry_total:.3f});"
+              f"{neutral_row[angry]:>5} of {sum(neutral_row):>5} ({neutral_row[angry] / neutral_total:.3f})")
+
+
+def print_recalls(title: str, rows: list[tuple[str, str, dict]], names: tuple[str, ...]) -> None:
+    print(title)
+    print(f"{'split':<26}{'TTA':<6}" + "".join(f"{n[:8]:>9}" for n in names))
+    for split, tta, per_class in rows:
+        print(f"{split:<26}{tta:<6}" + "".join(f"{per_class[n]['recall']:>9.3f}" for n in names))
 
 
 if __name__ == "__main__":
