@@ -1,11 +1,11 @@
 """Long use of the live page: one stream for ten minutes, then three at once; the real app in Chromium.
 
-    python benchmarks/app_soak.py [--minutes 10] [--sessions 3] [--concurrent-seconds 60]
+    python benchmarks/app_soak.py [--minutes 10] [--streams 3] [--concurrent-seconds 60]
 
 Phase 1 streams the fake camera (a real face) into one live page and records, every 30 s, the server's
 resident memory and the frames per second the callback processed since the last sample. Goals: memory
 flat within 50 MB from the first sample to the last, fps at the end within 10% of the start.
-Phase 2 opens `--sessions` more pages in the same browser, each its own Streamlit session and WebRTC
+Phase 2 opens `--streams` more pages in the same browser, each its own Streamlit session and WebRTC
 stream, and reports each session's processed fps and whether annotated video reached its <video>,
 with the server's memory. Everything runs on this machine's loopback; the browser shares the CPU.
 """
@@ -38,7 +38,7 @@ SAMPLE_SECONDS = 30
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--sessions", type=int, default=3)
+    parser.add_argument("--streams", type=int, default=3)
     parser.add_argument("--concurrent-seconds", type=float, default=60.0)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -73,9 +73,9 @@ def main() -> int:
                       f"(range {min(memories):.0f}-{max(memories):.0f} MB); fps {fps_start:.1f} -> {fps_end:.1f} "
                       f"({(fps_end - fps_start) / fps_start:+.0%})")
 
-                print(f"phase 2: {args.sessions} more streams at once, {args.concurrent_seconds:g} s")
+                print(f"phase 2: {args.streams} more streams at once, {args.concurrent_seconds:g} s")
                 first.close()
-                pages = [start_live_stream(browser, url) for _ in range(args.sessions)]
+                pages = [start_live_stream(browser, url) for _ in range(args.streams)]
                 arrived = [processed_frame_corner(page, page.frame_locator(WEBRTC_IFRAME).locator("video"))
                            < PROCESSED_CORNER_BELOW for page in pages]
                 before = session_stats(stats_file)
