@@ -11,7 +11,7 @@ from typing import TextIO
 
 from fer.images import IMAGE_SUFFIXES
 from fer.interrupts import Interrupted, shielded
-from fer.outputs import OutputError, OutputFile, check_writable_folder, refuse_inputs_as_outputs, shown
+from fer.outputs import OutputError, OutputFile, check_writable_folder, identities, refuse_inputs_as_outputs, shown
 
 MODEL_HELP = "a .tflite or .keras model from training.train (default: the shipped model for photos)"
 OVERWRITE_HELP = "let outputs replace files that exist (never an input)"
@@ -52,6 +52,9 @@ class RunOutputs:
     def file(self, path: str | None, flag: str, **checks) -> OutputFile | None:
         if path is None:
             return None
+        for other in self.files:  # two outputs on one file: the second would only ever take a numbered name
+            if not other.direct and identities(Path(path)) & identities(other.target):
+                raise OutputError(f"{flag} {shown(path)} is also {other.flag}: give each output its own file")
         output = OutputFile(path, flag, self.overwrite, **checks)
         self.files.append(output)
         return output
