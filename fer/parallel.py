@@ -1,6 +1,6 @@
 """Photos and videos on every core: a pool of worker processes, each with its own recognizer loaded once,
 each photo analysed (and its annotated copy written), or each video annotated, by one of them, and the
-results handed back in input order.
+results handed back in input order. A worker ends with its command, even one killed by SIGKILL.
 
 A photo is analysed exactly as in one process (the same `EmotionRecognizer.analyze_photo`), so the
 output does not depend on the number of workers. Each worker runs its model and OpenCV on one thread:
@@ -11,8 +11,10 @@ the command that owns them stops them and writes out what was done (`fer.interru
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -57,12 +59,28 @@ def use_one_thread() -> None:
     cv2.setNumThreads(1)
 
 
+def exit_with_parent() -> None:
+    """End this worker when the process that started it ends. A command stopped by a signal it can catch
+    stops its pool itself; one killed by SIGKILL cannot, and its workers would idle forever, each
+    holding a model."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _start_worker(model_path: str | None, stop) -> None:
     global _recognizer, _stop
     _stop = stop
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
+    exit_with_parent()
     use_one_thread()
     from fer.recognizer import EmotionRecognizer
 

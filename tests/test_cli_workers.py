@@ -67,6 +67,26 @@ def test_a_signal_stops_the_workers_and_keeps_the_results_so_far(tmp_path, face_
     assert not [pid for pid in workers if alive(pid)], "a worker outlived its run"
 
 
+def test_workers_end_with_a_run_killed_by_sigkill(tmp_path, face_photo):
+    for i in range(60):
+        write_image(tmp_path / "photos" / f"p{i:02d}.jpg", face_photo)
+    run = subprocess.Popen(fer_command("predict", tmp_path / "photos", "--output", tmp_path / "results.jsonl",
+                                       "--workers", "2", "--quiet"), cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not any(p.stat().st_size > 5000 for p in tmp_path.glob(".results.jsonl.*")) and run.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = worker_pids(run.pid)
+    assert len(workers) >= 2
+    run.kill()  # SIGKILL: the run cannot stop its pool; the workers must notice on their own
+    run.wait(timeout=60)
+    deadline = time.monotonic() + 20
+    while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if alive(pid)], "a worker outlived its killed run"
+
+
 def alive(pid: int) -> bool:
     """Running, not just a zombie waiting for a parent that is gone to reap it."""
     try:
