@@ -26,6 +26,7 @@ from fer.explain import explain_face
 from fer.images import ImageError
 from fer.recognizer import EmotionRecognizer, FaceResult
 from fer.settings import CONFIDENCE_RANGE, DEFAULTS
+from fer.spreadsheet import spreadsheet_safe
 
 DISPLAY_MAX_SIDE = 1600  # annotated images are drawn at most this large (a 50 MP photo stays usable)
 MAX_EXPLAINED_FACES = 6  # explained unless the user picks others: each costs about a hundred classifications
@@ -180,7 +181,8 @@ if photos:
         table = flatten(all_rows)
         st.dataframe(table, hide_index=True, width="stretch")
         col_csv, col_json = st.columns(2)
-        col_csv.download_button("Download results (CSV)", table.to_csv(index=False), "emotions.csv", "text/csv")
+        col_csv.download_button("Download results (CSV)", table.map(spreadsheet_safe).to_csv(index=False),
+                                "emotions.csv", "text/csv")
         col_json.download_button("Download results (JSON)", json.dumps(all_rows, indent=1), "emotions.json",
                                  "application/json")
     else:

@@ -15,7 +15,6 @@ frame for a chart or a CSV.
 from __future__ import annotations
 
 import bisect
-import csv
 import math
 import threading
 import time
@@ -30,6 +29,7 @@ from fer.detection import Box, overlap_area
 from fer.drawing import draw_results, face_tag
 from fer.recognizer import EmotionRecognizer, FaceResult
 from fer.settings import DEFAULTS
+from fer.spreadsheet import SafeCsvWriter
 
 
 def iou(a: Box, b: Box) -> float:
@@ -299,7 +299,7 @@ class Timeline:
         return len({row[1] for row in self.rows})
 
     def write_csv(self, stream: TextIO) -> None:
-        writer = csv.writer(stream)
+        writer = SafeCsvWriter(stream)
         writer.writerow(self.columns)
         writer.writerows(self.rows)
 

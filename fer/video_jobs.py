@@ -9,7 +9,6 @@ resumed by running it again (videos whose outputs exist are skipped). The frames
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +57,7 @@ def annotate_video_job(job: VideoJob, recognizer, stop: Callable[[], bool] = lam
     """Annotate one video into its two outputs, which appear only when it is done (none if it fails or
     `stop()` turns true between two frames)."""
     from fer.outputs import OutputError, OutputFile
+    from fer.spreadsheet import SafeCsvWriter
     from fer.video import Timeline, source_annotator
     from fer.video_io import Mp4Writer, VideoError, VideoSource
 
@@ -77,7 +77,7 @@ def annotate_video_job(job: VideoJob, recognizer, stop: Callable[[], bool] = lam
     writer = Mp4Writer(video.path)
     try:
         with table_file.open_text() as stream:
-            table = csv.writer(stream)
+            table = SafeCsvWriter(stream)
             table.writerow(timeline.columns)
             for bgr, t in source.frames():
                 if stop():

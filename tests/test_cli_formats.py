@@ -132,3 +132,42 @@ def test_resume_refuses_a_file_it_did_not_write_and_leaves_it_alone(photos, tmp_
     assert line.startswith(f"error: {target} ") and ("not a results file" in line), line
     assert target.read_text() == content
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["photos", name])  # nothing staged is left
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised_and_still_resume(tmp_path, face_photo):
+    names = ["=HYPERLINK(1).jpg", "+sum.jpg", "-minus.jpg", "@at.jpg", "plain.jpg"]
+    for name in names:
+        write_image(tmp_path / name, face_photo)
+
+    def fer_here(*args: str) -> subprocess.CompletedProcess:  # relative names, as typed: "=..." starts the cell
+        return subprocess.run(fer_command(*args), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    first = fer_here("predict", "--output", "r.csv", "--", "plain.jpg", "-minus.jpg", "=HYPERLINK(1).jpg")
+    assert first.returncode == 0, first.stderr
+    out = fer_here("predict", "--output", "r.csv", "--resume", "--quiet", "--", *names)
+    assert out.returncode == 0 and "3 photo(s) recorded by earlier runs; 2 of 5 to do" in out.stderr, out.stderr
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert sorted(row["path"] for row in rows) == sorted(  # each photo once, formulas defused
+        ["'=HYPERLINK(1).jpg", "'+sum.jpg", "'-minus.jpg", "'@at.jpg", "plain.jpg"])
+    assert all(float(row["x"]) >= 0 and row["label"] == "happy" for row in rows)
+
+
+def test_relative_names_that_start_like_formulas_get_an_apostrophe(tmp_path, face_photo):
+    for name in ("=1+1.jpg", "ok.jpg"):
+        write_image(tmp_path / name, face_photo)
+    out = subprocess.run(fer_command("predict", "=1+1.jpg", "ok.jpg", "--format", "csv"), cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0
+    assert [row["path"] for row in csv.DictReader(out.stdout.splitlines())] == ["'=1+1.jpg", "ok.jpg"]
+
+
+def test_safe_csv_writer_leaves_numbers_and_plain_text_alone():
+    import io
+
+    from fer.spreadsheet import SafeCsvWriter
+
+    stream = io.StringIO()
+    writer = SafeCsvWriter(stream)
+    writer.writerow(["=cmd|' /C calc'!A0", -3.5, "-3.5", "\tx", "happy", None, 0])
+    writer.raw.writerow(["'=already safe", "-1"])
+    assert stream.getvalue().splitlines() == ["'=cmd|' /C calc'!A0,-3.5,'-3.5,'\tx,happy,,0", "'=already safe,-1"]

@@ -146,7 +146,7 @@ def resume_from(target: Path, writer: RecordWriter,
         raise UsageError(str(err)) from err
     for path, record in earlier.records:
         writer.replay(path, record)
-    remaining = [key for key in files if shown(key[0]) not in earlier.paths]
+    remaining = [key for key in files if writer.recorded_as(shown(key[0])) not in earlier.paths]
     left = f" (with {len(earlier.leftovers)} file(s) killed runs left)" if earlier.leftovers else ""
     print(f"resuming {shown(target)}: {len(earlier.records)} photo(s) recorded by earlier runs{left}; "
           f"{len(remaining)} of {len(files)} to do", file=sys.stderr)

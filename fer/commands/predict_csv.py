@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from fer.commands.predict import CROP_BATCH
 from fer.interrupts import Interrupted, deferred, shielded
 from fer.outputs import refuse_inputs_as_outputs, shown
 from fer.pixel_csv import PixelCsvError, iter_pixel_csv
+from fer.spreadsheet import SafeCsvWriter
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +44,7 @@ def cmd_predict_csv(args: argparse.Namespace) -> int:
     outputs = RunOutputs(args.overwrite)
     batch, failures, done = [], 0, 0
     try:
-        out = csv.writer(outputs.text(args.output, "--output"))
+        out = SafeCsvWriter(outputs.text(args.output, "--output"))
         recognizer = EmotionRecognizer(args.model)
         names = recognizer.class_names
         out.writerow(["row", "label", "score", *names])

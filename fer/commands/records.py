@@ -8,7 +8,6 @@ stdout) JSON Lines, one such object per line, for streams and tools that read li
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import TextIO
@@ -16,6 +15,7 @@ from typing import TextIO
 from fer.commands.common import UsageError
 from fer.detection import LANDMARK_COLUMNS, landmark_cells
 from fer.outputs import OutputFile, shown
+from fer.spreadsheet import SafeCsvWriter, spreadsheet_safe
 
 PARQUET_ROWS_PER_GROUP = 10_000
 FORMATS = ("json", "jsonl", "csv", "parquet")
@@ -45,7 +45,7 @@ class RecordWriter:
         if fmt == "json":
             stream.write("[")
         if fmt == "csv":
-            self.csv = csv.writer(stream)
+            self.csv = SafeCsvWriter(stream)
             self.csv.writerow(self.columns)
         if fmt == "parquet":
             import pyarrow as pa
@@ -85,12 +85,16 @@ class RecordWriter:
                          face["score"], *probs, *[None if c == "" else c for c in landmark_cells(face["landmarks"])]])
         return rows
 
+    def recorded_as(self, path: str) -> str:
+        """How this format records the path `path`: the key that tells an earlier run's record of it."""
+        return spreadsheet_safe(path) if self.fmt == "csv" else path
+
     def replay(self, path: str, record: list) -> None:
         """An earlier run's record, as it was written (JSON: its faces; CSV: its rows)."""
         if self.fmt in ("json", "jsonl"):
             self.write(path, record)
         else:
-            self.csv.writerows(record)
+            self.csv.raw.writerows(record)
 
     def flush(self) -> None:
         if self.fmt == "parquet" and self.pending:

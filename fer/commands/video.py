@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from fer.interrupts import Interrupted, deferred, shielded
 from fer.outputs import OutputError, OutputFile, check_writable_folder, refuse_inputs_as_outputs, shown
 from fer.parallel import WorkerPool, default_workers
 from fer.settings import DEFAULTS, MAX_SMOOTHING
+from fer.spreadsheet import SafeCsvWriter
 from fer.video_jobs import VIDEO_SUFFIXES, VideoJob, VideoOutcome, annotate_video_job, video_targets, write_frame
 
 
@@ -99,7 +99,7 @@ def cmd_video_one(args: argparse.Namespace) -> int:
             raise UsageError(str(err)) from err
         recognizer = EmotionRecognizer(args.model or default_model_path("live"))
         timeline = Timeline(recognizer.class_names)
-        table = csv.writer(timeline_stream)
+        table = SafeCsvWriter(timeline_stream)
         try:  # a CSV that cannot be written (/dev/full) stops the run before the first frame
             table.writerow(timeline.columns)
             timeline_stream.flush()
