@@ -27,9 +27,11 @@ import cv2
 import keras
 import numpy as np
 
+from training.batches import AugmentedBatches, batch_workers
+from training.config import TrainConfig
 from training.data import TRAIN, load_dataset
 from training.model import build_model
-from training.train import AugmentedBatches, TrainConfig, batch_workers, choose_precision, copy_atomic, save_atomic
+from training.train import choose_precision, copy_atomic, save_atomic
 
 FULL_EPOCH = 28709
 

@@ -17,7 +17,9 @@ from fer.model_file import read_model_info
 from fer.report import ModelReport
 from tests.conftest import ROOT, write_image
 from training.augment import AugmentConfig
-from training.train import AugmentedBatches, TrainConfig, TrainingError, parse_args, settings_changed_on_resume, train
+from training.batches import AugmentedBatches
+from training.config import TrainConfig
+from training.train import TrainingError, parse_args, settings_changed_on_resume, train
 
 CLASSES = ("horizontal", "vertical", "plain")
 

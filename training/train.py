@@ -27,7 +27,8 @@ import numpy as np
 
 from fer.atomic import staged_path, write_text_atomic
 from fer.model_file import ModelFileError
-from training.augment import AugmentConfig, augment_batch, mixup
+from training.augment import AugmentConfig
+from training.batches import AugmentedBatches
 from training.config import TrainConfig, selection_keys
 from training.data import TRAIN, VAL, Dataset, DatasetError, Split, load_dataset
 from training.distill import blended_targets, teacher_probabilities
@@ -44,47 +45,6 @@ STATE = "state.json"
 class TrainingError(Exception):
     """A run that cannot start or continue as asked (a resume that does not match, a folder already in
     use, an --init file that does not fit); `main` turns it into one line and exit status 2."""
-
-
-def batch_workers(requested: int) -> int:
-    return requested if requested > 0 else max(1, min(8, os.cpu_count() or 1))
-
-
-class AugmentedBatches(keras.utils.PyDataset):
-    """Shuffled, augmented training batches; the order and the noise depend only on (seed, epoch, batch).
-
-    Batches are prepared by `config.workers` threads (OpenCV releases the GIL while it warps), ahead of
-    the accelerator. Each batch draws from its own generator seeded by (seed, epoch, index), so any number
-    of workers, in any order, gives exactly the batches one worker gives, and a resumed run too. The
-    epoch is set by `EpochKeeper.on_epoch_begin`, which Keras calls before it starts the workers."""
-
-    def __init__(self, images, labels, num_classes, config: TrainConfig, sample_weights=None, targets=None):
-        """`targets`: (N, classes) soft targets to learn instead of the one-hot labels (distillation)."""
-        workers = batch_workers(config.workers)
-        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max(10, 2 * workers))
-        self.targets = targets
-        self.images, self.labels = images, labels
-        self.num_classes, self.config = num_classes, config
-        self.sample_weights = sample_weights
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.labels) / self.config.batch_size)
-
-    def __getitem__(self, index: int):
-        order = np.random.default_rng([self.config.seed, self.epoch]).permutation(len(self.labels))
-        idx = order[index * self.config.batch_size : (index + 1) * self.config.batch_size]
-        rng = np.random.default_rng([self.config.seed, self.epoch, index])
-        x = augment_batch(self.images[idx], rng, self.config.augment).astype(np.float32)
-        if self.targets is not None:
-            y = self.targets[idx]
-        else:
-            y = keras.utils.to_categorical(self.labels[idx], self.num_classes).astype(np.float32)
-        if self.config.mixup_alpha > 0:
-            x, y = mixup(x, y, rng, self.config.mixup_alpha)
-        if self.sample_weights is not None:
-            return x, y, self.sample_weights[self.labels[idx]]
-        return x, y
 
 
 class EpochKeeper(keras.callbacks.Callback):
