@@ -171,3 +171,26 @@ def test_safe_csv_writer_leaves_numbers_and_plain_text_alone():
     writer.writerow(["=cmd|' /C calc'!A0", -3.5, "-3.5", "\tx", "happy", None, 0])
     writer.raw.writerow(["'=already safe", "-1"])
     assert stream.getvalue().splitlines() == ["'=cmd|' /C calc'!A0,-3.5,'-3.5,'\tx,happy,,0", "'=already safe,-1"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["predict", "{photos}", "--output", "{tmp}/out.mp4"],
+     "--output {tmp}/out.mp4 would hold results (JSON, JSON Lines, CSV or Parquet) under a .mp4 name: name it "
+     ".json"),
+    (["predict-csv", "{pixels}", "--output", "{tmp}/out.json"],
+     "--output {tmp}/out.json would hold CSV under a .json name: name it .csv"),
+    (["video", "{clip}", "--output", "{tmp}/out.avi"],
+     "--output {tmp}/out.avi would hold H.264 MP4 under a .avi name: name it .mp4"),
+    (["video", "{clip}", "--csv", "{tmp}/timeline.parquet"],
+     "--csv {tmp}/timeline.parquet would hold CSV under a .parquet name: name it .csv"),
+])
+def test_every_verb_refuses_an_output_named_for_another_format(photos, tmp_path, args, message):
+    pixels = tmp_path / "pixels.csv"
+    pixels.write_text("pixels\n" + " ".join(["128"] * 2304) + "\n")
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"never read: the name is refused first")
+    values = {"photos": photos, "tmp": tmp_path, "pixels": pixels, "clip": clip}
+    out = run_cli(*[arg.format(**values) for arg in args])
+    assert out.returncode == 2
+    assert stderr_lines(out) == ["error: " + message.format(**values)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "photos", "pixels.csv"]

@@ -12,13 +12,26 @@ from typing import TextIO
 from fer.images import IMAGE_SUFFIXES
 from fer.interrupts import Interrupted, shielded
 from fer.outputs import OutputError, OutputFile, check_writable_folder, identities, refuse_inputs_as_outputs, shown
+from fer.video_jobs import VIDEO_SUFFIXES
 
 MODEL_HELP = "a .tflite or .keras model from training.train (default: the shipped model for photos)"
 OVERWRITE_HELP = "let outputs replace files that exist (never an input)"
 
 
+# Names that promise a format: a file never holds another one under them.
+FORMAT_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson", ".csv", ".parquet", *VIDEO_SUFFIXES})
+
+
 class UsageError(Exception):
     """A problem with the command as given; the run stops before any work (exit status 2)."""
+
+
+def refuse_misnamed(path: str | None, flag: str, writes: str, suffixes: tuple[str, ...]) -> None:
+    """An output whose name promises another format than the one written is refused before any work;
+    a name that promises none (`out.txt`, `/dev/stdout`) is fine."""
+    suffix = Path(path).suffix.lower() if path else ""
+    if suffix in FORMAT_SUFFIXES and suffix not in suffixes:
+        raise UsageError(f"{flag} {shown(path)} would hold {writes} under a {suffix} name: name it {suffixes[0]}")
 
 
 def expand_paths(paths: Iterable[str], suffixes: Iterable[str] = IMAGE_SUFFIXES

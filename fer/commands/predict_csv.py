@@ -13,6 +13,7 @@ from fer.commands.common import (
     RunOutputs,
     UsageError,
     finished,
+    refuse_misnamed,
     stopped,
 )
 from fer.commands.predict import CROP_BATCH
@@ -35,6 +36,7 @@ def cmd_predict_csv(args: argparse.Namespace) -> int:
     from fer.recognizer import EmotionRecognizer
 
     path = Path(args.csv)
+    refuse_misnamed(args.output, "--output", "CSV", (".csv",))
     refuse_inputs_as_outputs({"--output": args.output}, [path])
     rows = iter_pixel_csv(path)
     try:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import TextIO
 
-from fer.commands.common import UsageError
+from fer.commands.common import UsageError, refuse_misnamed
 from fer.detection import LANDMARK_COLUMNS, landmark_cells
 from fer.outputs import OutputFile, shown
 from fer.spreadsheet import SafeCsvWriter, spreadsheet_safe
@@ -26,6 +26,8 @@ def output_format(output: str | None, requested: str | None) -> str:
     """The format the output's name says (`--format` where the name says none; JSON Lines by default).
     A `--format` that contradicts the name is refused: a file must hold what its name promises."""
     implied = FORMAT_OF_SUFFIX.get(Path(output).suffix.lower()) if output else None
+    if implied is None:  # a video's name, say
+        refuse_misnamed(output, "--output", "results (JSON, JSON Lines, CSV or Parquet)", tuple(FORMAT_OF_SUFFIX))
     if requested and implied and requested != implied:
         raise UsageError(f"--format {requested} contradicts --output {shown(output)}, which names a {implied} file: "
                          f"leave out --format, or name the output .{requested}")

@@ -19,6 +19,7 @@ from fer.commands.common import (
     finished,
     name_taken_note,
     number_in,
+    refuse_misnamed,
     stopped,
 )
 from fer.interrupts import Interrupted, deferred, shielded
@@ -88,6 +89,8 @@ def cmd_video_one(args: argparse.Namespace) -> int:
     from fer.video import Timeline, source_annotator
     from fer.video_io import Mp4Writer, VideoError, VideoSource
 
+    refuse_misnamed(args.output, "--output", "H.264 MP4", (".mp4", ".m4v", ".mov"))
+    refuse_misnamed(args.csv, "--csv", "CSV", (".csv",))
     refuse_inputs_as_outputs({"--output": args.output, "--csv": args.csv}, [Path(args.input)])
     outputs = RunOutputs(args.overwrite)
     video_file = outputs.file(args.output, "--output", streams_allowed=False)  # MP4 needs a seekable file
