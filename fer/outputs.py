@@ -7,7 +7,8 @@ One rule for every verb and every output kind (`--output`, `--csv`, each `--anno
 - every output's folder is checked before the first input is read;
 - a file is written under a hidden name beside its target and takes its own name only when it is
   complete (or, for an interrupted run, when all that was done is in it): a killed run leaves a
-  valid file or none;
+  valid file or none, and the hidden file it leaves is removed by the next run that completes the
+  same output (`--resume` merges it first);
 - when two runs finish with one output name at once, the name is claimed atomically (a hard link,
   which never replaces): the later run writes `NAME-2.EXT` and says so, and nothing is overwritten.
 Devices and pipes (`/dev/stdout`, `/dev/full`, a FIFO) are written directly: there is nothing to replace.
@@ -89,8 +90,11 @@ class OutputFile:
     """One output file of a run, staged beside its target until `commit` puts it in place."""
 
     def __init__(self, target: str | os.PathLike, flag: str, overwrite: bool, *, streams_allowed: bool = True,
-                 refuse_existing: bool = True) -> None:
+                 refuse_existing: bool = True, sweep_leftovers: bool = True) -> None:
+        """`sweep_leftovers`: on commit, remove what killed runs left for this name (one look at the folder:
+        not for each of thousands of annotated copies)."""
         self.target, self.flag, self.overwrite = Path(target), flag, overwrite
+        self.sweep_leftovers = sweep_leftovers
         self.direct = is_stream(self.target)  # /dev/full, a FIFO: written in place
         if self.direct and not streams_allowed:
             raise OutputError(f"{flag} {shown(target)} is not a regular file (this output needs one)")
@@ -125,6 +129,13 @@ class OutputFile:
             return self.target
         staged, self.staged = self.staged, None
         self._release()
+        placed = self._place(staged)
+        if self.sweep_leftovers and placed == self.target:  # killed runs' files for this name: superseded
+            for leftover in abandoned_stagings(self.target):
+                leftover.unlink(missing_ok=True)
+        return placed
+
+    def _place(self, staged: Path) -> Path:
         if self.overwrite:
             os.replace(staged, self.target)
             return self.target

@@ -127,7 +127,7 @@ def write_annotated(target: Path, rgb, overwrite: bool) -> Path:
     ok, encoded = cv2.imencode(".png", rgb[:, :, ::-1])
     if not ok:
         raise OSError(f"could not encode {shown(target)}")
-    output = OutputFile(target, "--annotate", overwrite, refuse_existing=False)
+    output = OutputFile(target, "--annotate", overwrite, refuse_existing=False, sweep_leftovers=False)
     try:
         output.path.write_bytes(encoded.tobytes())
         return output.commit()

@@ -194,3 +194,21 @@ def test_every_verb_refuses_an_output_named_for_another_format(photos, tmp_path,
     assert out.returncode == 2
     assert stderr_lines(out) == ["error: " + message.format(**values)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "photos", "pixels.csv"]
+
+
+def test_the_next_run_that_completes_an_output_removes_what_a_killed_run_left(tmp_path, face_photo):
+    for i in range(60):
+        write_image(tmp_path / "photos" / f"p{i:02d}.jpg", face_photo)
+    target = tmp_path / "results.jsonl"
+    run = subprocess.Popen(fer_command("predict", tmp_path / "photos", "--output", target, "--quiet", "--workers", "1"),
+                           cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not any(p.stat().st_size > 3000 for p in tmp_path.glob(".results.jsonl.*")) and run.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.kill()
+    run.wait(timeout=60)
+    assert len(list(tmp_path.glob(".results.jsonl.*.partial"))) == 1
+    out = run_cli("predict", tmp_path / "photos" / "p00.jpg", "--output", target)  # another run, same output
+    assert out.returncode == 0 and len(read_results(target)) == 1
+    assert not list(tmp_path.glob(".results.jsonl.*"))
