@@ -56,7 +56,9 @@ def test_json_is_one_document_even_with_nothing_in_it(tmp_path):
     (tmp_path / "empty").mkdir()
     target = tmp_path / "results.json"
     out = run_cli("predict", tmp_path / "empty", "--output", target)
-    assert out.returncode == 0 and json.loads(target.read_text()) == []
+    assert out.returncode == 1 and json.loads(target.read_text()) == []
+    assert stderr_lines(out) == [f"skipped {tmp_path / 'empty'}: a folder with no .bmp, .gif, .jpeg, .jpg, .pgm, "
+                                 ".png, .ppm, .tif, .tiff, .webp file in it"]
 
 
 def test_stdout_is_json_lines_unless_format_json_is_asked(photos):
@@ -212,3 +214,15 @@ def test_the_next_run_that_completes_an_output_removes_what_a_killed_run_left(tm
     out = run_cli("predict", tmp_path / "photos" / "p00.jpg", "--output", target)  # another run, same output
     assert out.returncode == 0 and len(read_results(target)) == 1
     assert not list(tmp_path.glob(".results.jsonl.*"))
+
+
+def test_a_link_to_nothing_is_named_not_passed_over(tmp_path, face_photo):
+    folder = tmp_path / "photos"
+    write_image(folder / "real.jpg", face_photo)
+    (folder / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
+    (tmp_path / "direct.jpg").symlink_to(tmp_path / "deleted.jpg")
+    out = run_cli("predict", folder, tmp_path / "direct.jpg")
+    assert out.returncode == 1
+    assert stderr_lines(out) == [f"skipped {folder / 'gone.jpg'}: a link to a file that does not exist",
+                                 f"skipped {tmp_path / 'direct.jpg'}: a link to a file that does not exist"]
+    assert [json.loads(line)["path"] for line in out.stdout.decode().splitlines()] == [str(folder / "real.jpg")]

@@ -37,18 +37,31 @@ def refuse_misnamed(path: str | None, flag: str, writes: str, suffixes: tuple[st
 def expand_paths(paths: Iterable[str], suffixes: Iterable[str] = IMAGE_SUFFIXES
                  ) -> tuple[list[tuple[Path, Path]], list[str]]:
     """(file, its path relative to the folder given) for files as given and files with one of `suffixes`
-    (images by default) found (recursively, sorted) in the folders given; and the arguments that do not exist."""
-    files, missing = [], []
+    (images by default) found (recursively, sorted) in the folders given; and a line for each argument or
+    link that gives nothing to do (`skipped PATH: why`), so no input is passed over without a word."""
+    files, skipped = [], []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend((p, p.relative_to(path)) for p in sorted(path.rglob("*"))
-                         if p.is_file() and p.suffix.lower() in suffixes)
+            found = []
+            for p in sorted(path.rglob("*")):
+                if p.suffix.lower() not in suffixes:
+                    continue
+                if p.is_file():
+                    found.append((p, p.relative_to(path)))
+                elif p.is_symlink() and not p.exists():
+                    skipped.append(f"skipped {shown(p)}: a link to a file that does not exist")
+            if not found and not skipped:
+                kinds = ", ".join(sorted(suffixes))
+                skipped.append(f"skipped {shown(raw)}: a folder with no {kinds} file in it")
+            files.extend(found)
         elif path.is_file():
             files.append((path, Path(path.name)))
+        elif path.is_symlink():
+            skipped.append(f"skipped {shown(raw)}: a link to a file that does not exist")
         else:
-            missing.append(raw)
-    return files, missing
+            skipped.append(f"skipped {shown(raw)}: no such file or folder")
+    return files, skipped
 
 
 class RunOutputs:

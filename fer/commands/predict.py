@@ -80,20 +80,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.resume and (not args.output or args.format == "parquet"):
         raise UsageError("--resume continues a JSON, JSON Lines or CSV --output file: give the one the earlier run "
                          "wrote")
-    files, missing = expand_paths(args.paths)
+    files, skipped = expand_paths(args.paths)
     refuse_inputs_as_outputs({"--output": args.output}, [path for path, _ in files])
     replace = args.overwrite or args.resume  # resuming replaces the output with itself plus what was missing
     annotated = AnnotatedFolder(Path(args.annotate), replace, files) if args.annotate else None
     outputs = RunOutputs(replace)
-    failures, done = len(missing), 0
+    failures, done = len(skipped), 0
     outcomes = writer = earlier = None
     try:
         if args.format == "parquet":
             output, stream = outputs.file(args.output, "--output", streams_allowed=False), None
         else:
             output, stream = None, outputs.text(args.output, "--output")
-        for raw in missing:
-            print(f"skipped {shown(raw)}: no such file or folder", file=sys.stderr)
+        for line in skipped:
+            print(line, file=sys.stderr)
         recognizer = EmotionRecognizer(args.model)  # here too with workers: a bad model stops the run at once
         writer = RecordWriter(output, stream, args.format, recognizer.class_names)
         if args.resume:

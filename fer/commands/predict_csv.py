@@ -36,8 +36,8 @@ def cmd_predict_csv(args: argparse.Namespace) -> int:
     from fer.recognizer import EmotionRecognizer
 
     path = Path(args.csv)
-    refuse_misnamed(args.output, "--output", "CSV", (".csv",))
     refuse_inputs_as_outputs({"--output": args.output}, [path])
+    refuse_misnamed(args.output, "--output", "CSV", (".csv",))
     rows = iter_pixel_csv(path)
     try:
         first = next(rows, None)  # the file and its header are checked before the model loads

@@ -89,9 +89,9 @@ def cmd_video_one(args: argparse.Namespace) -> int:
     from fer.video import Timeline, source_annotator
     from fer.video_io import Mp4Writer, VideoError, VideoSource
 
+    refuse_inputs_as_outputs({"--output": args.output, "--csv": args.csv}, [Path(args.input)])
     refuse_misnamed(args.output, "--output", "H.264 MP4", (".mp4", ".m4v", ".mov"))
     refuse_misnamed(args.csv, "--csv", "CSV", (".csv",))
-    refuse_inputs_as_outputs({"--output": args.output, "--csv": args.csv}, [Path(args.input)])
     outputs = RunOutputs(args.overwrite)
     video_file = outputs.file(args.output, "--output", streams_allowed=False)  # MP4 needs a seekable file
     try:
@@ -168,7 +168,7 @@ def cmd_video_many(args: argparse.Namespace) -> int:
     from fer.outputs import abandoned_stagings
     from fer.recognizer import EmotionRecognizer
 
-    files, missing = expand_paths(args.inputs, VIDEO_SUFFIXES)
+    files, skipped = expand_paths(args.inputs, VIDEO_SUFFIXES)
     folder = Path(args.output_dir)
     check_writable_folder(folder, "--output-dir")
     targets = video_targets(files, folder)
@@ -177,14 +177,14 @@ def cmd_video_many(args: argparse.Namespace) -> int:
     # One of a video's two outputs alone: a run stopped between the two; the video is done again, whole.
     jobs = [VideoJob(path, *targets[path], args.min_confidence, args.smoothing, args.detect_every, args.min_face,
                      args.overwrite or any(t.exists() for t in targets[path])) for path, _ in files if path not in done]
-    for raw in missing:
-        print(f"skipped {shown(raw)}: no such file or folder", file=sys.stderr)
+    for line in skipped:
+        print(line, file=sys.stderr)
     if done:
         print(f"{len(done)} of {len(files)} video(s) have their outputs in {shown(folder)} from an earlier run: "
               "skipped (--overwrite does them again)", file=sys.stderr)
     model_path = str(args.model or default_model_path("live"))
     recognizer = EmotionRecognizer(model_path)  # a bad model stops the run here, before any worker starts
-    failures, finished_videos, outcomes = len(missing), 0, None
+    failures, finished_videos, outcomes = len(skipped), 0, None
     progress = tqdm(total=len(jobs), unit="video", disable=args.quiet or len(jobs) < 2, file=sys.stderr)
     try:
         outcomes = video_outcomes(args, recognizer, model_path, jobs)
