@@ -305,11 +305,12 @@ def test_a_video_that_does_not_open_is_one_line_without_library_noise(tmp_path, 
     assert "could not be opened as a video" in lines[0]
 
 
-@pytest.mark.parametrize("csv_name", ["annotated.mp4", "./sub/../annotated.mp4"])
+@pytest.mark.parametrize("csv_name", ["annotated", "./sub/../annotated"])
 def test_one_file_named_for_two_outputs_is_refused_before_any_work(long_clip, tmp_path, csv_name):
-    (tmp_path / "sub").mkdir()
-    out = subprocess.run(fer_command("video", long_clip, "--output", "annotated.mp4", "--csv", csv_name),
+    (tmp_path / "sub").mkdir()  # names without a format's suffix: a .mp4 --csv is refused for its name first
+    out = subprocess.run(fer_command("video", long_clip, "--output", "annotated", "--csv", csv_name),
                          cwd=tmp_path, capture_output=True, timeout=300)
     assert out.returncode == 2
     assert stderr_lines(out) == [f"error: --csv {csv_name} is also --output: give each output its own file"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]  # nothing staged is left
+

@@ -243,7 +243,7 @@ def test_a_stored_prior_correction_changes_predictions_in_the_library_and_cli(tm
                           str(write_image(tmp_path / "astronaut.png", face_photo))],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.splitlines()[0])["faces"][0]["label"] == corrected.label
+    assert json.loads(out.stdout)[0]["faces"][0]["label"] == corrected.label  # --format json: one document
     with pytest.raises(ModelFileError, match="damaged metadata"):
         EmotionClassifier(with_correction(source, tmp_path / "bad.keras", [0.5] * 6, 1.0))
 
