@@ -155,8 +155,11 @@ class Mp4Writer:
     The file is created, and the frame size taken (cropped to even sides, as H.264 needs), at the first
     frame: a video that yields none leaves no empty file behind."""
 
-    def __init__(self, target: str | os.PathLike | io.BufferedIOBase, crf: int = 23) -> None:
+    def __init__(self, target: str | os.PathLike | io.BufferedIOBase, crf: int = 23, comment: str | None = None
+                 ) -> None:
+        """`comment`: stored in the file's metadata (`fer.video_jobs` records there which video it annotates)."""
         self._target = target if isinstance(target, io.IOBase) else str(target)
+        self._comment = comment
         self._container = None
         self._crf = crf
         self._stream = None
@@ -185,6 +188,8 @@ class Mp4Writer:
 
     def _open_stream(self, width: int, height: int):
         self._container = av.open(self._target, mode="w", format="mp4")
+        if self._comment:
+            self._container.metadata["comment"] = self._comment
         try:
             stream = self._container.add_stream("libx264", rate=30)
             stream.options = {"preset": "veryfast", "tune": "zerolatency", "crf": str(self._crf)}

@@ -2,7 +2,9 @@
 
 One video is one job: its annotated MP4 and its timeline CSV are staged while it runs and take their names
 only when the whole video is done, so an output that exists is finished, and a stopped or killed run is
-resumed by running it again (videos whose outputs exist are skipped). The frames go through exactly what
+resumed by running it again (videos whose outputs exist are skipped). Each MP4 records which video it
+annotates (full path, size, modification time), so another video with the same name is never taken for
+a finished one: it gets its own outputs, `NAME-2.mp4` and `NAME-2.csv`. The frames go through exactly what
 `fer video FILE` runs (`fer.video.source_annotator`), in whichever process (here, a worker of
 `fer.parallel`, or a Ray actor of `fer.cluster`) runs the job, so the results do not depend on where.
 """
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer.outputs import shown
 from fer.settings import DEFAULTS
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"})
@@ -28,6 +31,7 @@ class VideoJob:
     detect_every: int = DEFAULTS.detect_every_n_frames
     min_face: int = DEFAULTS.min_face
     overwrite: bool = False  # replace outputs that exist (else a name taken meanwhile gives NAME-2)
+    source_tag: str | None = None  # what the MP4 records of the video (`source_tag`)
 
 
 @dataclass(frozen=True)
@@ -40,17 +44,48 @@ class VideoOutcome:
     placed: tuple[Path, ...] = ()  # where the outputs went (another name when another run took theirs)
 
 
-def video_targets(files: list[tuple[Path, Path]], folder: Path) -> dict[Path, tuple[Path, Path]]:
-    """Each video's (MP4, CSV) under `folder`, mirroring the input's relative folders: `clip.mp4` gives
-    `clip.mp4` and `clip.csv`; two inputs with one name get `-2`, `-3`..."""
-    targets, used = {}, set()
+def source_tag(path: Path) -> str:
+    """What an annotated MP4 records of the video it annotates, to tell it from another with the same name."""
+    info = path.stat()
+    return f"fer video of {shown(path.resolve())} ({info.st_size} bytes, modified {info.st_mtime_ns})"
+
+
+def recorded_source(mp4: Path) -> str | None:
+    """The `source_tag` an annotated MP4 recorded (None: written before MP4s recorded one, or unreadable)."""
+    import av
+
+    try:
+        with av.open(str(mp4)) as container:
+            return container.metadata.get("comment")
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+        return None
+
+
+def video_targets(files: list[tuple[Path, Path]], folder: Path, tags: dict[Path, str], overwrite: bool = False
+                  ) -> tuple[dict[Path, tuple[Path, Path]], list[Path]]:
+    """Each video's (MP4, CSV) under `folder`, mirroring the input's relative folders (`clip.mp4` gives
+    `clip.mp4` and `clip.csv`), and the videos an earlier run finished. A name taken by another input of
+    this run, or by another video's finished MP4 (`tags`: each video's `source_tag`), moves on to `-2`,
+    `-3`...; with `overwrite`, only the first."""
+    targets, done, used = {}, [], set()
     for path, relative in files:
-        stem, n = relative.parent / relative.stem, 1
-        while (name := stem if n == 1 else stem.with_name(f"{stem.name}-{n}")) in used:
+        stem, n = relative.parent / relative.stem, 0
+        while True:
             n += 1
+            name = stem if n == 1 else stem.with_name(f"{stem.name}-{n}")
+            mp4, table = folder / f"{name}.mp4", folder / f"{name}.csv"
+            if name in used:
+                continue
+            if overwrite or not mp4.exists():
+                break
+            recorded = recorded_source(mp4)
+            if recorded in (None, tags[path]):  # this video's outputs (or ones too old to say)
+                if table.exists():
+                    done.append(path)
+                break
         used.add(name)
-        targets[path] = (folder / f"{name}.mp4", folder / f"{name}.csv")
-    return targets
+        targets[path] = (mp4, table)
+    return targets, done
 
 
 def annotate_video_job(job: VideoJob, recognizer, stop: Callable[[], bool] = lambda: False) -> VideoOutcome:
@@ -74,7 +109,7 @@ def annotate_video_job(job: VideoJob, recognizer, stop: Callable[[], bool] = lam
     annotator = source_annotator(recognizer, is_camera=False, min_confidence=job.min_confidence,
                                  smoothing=job.smoothing, detect_every=job.detect_every, min_face=job.min_face)
     timeline = Timeline(recognizer.class_names)
-    writer = Mp4Writer(video.path)
+    writer = Mp4Writer(video.path, comment=job.source_tag)
     try:
         with table_file.open_text() as stream:
             table = SafeCsvWriter(stream)

@@ -314,3 +314,20 @@ def test_one_file_named_for_two_outputs_is_refused_before_any_work(long_clip, tm
     assert stderr_lines(out) == [f"error: --csv {csv_name} is also --output: give each output its own file"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]  # nothing staged is left
 
+
+def test_output_dir_tells_a_video_from_another_with_the_same_name(tmp_path, face_photo):
+    (tmp_path / "vids").mkdir()
+    (tmp_path / "other").mkdir()
+    first, second = write_clip(tmp_path / "vids" / "clip.mp4", face_photo, 20), tmp_path / "other" / "clip.mp4"
+    write_clip(second, face_photo[::-1], 25)  # another video, the same name
+    out = tmp_path / "out"
+    assert run_cli("video", first, "--output-dir", out, "--quiet").returncode == 0
+    run = run_cli("video", second, "--output-dir", out, "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert "from an earlier run" not in run.stderr.decode()  # analysed, not skipped
+    assert sorted(p.name for p in out.iterdir()) == ["clip-2.csv", "clip-2.mp4", "clip.csv", "clip.mp4"]
+    assert (decoded_frame_count(out / "clip.mp4"), decoded_frame_count(out / "clip-2.mp4")) == (20, 25)
+    for video in (first, second):  # each is known again by its own outputs: nothing is done twice
+        again = run_cli("video", video, "--output-dir", out, "--quiet")
+        assert again.returncode == 0 and "1 of 1 video(s) have their outputs" in again.stderr.decode()
+        assert len(list(out.iterdir())) == 4

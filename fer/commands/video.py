@@ -27,7 +27,15 @@ from fer.outputs import OutputError, OutputFile, check_writable_folder, refuse_i
 from fer.parallel import WorkerPool, default_workers
 from fer.settings import DEFAULTS, MAX_SMOOTHING
 from fer.spreadsheet import SafeCsvWriter
-from fer.video_jobs import VIDEO_SUFFIXES, VideoJob, VideoOutcome, annotate_video_job, video_targets, write_frame
+from fer.video_jobs import (
+    VIDEO_SUFFIXES,
+    VideoJob,
+    VideoOutcome,
+    annotate_video_job,
+    source_tag,
+    video_targets,
+    write_frame,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -171,12 +179,13 @@ def cmd_video_many(args: argparse.Namespace) -> int:
     files, skipped = expand_paths(args.inputs, VIDEO_SUFFIXES)
     folder = Path(args.output_dir)
     check_writable_folder(folder, "--output-dir")
-    targets = video_targets(files, folder)
+    tags = {path: source_tag(path) for path, _ in files}
+    targets, done = video_targets(files, folder, tags, args.overwrite)
     refuse_inputs_as_outputs([("--output-dir", t) for pair in targets.values() for t in pair], [p for p, _ in files])
-    done = [path for path, pair in targets.items() if not args.overwrite and all(t.exists() for t in pair)]
     # One of a video's two outputs alone: a run stopped between the two; the video is done again, whole.
     jobs = [VideoJob(path, *targets[path], args.min_confidence, args.smoothing, args.detect_every, args.min_face,
-                     args.overwrite or any(t.exists() for t in targets[path])) for path, _ in files if path not in done]
+                     args.overwrite or any(t.exists() for t in targets[path]), tags[path])
+            for path, _ in files if path not in done]
     for line in skipped:
         print(line, file=sys.stderr)
     if done:
