@@ -47,8 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     video.add_argument("--csv", help="write the timeline here (one row per face per frame) instead of stdout")
     video.add_argument("--output-dir", metavar="DIR",
                        help="for many videos: each gets its annotated NAME.mp4 and timeline NAME.csv here, written "
-                            "when it is done; videos whose outputs exist are skipped, so a stopped run is finished "
-                            "by running it again")
+                            "when it is done; a video whose outputs an earlier run finished is skipped, so a stopped "
+                            "run is finished by running it again (another video with the same name gets NAME-2)")
     video.add_argument("--workers", type=number_in(int, 1), metavar="N",
                        help=f"with --output-dir: videos annotated at once, one process and model each (default: "
                             f"every core, {default_workers()} here)")
