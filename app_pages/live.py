@@ -127,6 +127,7 @@ if not playing and len(session.timeline):
     left, right = st.columns(2)
     left.download_button("Download the session (CSV)", csv_text, "live_session.csv", "text/csv")
     if clip:
-        right.download_button("Download the clip and the timeline (ZIP)", video_zip(clip, csv_text, "live_session"),
+        right.download_button("Download the clip and the timeline (ZIP)",
+                              lambda: video_zip(clip, csv_text, "live_session"),  # made on click: no copy held
                               "live_session.zip", "application/zip")
         st.video(clip, format="video/mp4")
