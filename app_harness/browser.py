@@ -88,6 +88,19 @@ def healthy(url: str) -> bool:
         return False
 
 
+def held_bytes(url: str) -> dict[str, int]:
+    """What the server's Streamlit holds, in bytes, by kind ("UploadedFileManager",
+    "st_memory_media_file_storage", "st_session_state", caches), from its own /_stcore/metrics."""
+    with urllib.request.urlopen(f"{url}/_stcore/metrics?families=cache_memory_bytes", timeout=30) as response:
+        text = response.read().decode()
+    held: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("cache_memory_bytes{"):
+            kind = line.split('cache_type="', 1)[1].split('"', 1)[0]
+            held[kind] = held.get(kind, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return held
+
+
 def _stop_group(process: subprocess.Popen) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:

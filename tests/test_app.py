@@ -486,12 +486,13 @@ def test_importing_the_pages_helpers_starts_nothing_and_the_entry_point_tunes_me
 
     code = """
 import threading
-import app_pages.common, app_pages.live_session, app_pages.timeline_views
+import app_pages.common, app_pages.live_session, app_pages.timeline_views, app_pages.left_sessions
 assert [t.name for t in threading.enumerate()] == ["MainThread"], threading.enumerate()
 from app_pages.process_memory import tune_memory_once
-tune_memory_once(); tune_memory_once()
+from app_pages.left_sessions import close_left_sessions_once
+tune_memory_once(); tune_memory_once(); close_left_sessions_once(); close_left_sessions_once()
 names = [t.name for t in threading.enumerate()]
-assert names.count("heap-trim") == 1, names
+assert names.count("heap-trim") == 1 and names.count("left-sessions") == 1, names
 print("ok")
 """
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -11,6 +11,7 @@ import io
 import os
 import re
 import shutil
+import time
 import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from app_harness.browser import (
     PROCESSED_CORNER_BELOW,
     WEBRTC_IFRAME,
     descendants,
+    held_bytes,
     launch_chromium,
     process_command,
     processed_frame_corner,
@@ -198,6 +200,35 @@ def test_video_page_annotates_an_uploaded_clip_that_plays_and_downloads(server, 
     assert rows[0].startswith("t,face,label,score") and len(rows) == 151
     with av.open(io.BytesIO(annotated)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 150
+
+
+def test_a_visitor_who_leaves_takes_the_upload_and_results_out_of_the_server(face_photo, tmp_path):
+    """Streamlit keeps a left session for reconnection and then drops it without ending it; the app ends it
+    (app_pages/left_sessions.py): the upload, the annotated clip and the downloads leave memory."""
+    from tests.test_cli_outputs import write_clip
+
+    clip = write_clip(tmp_path / "interview.mp4", face_photo, 60, size=(640, 480))
+    ttl = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "12"}  # the app's own is 40 s
+    with playwright_api.sync_playwright() as playwright, \
+            streamlit_server(None, tmp_path / "server.log", extra_env=ttl) as (url, _pid):
+        chromium = launch_chromium(playwright)
+        try:
+            visit = chromium.new_context()
+            page = visit.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{url}/video")
+            page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(clip))
+            page.get_by_role("button", name="Analyse the video").click()
+            page.get_by_role("button", name="Both (ZIP)").wait_for(timeout=120_000)
+            held = held_bytes(url)
+            assert held["UploadedFileManager"] >= clip.stat().st_size and held["st_memory_media_file_storage"] > 0
+            visit.close()  # the visitor closes the tab
+            deadline = time.monotonic() + 60
+            while (held := held_bytes(url)).get("UploadedFileManager") or held.get("st_memory_media_file_storage"):
+                assert time.monotonic() < deadline, f"still held a minute after the visitor left: {held}"
+                time.sleep(1)
+        finally:
+            chromium.close()
 
 
 def test_video_page_cancel_stops_the_analysis(server, browser, face_photo, tmp_path):
