@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,11 +90,30 @@ def outcome_from_row(row: dict) -> PhotoOutcome:
                         row["annotate_problem"] or None, Path(row["annotated_at"]) if row["annotated_at"] else None)
 
 
+PROBE_SECONDS = 5.0
+
+
+def unreachable(address: str) -> str | None:
+    """Why nothing answers at a cluster's `host:port` (or `ray://host:port`), or None when something does
+    or the address is not one to probe ("auto"). Checked before Ray tries: Ray itself retries for about
+    20 s, printing its own C++ log lines, before it gives up."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS).close()
+    except OSError as err:
+        return err.strerror or str(err) or type(err).__name__
+    return None
+
+
 def start_ray(address: str | None):
     """Join the cluster at `address` ("auto": the one this machine belongs to), or start Ray here with one
     CPU per core. Quiet: Ray's own progress bars and logs stay out of the command's output."""
     ray = import_ray()
     options = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+    if address and (why := unreachable(address)):
+        raise ClusterError(f"could not reach the Ray cluster at {address}: {why}")
     try:
         if address:
             ray.init(address=address, **options)

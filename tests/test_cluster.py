@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -145,6 +146,19 @@ def test_without_ray_the_cli_names_the_extra_to_install(photo_folder, tmp_path):
     assert run.stderr.strip().splitlines() == [
         "error: --ray needs Ray, which is not installed: pip install 'fer-app[cluster]' (or pip install 'ray[data]')"]
     assert not (tmp_path / "out.jsonl").exists() and not list(tmp_path.iterdir())
+
+
+def test_a_cluster_that_is_not_there_is_one_line_at_once(photo_folder, tmp_path):
+    pytest.importorskip("ray")
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{sock.getsockname()[1]}"
+    started = time.monotonic()
+    run = fer("predict", photo_folder, "--ray", address, "--output", tmp_path / "out.jsonl")
+    assert run.returncode == 2 and time.monotonic() - started < 15
+    assert run.stderr.strip().splitlines() == [
+        f"error: could not reach the Ray cluster at {address}: Connection refused"]
+    assert not list(tmp_path.iterdir())
 
 
 def test_the_library_entry_point_in_a_ray_data_pipeline(photo_folder, recognizer):
