@@ -101,7 +101,9 @@ with st.sidebar:
 upload = st.file_uploader("A video", type=VIDEO_TYPES, max_upload_size=VIDEO_MAX_MB, key="video_upload")
 if upload is None:
     st.session_state.pop("video_result", None)
-    st.info("Add a video above to begin. No webcam needed; the Live webcam page analyses a camera instead.")
+    st.info(f"Add a video above to begin (up to {VIDEO_MAX_MB} MB: the uploader marks a larger file in red and "
+            "refuses it; `fer video` on the command line takes any size). No webcam needed; the Live webcam page "
+            "analyses a camera instead.")
     st.stop()
 
 job = (upload.file_id, recognizer.model_name, min_confidence, smoothing, detect_every, min_face)

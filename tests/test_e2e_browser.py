@@ -231,6 +231,19 @@ def test_a_visitor_who_leaves_takes_the_upload_and_results_out_of_the_server(fac
             chromium.close()
 
 
+def test_a_video_over_the_upload_limit_is_explained_on_the_page(server, browser, tmp_path):
+    huge = tmp_path / "huge.mp4"
+    with huge.open("wb") as sparse:  # 230 MB that take no disk: the browser refuses it by its size alone
+        sparse.truncate(230 * 1024 * 1024)
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{server}/video")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(huge))
+    page.get_by_text("File must be 200.0MB or smaller").wait_for(state="attached")  # the uploader's red mark
+    page.get_by_text("the uploader marks a larger file in red and refuses it").wait_for()
+    assert page.get_by_role("button", name="Analyse the video").count() == 0
+
+
 def test_video_page_cancel_stops_the_analysis(server, browser, face_photo, tmp_path):
     from tests.test_cli_outputs import write_clip
 
