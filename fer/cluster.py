@@ -152,7 +152,8 @@ def ray_photo_outcomes(jobs: list[PhotoJob], model_path: str | None, address: st
 class AnnotateVideos:
     """A Ray Data `map_batches` callable class for whole videos (batch size 1): one recognizer per actor.
     A row is a `fer.video_jobs.VideoJob`'s fields (paths as text); the outputs go where the row says, on a
-    file system every worker sees. Added columns: frames, faces, readings, problem, missing_frames, placed."""
+    file system every worker sees. Added columns: frames, faces, readings, problem, missing_frames,
+    damaged_frames, placed."""
 
     def __init__(self, model_path: str | None = None) -> None:
         from fer.recognizer import EmotionRecognizer
@@ -171,7 +172,7 @@ class AnnotateVideos:
             job = VideoJob(**{**values, **{k: Path(values[k]) for k in ("path", "video_to", "timeline_to")}})
             outcomes.append(annotate_video_job(job, self.recognizer))
         counts = {name: np.array([getattr(o, name) for o in outcomes], np.int64)
-                  for name in ("frames", "faces", "readings", "missing_frames")}
+                  for name in ("frames", "faces", "readings", "missing_frames", "damaged_frames")}
         return {**batch, **counts, "problem": np.array([o.problem or "" for o in outcomes], object),
                 "placed": np.array(["\n".join(map(str, o.placed)) for o in outcomes], object)}
 
@@ -192,7 +193,8 @@ def ray_video_outcomes(jobs: list, model_path: str, address: str | None,
             for job in jobs]
     for row in stream_rows(rows, Configured, 1, address, actors):
         yield VideoOutcome(int(row["frames"]), int(row["faces"]), int(row["readings"]), row["problem"] or None,
-                           int(row["missing_frames"]), tuple(Path(p) for p in row["placed"].split("\n") if p))
+                           int(row["missing_frames"]), int(row["damaged_frames"]),
+                           tuple(Path(p) for p in row["placed"].split("\n") if p))
 
 
 def stream_rows(rows: list[dict], actor_class: type, batch_size: int, address: str | None,

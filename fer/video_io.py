@@ -1,13 +1,16 @@
 """Reading frames from a video file or a camera, and writing annotated frames as an MP4 that browsers play.
 
-Frames are read with OpenCV (files and cameras alike) and written as H.264 through PyAV, to a file
-or to memory (the live page's recording is never written to disk).
+Files (and uploads held in memory) are decoded by PyAV, which also counts the frames whose data was
+damaged: libav conceals the damage and carries on, and a frame it patched up from its neighbours would
+otherwise be analysed as if it were whole. Cameras are read with OpenCV. Annotated frames are written as
+H.264 through PyAV, to a file or to memory (the live page's recording is never written to disk).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -15,10 +18,17 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.logging
 import cv2
 import numpy as np
 
 TIME_BASE = Fraction(1, 1000)  # timestamps in milliseconds: live frames do not come at a fixed rate
+
+# libav's errors reach Python, where a video being decoded counts them (`EncodedVideo.damaged_frames`);
+# any other libav message is dropped, never printed: problems are reported as `VideoError`s and counts.
+av.logging.set_level(av.logging.ERROR)
+logging.getLogger("libav").addHandler(logging.NullHandler())
+logging.getLogger("libav").propagate = False
 
 
 class VideoError(Exception):
@@ -28,51 +38,61 @@ class VideoError(Exception):
 class VideoSource:
     """Frames of a video file, or of a camera given by its number ("0" is the first camera).
 
-    OpenCV and the libav inside it print their own warnings ("can't open camera by index", "moov atom
-    not found", "partial file") straight to stderr; here every problem is a `VideoError` or
-    `shortfall()` instead, so those lines are silenced (set OPENCV_FFMPEG_LOGLEVEL to see libav's)."""
+    A file is decoded by PyAV (`EncodedVideo`), a camera read by OpenCV. OpenCV and the libav inside it
+    print their own warnings ("can't open camera by index") straight to stderr; here every problem is a
+    `VideoError`, `shortfall()` or `damaged_frames` instead, so those lines are silenced."""
 
-    def __init__(self, source: str | int) -> None:
+    def __init__(self, source: str | int | os.PathLike) -> None:
         self.is_camera = isinstance(source, int) or str(source).isdigit()
         self.name = f"camera {source}" if self.is_camera else str(source)
-        if not self.is_camera and not Path(source).is_file():
-            raise VideoError(f"{self.name}: no such file")
+        self._file = None
+        if not self.is_camera:
+            if not Path(source).is_file():
+                raise VideoError(f"{self.name}: no such file")
+            self._file = EncodedVideo(Path(source), self.name)
+            self.fps, self.frame_count = self._file.fps, self._file.frame_count
+            return
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when libav first loads
         with opencv_quiet():
-            self._capture = cv2.VideoCapture(int(source) if self.is_camera else str(source))
+            self._capture = cv2.VideoCapture(int(source))
         if not self._capture.isOpened():
             raise VideoError(f"{self.name} could not be opened as a video")
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 1 <= fps <= 240 else 30.0
-        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.frame_count = count if count > 0 and not self.is_camera else None
-        self.frames_read = 0
+        self.frame_count = None
+        self._camera_frames = 0
+
+    @property
+    def frames_read(self) -> int:
+        return self._file.frames_read if self._file else self._camera_frames
+
+    @property
+    def damaged_frames(self) -> int:
+        """Frames whose data libav found damaged and patched up (0 for a camera)."""
+        return self._file.damaged_frames if self._file else 0
 
     def frames(self) -> Iterator[tuple[np.ndarray, float | None]]:
         """(BGR frame, its time in seconds) for a file; the time is None for a camera (use the clock).
         A file's times are its own timestamps (phones record at a variable rate), else index / fps."""
-        last_t = -1.0
+        if self._file:
+            yield from self._file.frames()
+            return
         try:
             while True:
                 with opencv_quiet():
                     ok, frame = self._capture.read()
                 if not ok:
-                    if self.frames_read == 0:
+                    if self._camera_frames == 0:
                         raise VideoError(f"{self.name} holds no readable frame")
                     return
-                self.frames_read += 1
-                if self.is_camera:
-                    yield frame, None
-                    continue
-                stamp = self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
-                last_t = later_than(stamp if stamp > last_t else (self.frames_read - 1) / self.fps, last_t)
-                yield frame, last_t
+                self._camera_frames += 1
+                yield frame, None
         finally:
             self._capture.release()
 
     def shortfall(self) -> int:
         """After reading to the end: how many of the frames the file's container lists could not be read."""
-        return missing_frames(self.frame_count, self.frames_read)
+        return self._file.shortfall() if self._file else 0
 
 
 def later_than(t: float, last_t: float) -> float:
@@ -90,16 +110,17 @@ def missing_frames(frame_count: int | None, frames_read: int) -> int:
 
 
 class EncodedVideo:
-    """Frames of a video held in memory (an upload), decoded by PyAV: nothing is written to disk. The
-    same interface as `VideoSource` for a file: BGR frames with their own timestamps, turned upright as
-    the file's rotation says (as OpenCV does for `VideoSource`)."""
+    """Frames of a video file, or of one held in memory (an upload: nothing is written to disk), decoded
+    by PyAV: BGR frames with their own timestamps, turned upright as the file's rotation says.
+    `damaged_frames` counts the frames during whose decoding libav reported damaged data."""
 
     is_camera = False
 
-    def __init__(self, data: bytes, name: str = "the video") -> None:
+    def __init__(self, data: bytes | Path, name: str = "the video") -> None:
         self.name = name
+        self.damaged_frames = 0
         try:
-            self._container = av.open(io.BytesIO(data), mode="r")
+            self._container = av.open(str(data) if isinstance(data, Path) else io.BytesIO(data), mode="r")
             self._stream = self._container.streams.video[0]
         except (av.error.FFmpegError, IndexError, ValueError, UnicodeDecodeError) as err:
             raise VideoError(f"{name} could not be opened as a video") from err
@@ -114,19 +135,26 @@ class EncodedVideo:
 
     def frames(self) -> Iterator[tuple[np.ndarray, float]]:
         first_t, last_t = None, -1.0
+        # libav reports damaged data as error messages (its decoder threads too, hence not only this
+        # thread's); a frame during whose decoding one came counts as damaged.
+        seen = 0
         try:
-            for frame in self._container.decode(self._stream):
-                image = frame.to_ndarray(format="bgr24")
-                turns = (frame.rotation // 90) % 4 if frame.rotation else 0
-                if turns:
-                    image = np.ascontiguousarray(np.rot90(image, turns))
-                self.frames_read += 1
-                stamp = frame.time
-                if stamp is not None and first_t is None:
-                    first_t = stamp
-                last_t = later_than(stamp - first_t if stamp is not None else (self.frames_read - 1) / self.fps,
-                                    last_t)
-                yield image, last_t
+            with av.logging.Capture(local=False) as errors:
+                for frame in self._container.decode(self._stream):
+                    image = frame.to_ndarray(format="bgr24")
+                    turns = (frame.rotation // 90) % 4 if frame.rotation else 0
+                    if turns:
+                        image = np.ascontiguousarray(np.rot90(image, turns))
+                    self.frames_read += 1
+                    if len(errors) > seen:
+                        self.damaged_frames += 1
+                        seen = len(errors)
+                    stamp = frame.time
+                    if stamp is not None and first_t is None:
+                        first_t = stamp
+                    last_t = later_than(stamp - first_t if stamp is not None else (self.frames_read - 1) / self.fps,
+                                        last_t)
+                    yield image, last_t
         except av.error.FFmpegError as err:  # damaged data part-way: what was read stands (see shortfall)
             if self.frames_read == 0:
                 raise VideoError(f"{self.name} holds no readable frame") from err

@@ -41,7 +41,14 @@ class VideoOutcome:
     readings: int = 0  # timeline rows
     problem: str | None = None  # why the video gave no outputs (unreadable, stopped)
     missing_frames: int = 0  # frames the container lists but the file did not hold (truncated)
+    damaged_frames: int = 0  # frames decoded from damaged data (patched up by the decoder)
     placed: tuple[Path, ...] = ()  # where the outputs went (another name when another run took theirs)
+
+
+def damaged_note(name: str, damaged: int, read: int) -> str:
+    """The one line that says a video's data was damaged, for the CLI and the Video page alike."""
+    return (f"{name}: {damaged:,} of the {read:,} frames read were decoded from damaged data (the decoder "
+            "patched them up from their neighbours), so their results may be wrong")
 
 
 def source_tag(path: Path) -> str:
@@ -128,7 +135,7 @@ def annotate_video_job(job: VideoJob, recognizer, stop: Callable[[], bool] = lam
             return VideoOutcome(len(timeline), problem=str(err))
         raise
     return VideoOutcome(len(timeline), timeline.faces_followed(), len(timeline.rows),
-                        missing_frames=source.shortfall(), placed=placed)
+                        missing_frames=source.shortfall(), damaged_frames=source.damaged_frames, placed=placed)
 
 
 def write_frame(drawn, info, timeline, table, writer) -> None:

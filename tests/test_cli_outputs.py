@@ -287,12 +287,39 @@ def test_a_truncated_video_says_where_it_ended_and_exits_1(tmp_path, face_photo)
     out = run_cli("video", tmp_path / "cut.mp4", "--csv", tmp_path / "timeline.csv", "--quiet")
     lines = stderr_lines(out)
     assert out.returncode == 1, lines
-    assert len(lines) == 2 and lines[1].startswith(f"error: {tmp_path / 'cut.mp4'} ended at frame "), lines
-    read = int(lines[1].split("ended at frame ")[1].split(" of ")[0])
-    assert 0 < read < 300 and "of the 300 its container lists" in lines[1]
+    # The summary, the frames cut in the middle (decoded from damaged data), then where the file ended.
+    assert lines[-1].startswith(f"error: {tmp_path / 'cut.mp4'} ended at frame "), lines
+    assert len(lines) == 2 or (len(lines) == 3 and "decoded from damaged data" in lines[1]), lines
+    read = int(lines[-1].split("ended at frame ")[1].split(" of ")[0])
+    assert 0 < read < 300 and "of the 300 its container lists" in lines[-1]
     assert len(list(csv.DictReader((tmp_path / "timeline.csv").open()))) == read
     out = run_cli("video", clip, "--max-frames", "10", "--quiet")  # stopping early on purpose is no error
     assert out.returncode == 0 and len(list(csv.DictReader(io.StringIO(out.stdout.decode())))) == 10
+
+
+def damaged_copy(clip: Path, target: Path) -> Path:
+    """`clip` with one byte in every 997 of its second half flipped: its index intact (faststart), its frames
+    damaged, as a bad disk or a broken transfer leaves a file."""
+    data = bytearray(clip.read_bytes())
+    for i in range(len(data) // 2, len(data), 997):
+        data[i] ^= 0xFF
+    target.write_bytes(bytes(data))
+    return target
+
+
+def test_a_damaged_video_is_counted_and_exits_1(tmp_path, face_photo):
+    clip = write_clip(tmp_path / "whole.mp4", face_photo, 120, faststart=True)
+    damaged = damaged_copy(clip, tmp_path / "damaged.mp4")
+    out = run_cli("video", damaged, "--csv", tmp_path / "timeline.csv", "--quiet")
+    lines = stderr_lines(out)
+    assert out.returncode == 1, lines
+    (note,) = [line for line in lines if "damaged data" in line]
+    assert note.startswith(f"error: {damaged}: ") and note.endswith("so their results may be wrong")
+    assert 0 < int(note.split(": ")[2].split(" of the ")[0]) <= 120
+    clean = run_cli("video", clip, "--csv", tmp_path / "clean.csv", "--quiet")
+    assert clean.returncode == 0 and "damaged" not in clean.stderr.decode()
+    many = run_cli("video", clip, damaged, "--output-dir", tmp_path / "out", "--quiet", "--workers", "1")
+    assert many.returncode == 1 and sum("damaged data" in line for line in stderr_lines(many)) == 1
 
 
 @pytest.mark.parametrize("source", ["0", "{tmp}/corrupt.mp4"])

@@ -80,6 +80,18 @@ def test_a_truncated_video_says_where_it_ended(tmp_path, face_photo):
     assert len(at.get("video")) == 1  # what was read is still shown
 
 
+def test_damaged_frames_are_counted_and_the_page_warns(tmp_path, face_photo):
+    from tests.test_cli_outputs import damaged_copy
+
+    clip = write_clip(tmp_path / "whole.mp4", face_photo, 120, faststart=True)
+    at = analyse(video_page(), "damaged.mp4", damaged_copy(clip, tmp_path / "damaged.mp4").read_bytes())
+    damaged = at.session_state["video_result"]["damaged"]
+    assert damaged > 0
+    assert any(f"{damaged:,} of the " in w.value and "decoded from damaged data" in w.value for w in at.warning)
+    whole = analyse(video_page(), "whole.mp4", clip.read_bytes())
+    assert whole.session_state["video_result"]["damaged"] == 0 and not whole.warning
+
+
 def test_a_video_without_faces_says_so(tmp_path):
     from fer.video_io import Mp4Writer
 

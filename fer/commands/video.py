@@ -32,6 +32,7 @@ from fer.video_jobs import (
     VideoJob,
     VideoOutcome,
     annotate_video_job,
+    damaged_note,
     source_tag,
     video_targets,
     write_frame,
@@ -158,15 +159,19 @@ def cmd_video_one(args: argparse.Namespace) -> int:
 
 
 def video_summary(timeline, source, args: argparse.Namespace, outputs: RunOutputs, stopped_early: bool) -> int:
-    """The closing line of `fer video`, and its exit status (1 when the file ended before its last frame)."""
+    """The closing line of `fer video`, and its exit status (1 when the file ended before its last frame or
+    held damaged frames)."""
     faces = timeline.faces_followed()
     print(f"{len(timeline)} frames, {faces} face(s) followed, {len(timeline.rows)} face readings"
           + (f"; wrote {shown(args.output)}" if args.output and len(timeline) else ""), file=sys.stderr)
+    if source.damaged_frames:
+        print(f"error: {damaged_note(shown(source.name), source.damaged_frames, source.frames_read)}",
+              file=sys.stderr)
     if stopped_early:
         print(f"error: {shown(source.name)} ended at frame {source.frames_read:,} of the {source.frame_count:,} "
               "its container lists: the file is truncated or damaged (the outputs hold the frames read)",
               file=sys.stderr)
-    return finished(1 if stopped_early else 0, outputs)
+    return finished(1 if stopped_early or source.damaged_frames else 0, outputs)
 
 
 def cmd_video_many(args: argparse.Namespace) -> int:
@@ -250,9 +255,13 @@ def report_video(job: VideoJob, outcome: VideoOutcome) -> int:
     for target, placed in zip((job.video_to, job.timeline_to), outcome.placed):
         if placed != target:
             tqdm.write(name_taken_note(target, placed), file=sys.stderr)
+    if outcome.damaged_frames:
+        tqdm.write(f"error: {damaged_note(shown(job.path), outcome.damaged_frames, outcome.frames)}",
+                   file=sys.stderr)
     if outcome.missing_frames:
         tqdm.write(f"error: {shown(job.path)} ended {outcome.missing_frames:,} frames before the count its "
                    "container lists: the file is truncated or damaged (its outputs hold the frames read)",
                    file=sys.stderr)
+    if outcome.missing_frames or outcome.damaged_frames:
         return 1
     return int(outcome.placed != (job.video_to, job.timeline_to))
