@@ -141,52 +141,59 @@ def flatten(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(flat)
 
 
-st.title("Emotions in photos")
-st.write("Upload one or more photos. Every face is found, boxed and classified; nothing is stored.")
-model_path = selected_model_path("photos")
-with st.sidebar:
-    min_confidence = st.slider("Face detector confidence", *CONFIDENCE_RANGE, DEFAULTS.min_confidence, 0.05,
-                               help="Lower finds more (and smaller) faces, with more false alarms.")
-    show_bars = st.toggle("Probability bars on the image", value=False)
-    flip_tta = st.toggle("Also read each face mirrored", value=DEFAULTS.photo_tta == "flip",
-                         help="Averages the prediction for each face and its mirror image (test-time "
-                              "augmentation): slightly more accurate, twice the classification work.")
-    explain = st.toggle("Show what each label rests on", value=False,
-                        help="A heat map over each face: the regions whose hiding changes the prediction most "
-                             "(occlusion sensitivity). About 0.3 s per face.")
+def main() -> None:
+    """The page, top to bottom, in a function rather than at module level, so the photos a run holds go
+    with the run: functions a page defines (a face picker's `format_func`) stay alive with the session's
+    widgets, and with them the page's globals."""
+    st.title("Emotions in photos")
+    st.write("Upload one or more photos. Every face is found, boxed and classified; nothing is stored.")
+    model_path = selected_model_path("photos")
+    with st.sidebar:
+        min_confidence = st.slider("Face detector confidence", *CONFIDENCE_RANGE, DEFAULTS.min_confidence, 0.05,
+                                   help="Lower finds more (and smaller) faces, with more false alarms.")
+        show_bars = st.toggle("Probability bars on the image", value=False)
+        flip_tta = st.toggle("Also read each face mirrored", value=DEFAULTS.photo_tta == "flip",
+                             help="Averages the prediction for each face and its mirror image (test-time "
+                                  "augmentation): slightly more accurate, twice the classification work.")
+        explain = st.toggle("Show what each label rests on", value=False,
+                            help="A heat map over each face: the regions whose hiding changes the prediction most "
+                                 "(occlusion sensitivity). About 0.3 s per face.")
 
-recognizer = recognizer_or_stop(model_path)
+    recognizer = recognizer_or_stop(model_path)
 
-upload_tab, camera_tab = st.tabs(["Upload photos", "Camera snapshot"])
-with upload_tab:
-    uploads = st.file_uploader("Photos (JPEG, PNG, WebP, BMP, TIFF)", type=PHOTO_TYPES, accept_multiple_files=True,
-                               max_upload_size=PHOTO_MAX_MB)
-with camera_tab:
-    snapshot = st.camera_input("Take a snapshot (the photo stays on this server's memory only)")
+    upload_tab, camera_tab = st.tabs(["Upload photos", "Camera snapshot"])
+    with upload_tab:
+        uploads = st.file_uploader("Photos (JPEG, PNG, WebP, BMP, TIFF)", type=PHOTO_TYPES, accept_multiple_files=True,
+                                   max_upload_size=PHOTO_MAX_MB)
+    with camera_tab:
+        snapshot = st.camera_input("Take a snapshot (the photo stays on this server's memory only)")
 
-photos = [(u.name, u) for u in uploads or []]
-if snapshot is not None:
-    photos.append(("camera snapshot.jpg", snapshot))
+    photos = [(u.name, u) for u in uploads or []]
+    if snapshot is not None:
+        photos.append(("camera snapshot.jpg", snapshot))
 
-all_rows: list[dict] = []
-for index, (name, upload) in enumerate(photos):  # each photo's bytes and pixels live only during its call
-    rows = analyze_photo(recognizer, index, name, upload.getvalue(), min_confidence, show_bars,
-                         "flip" if flip_tta else "none", explain)
-    all_rows.extend(rows or [])
+    all_rows: list[dict] = []
+    for index, (name, upload) in enumerate(photos):  # each photo's bytes and pixels live only during its call
+        rows = analyze_photo(recognizer, index, name, upload.getvalue(), min_confidence, show_bars,
+                             "flip" if flip_tta else "none", explain)
+        all_rows.extend(rows or [])
 
-if photos:
-    st.divider()
-    st.subheader("All faces")
-    if all_rows:
-        table = flatten(all_rows)
-        st.dataframe(table, hide_index=True, width="stretch")
-        col_csv, col_json = st.columns(2)
-        col_csv.download_button("Download results (CSV)", table.map(spreadsheet_safe).to_csv(index=False),
-                                "emotions.csv", "text/csv")
-        col_json.download_button("Download results (JSON)", json.dumps(all_rows, indent=1), "emotions.json",
-                                 "application/json")
+    if photos:
+        st.divider()
+        st.subheader("All faces")
+        if all_rows:
+            table = flatten(all_rows)
+            st.dataframe(table, hide_index=True, width="stretch")
+            col_csv, col_json = st.columns(2)
+            col_csv.download_button("Download results (CSV)", table.map(spreadsheet_safe).to_csv(index=False),
+                                    "emotions.csv", "text/csv")
+            col_json.download_button("Download results (JSON)", json.dumps(all_rows, indent=1), "emotions.json",
+                                     "application/json")
+        else:
+            st.info("No faces in these photos yet.")
     else:
-        st.info("No faces in these photos yet.")
-else:
-    st.info("Add photos above to begin. Try a group photo: every face gets its own result.")
-give_back_freed_memory()
+        st.info("Add photos above to begin. Try a group photo: every face gets its own result.")
+
+
+main()
+give_back_freed_memory()  # after main(): its photos are gone by now

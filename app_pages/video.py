@@ -17,6 +17,7 @@ from fer.recognizer import EmotionRecognizer
 from fer.settings import CONFIDENCE_RANGE, DEFAULTS, MAX_SMOOTHING
 from fer.video import Timeline, source_annotator
 from fer.video_io import ClipRecorder, EncodedVideo, VideoError
+from fer.video_jobs import damaged_note
 
 VIDEO_TYPES = ["mp4", "mov", "m4v", "webm", "mkv", "avi"]
 VIDEO_MAX_MB = 200  # about 3 minutes of 1080p from a phone; the annotated copy is kept in memory too
@@ -45,11 +46,14 @@ def analyse(data: bytes, name: str, recognizer: EmotionRecognizer, min_confidenc
                               + f" ({info.t:.1f} s of video)")
     progress.empty()
     return {"clip": clip.finish(), "timeline": timeline, "fps": source.fps, "shortfall": source.shortfall(),
+            "damaged": source.damaged_frames,
             "frames_listed": total, "cut_at": clip.max_seconds if clip.full else None}
 
 
 def show_results(result: dict, name: str, class_names: tuple[str, ...]) -> None:
     timeline: Timeline = result["timeline"]
+    if result["damaged"]:
+        st.warning(damaged_note(literal(name), result["damaged"], len(timeline)) + ".")
     if result["shortfall"]:
         st.warning(f"{literal(name)} ended at frame {len(timeline):,} of the {result['frames_listed']:,} its "
                    "container lists: the file looks truncated or damaged. The results cover the frames read.")
@@ -79,51 +83,60 @@ def show_results(result: dict, name: str, class_names: tuple[str, ...]) -> None:
     st.plotly_chart(face_chart(table, face, class_names), key="face_chart")
 
 
-st.title("Emotions in a video")
-st.write(f"Upload a recording ({', '.join(t.upper() for t in VIDEO_TYPES)}; up to {VIDEO_MAX_MB} MB). Every "
-         "frame is analysed as the live page does it (faces found every few frames, followed and smoothed); you "
-         "get the annotated video, each face's emotions over time and downloads. The video is processed in "
-         "memory and never stored.")
-recognizer = recognizer_or_stop(selected_model_path("live"))
-with st.sidebar:
-    min_confidence = st.slider("Face detector confidence", *CONFIDENCE_RANGE, DEFAULTS.min_confidence, 0.05,
-                               key="video_confidence")
-    smoothing = st.slider("Smoothing over time", 0.0, MAX_SMOOTHING, DEFAULTS.smoothing, 0.05, key="video_smoothing",
-                          help="0 shows each frame's own prediction; higher values steady the labels.")
-    min_face = st.select_slider("Smallest face to find (pixels of the video)", [40, 60, 80, 100, 150, 200, 300],
-                                DEFAULTS.min_face, key="video_min_face",
-                                help="Detection runs at the size where a face this wide is still found: "
-                                     "smaller faces in 1080p or 4K video cost more time per frame.")
-    detect_every = st.slider("Find faces every n-th frame", 1, 6, DEFAULTS.detect_every_n_frames,
-                             key="video_detect_every", help="In between, the faces found last are classified "
-                             "again: faster, and faces move little in a tenth of a second.")
+def main() -> None:
+    """The page, top to bottom, in a function rather than at module level: what a run holds (the upload,
+    its results) then goes with the run. Functions a page defines (the face picker's `format_func`) stay
+    alive with the session's widgets, and with them the page's globals: an upload held there outlived
+    the visitor's session."""
+    st.title("Emotions in a video")
+    st.write(f"Upload a recording ({', '.join(t.upper() for t in VIDEO_TYPES)}; up to {VIDEO_MAX_MB} MB). Every "
+             "frame is analysed as the live page does it (faces found every few frames, followed and smoothed); you "
+             "get the annotated video, each face's emotions over time and downloads. The video is processed in "
+             "memory and never stored.")
+    recognizer = recognizer_or_stop(selected_model_path("live"))
+    with st.sidebar:
+        min_confidence = st.slider("Face detector confidence", *CONFIDENCE_RANGE, DEFAULTS.min_confidence, 0.05,
+                                   key="video_confidence")
+        smoothing = st.slider("Smoothing over time", 0.0, MAX_SMOOTHING, DEFAULTS.smoothing, 0.05,
+                              key="video_smoothing",
+                              help="0 shows each frame's own prediction; higher values steady the labels.")
+        min_face = st.select_slider("Smallest face to find (pixels of the video)", [40, 60, 80, 100, 150, 200, 300],
+                                    DEFAULTS.min_face, key="video_min_face",
+                                    help="Detection runs at the size where a face this wide is still found: "
+                                         "smaller faces in 1080p or 4K video cost more time per frame.")
+        detect_every = st.slider("Find faces every n-th frame", 1, 6, DEFAULTS.detect_every_n_frames,
+                                 key="video_detect_every", help="In between, the faces found last are classified "
+                                 "again: faster, and faces move little in a tenth of a second.")
 
-upload = st.file_uploader("A video", type=VIDEO_TYPES, max_upload_size=VIDEO_MAX_MB, key="video_upload")
-if upload is None:
-    st.session_state.pop("video_result", None)
-    st.info(f"Add a video above to begin (up to {VIDEO_MAX_MB} MB: the uploader marks a larger file in red and "
-            "refuses it; `fer video` on the command line takes any size). No webcam needed; the Live webcam page "
-            "analyses a camera instead.")
-    st.stop()
-
-job = (upload.file_id, recognizer.model_name, min_confidence, smoothing, detect_every, min_face)
-result = st.session_state.get("video_result")
-if result is None or result["job"] != job:
-    st.session_state.pop("video_result", None)  # results for other settings or another file are gone
-    if st.session_state.pop("video_running", False):
-        st.info("The last analysis was stopped before it finished.")
-    if not st.button("Analyse the video", type="primary"):
+    upload = st.file_uploader("A video", type=VIDEO_TYPES, max_upload_size=VIDEO_MAX_MB, key="video_upload")
+    if upload is None:
+        st.session_state.pop("video_result", None)
+        st.info(f"Add a video above to begin (up to {VIDEO_MAX_MB} MB: the uploader marks a larger file in red and "
+                "refuses it; `fer video` on the command line takes any size). No webcam needed; the Live webcam page "
+                "analyses a camera instead.")
         st.stop()
-    st.session_state.video_running = True  # still set on the next run if this one is cut short
-    try:
-        result = analyse(upload.getvalue(), upload.name, recognizer, min_confidence, smoothing, detect_every,
-                         min_face)
-    except VideoError:
+
+    job = (upload.file_id, recognizer.model_name, min_confidence, smoothing, detect_every, min_face)
+    result = st.session_state.get("video_result")
+    if result is None or result["job"] != job:
+        st.session_state.pop("video_result", None)  # results for other settings or another file are gone
+        if st.session_state.pop("video_running", False):
+            st.info("The last analysis was stopped before it finished.")
+        if not st.button("Analyse the video", type="primary"):
+            st.stop()
+        st.session_state.video_running = True  # still set on the next run if this one is cut short
+        try:
+            result = analyse(upload.getvalue(), upload.name, recognizer, min_confidence, smoothing, detect_every,
+                             min_face)
+        except VideoError:
+            st.session_state.video_running = False
+            st.error(f"{literal(upload.name)} could not be read as a video: it may be damaged, incomplete or another "
+                     f"kind of file. The formats read are {', '.join(VIDEO_TYPES)}.")
+            st.stop()
         st.session_state.video_running = False
-        st.error(f"{literal(upload.name)} could not be read as a video: it may be damaged, incomplete or another "
-                 f"kind of file. The formats read are {', '.join(VIDEO_TYPES)}.")
-        st.stop()
-    st.session_state.video_running = False
-    st.session_state.video_result = {**result, "job": job}
-    st.rerun()  # show the results without the Cancel button and progress of this run
-show_results(result, upload.name, recognizer.class_names)
+        st.session_state.video_result = {**result, "job": job}
+        st.rerun()  # show the results without the Cancel button and progress of this run
+    show_results(result, upload.name, recognizer.class_names)
+
+
+main()
