@@ -49,7 +49,7 @@ def _close_left_sessions_forever() -> None:
             app.media_file_mgr.remove_orphaned_files()
             give_back_freed_memory()
         try:
-            stored = [info.session.id for info in app._session_mgr.list_sessions()]
+            stored = {info.session.id: info.session for info in app._session_mgr.list_sessions()}
         except AttributeError as err:  # Streamlit's internals moved: do nothing rather than break the app
             _logger.warning("left sessions are not closed early: %s", err)
             return
@@ -58,6 +58,9 @@ def _close_left_sessions_forever() -> None:
         left_since = {sid: left_since.get(sid, now) for sid in disconnected}  # resumed ones drop out
         due = [sid for sid, since in left_since.items() if now - since >= grace]
         for sid in due:
+            # Its state first: a closed session's objects were seen to outlive it, held where the garbage
+            # collector cannot see (until the next visitor came), and with them its upload and results.
+            stored[sid].session_state.clear()
             app.clear_user_info_for_session(sid)  # as after a logout: never resumed, closed on the event loop
             del left_since[sid]
         closed_last_sweep = bool(due)
