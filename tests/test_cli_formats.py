@@ -55,9 +55,10 @@ def test_each_output_holds_the_format_its_name_says(photos, tmp_path, name):
 def test_json_is_one_document_even_with_nothing_in_it(tmp_path):
     (tmp_path / "empty").mkdir()
     target = tmp_path / "results.json"
-    out = run_cli("predict", tmp_path / "empty", "--output", target)
+    out = run_cli("predict", tmp_path / "missing.jpg", tmp_path / "empty", "--output", target)
     assert out.returncode == 1 and json.loads(target.read_text()) == []
-    assert stderr_lines(out) == [f"skipped {tmp_path / 'empty'}: a folder with no .bmp, .gif, .jpeg, .jpg, .pgm, "
+    assert stderr_lines(out) == [f"skipped {tmp_path / 'missing.jpg'}: no such file or folder",
+                                 f"skipped {tmp_path / 'empty'}: a folder with no .bmp, .gif, .jpeg, .jpg, .pgm, "
                                  ".png, .ppm, .tif, .tiff, .webp file in it"]
 
 

@@ -43,15 +43,16 @@ def expand_paths(paths: Iterable[str], suffixes: Iterable[str] = IMAGE_SUFFIXES
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = []
+            found, dangling = [], []
             for p in sorted(path.rglob("*")):
                 if p.suffix.lower() not in suffixes:
                     continue
                 if p.is_file():
                     found.append((p, p.relative_to(path)))
                 elif p.is_symlink() and not p.exists():
-                    skipped.append(f"skipped {shown(p)}: a link to a file that does not exist")
-            if not found and not skipped:
+                    dangling.append(f"skipped {shown(p)}: a link to a file that does not exist")
+            skipped.extend(dangling)
+            if not found and not dangling:  # this folder's own: an earlier argument's lines do not count
                 kinds = ", ".join(sorted(suffixes))
                 skipped.append(f"skipped {shown(raw)}: a folder with no {kinds} file in it")
             files.extend(found)
