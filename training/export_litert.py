@@ -1,5 +1,5 @@
 """Write the LiteRT copy of a trained model, the file the app runs:
-`python -m training.export_litert models/NAME.keras [--data PATH] [--weights float16]`.
+`python -m training.export_litert models/NAME.keras [--data PATH] [--weights float16] [--batch-size 1]`.
 
 The `.tflite` file goes beside the `.keras` one (`NAME.int8.tflite` for int8 weights), with the same
 metadata inside (class list, input size and colour, name), so the app, the CLI and `EmotionRecognizer()`
@@ -11,6 +11,10 @@ with Keras' on the validation and test splits, and the comparison goes into the 
 Weights: `float16` (the default) halves the file and gave the same predictions as Keras on all of
 FER2013's test images; `float32` keeps the trained weights as they are; `int8` (dynamic range) quarters the
 file and runs about 4x faster on a CPU, at the cost of a handful of changed predictions.
+
+`--batch-size 1` fixes the batch dimension, which is otherwise open: LiteRT.js, which runs the Live page's
+browser engine, refuses a model whose batch size is not fixed. The browser's copies are written with
+`--weights int8 --batch-size 1 --output app_pages/browser_live/static/models/NAME.b1.int8.tflite`.
 """
 
 from __future__ import annotations
@@ -40,8 +44,9 @@ def litert_path_for(model_path: str | Path, weights: str = DEFAULT_WEIGHTS) -> P
     return path.with_name(path.stem + (INT8_VARIANT if weights == "int8" else "") + ".tflite")
 
 
-def convert(model: keras.Model, output: Path, weights: str = DEFAULT_WEIGHTS) -> None:
-    """Convert `model` to a `.tflite` file at `output` with the given weight format."""
+def convert(model: keras.Model, output: Path, weights: str = DEFAULT_WEIGHTS, batch_size: int | None = None) -> None:
+    """Convert `model` to a `.tflite` file at `output` with the given weight format; `batch_size` fixes
+    the batch dimension (None leaves it open)."""
     import tensorflow as tf
 
     options: dict = {}
@@ -51,18 +56,21 @@ def convert(model: keras.Model, output: Path, weights: str = DEFAULT_WEIGHTS) ->
         options = {"optimizations": [tf.lite.Optimize.DEFAULT]}
     elif weights != "float32":
         raise ValueError(f"weights must be one of {WEIGHT_FORMATS}, not {weights!r}")
+    if batch_size is not None:  # the converter otherwise leaves the batch open, whatever the model's input says
+        options["input_signature"] = [tf.TensorSpec((batch_size, *model.input_shape[1:]), tf.float32)]
     model.export(str(output), format="litert", verbose=False, **options)
 
 
 def export_litert(model: keras.Model, info: ModelInfo, output: Path, weights: str = DEFAULT_WEIGHTS,
-                  check_splits: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict:
+                  check_splits: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                  batch_size: int | None = None) -> dict:
     """Write `output` (.tflite) atomically and return its section of the report. `check_splits` maps split
     names to (uint8 images, labels) on which LiteRT and Keras predictions are compared."""
     if keras.backend.backend() != "tensorflow":
         raise ModelFileError(f"LiteRT conversion needs the TensorFlow backend, not {keras.backend.backend()}; "
                              "run `python -m training.export_litert` on the .keras file with TensorFlow installed")
     with staged_path(output) as staged:
-        convert(model, staged, weights)
+        convert(model, staged, weights, batch_size)
         write_model_info(staged, info)
         agreement = {split: compare(model, staged, *data, info.prior_correction)
                      for split, data in (check_splits or {}).items()}
@@ -70,7 +78,8 @@ def export_litert(model: keras.Model, info: ModelInfo, output: Path, weights: st
         print(f"LiteRT ({weights}) vs Keras on {split}: {figures['same_predictions']} of {figures['images']} "
               f"predictions the same, largest probability difference {figures['max_abs_difference']:.1e}; "
               f"accuracy {figures['accuracy']:.4f} (Keras {figures['keras_accuracy']:.4f})", flush=True)
-    return {"file": output.name, "file_bytes": output.stat().st_size, "weights": weights, "agreement": agreement}
+    return {"file": output.name, "file_bytes": output.stat().st_size, "weights": weights, "agreement": agreement,
+            **({"batch_size": batch_size} if batch_size else {})}
 
 
 def compare(model: keras.Model, litert_file: Path, images: np.ndarray, labels: np.ndarray,
@@ -105,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", choices=WEIGHT_FORMATS, default=DEFAULT_WEIGHTS)
     parser.add_argument("--data", help="compare LiteRT with Keras on this dataset's splits (e.g. FER2013)")
     parser.add_argument("--output", help="where the .tflite goes (default: beside the model)")
+    parser.add_argument("--batch-size", type=int, choices=range(1, 257), metavar="N",
+                        help="fix the batch dimension at N faces (LiteRT.js in a browser needs 1); default: open")
     args = parser.parse_args(argv)
     source = Path(args.model)
     output = Path(args.output) if args.output else litert_path_for(source, args.weights)
@@ -115,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.data:
             dataset = load_dataset_for(info, args.data)
             splits = check_splits(dataset)
-        section = export_litert(model, info, output, args.weights, splits)
+        section = export_litert(model, info, output, args.weights, splits, args.batch_size)
     except (ModelFileError, DatasetError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
