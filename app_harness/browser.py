@@ -146,7 +146,7 @@ def start_live_stream(browser, url: str, *, init_script: str | None = None, time
         context.add_init_script(init_script)
     page = context.new_page()
     page.set_default_timeout(timeout_ms)
-    page.goto(f"{url}/live")
+    page.goto(f"{url}/live?engine=server")
     start_button(page).click()
     return page
 

@@ -56,7 +56,7 @@ def main() -> int:
                 with streamlit_server(stats_file, tmp / "server.log", extra_env=env) as (url, pid):
                     page = browser.new_page()
                     page.set_default_timeout(120_000)
-                    page.goto(f"{url}/live")
+                    page.goto(f"{url}/live?engine=server")
                     start = start_button(page)
                     start.wait_for()
                     cold_start = time.monotonic() - started

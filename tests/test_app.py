@@ -36,9 +36,11 @@ def jpeg(array: np.ndarray, quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
-def open_page(page: str) -> AppTest:
+def open_page(page: str, **query: str) -> AppTest:
+    """`page` opened from the home page, with `query` as its URL's query parameters (?engine=server)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
+    at.query_params.update(query)
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -235,7 +237,7 @@ def video_frame(rgb: np.ndarray) -> av.VideoFrame:
 
 def test_live_page_callback_timeline_and_summary(face_photo):
     """AppTest has no WebRTC: the page says so, and the real callback is fed real frames directly."""
-    at = open_page("app_pages/live.py")
+    at = open_page("app_pages/live.py", engine="server")
     assert any("webcam stream is not available" in e.value for e in at.error)
     assert [s.label for s in at.slider][:2] == ["Face detector confidence", "Smoothing over time"]
     session = at.session_state["live_session"]
@@ -258,7 +260,7 @@ def test_live_page_callback_timeline_and_summary(face_photo):
 def test_live_callback_error_is_shown_once_and_video_goes_on(face_photo):
     from fer.video import VideoSettings
 
-    at = open_page("app_pages/live.py")
+    at = open_page("app_pages/live.py", engine="server")
     session = at.session_state["live_session"]
     session.update_settings(VideoSettings(min_confidence=None))  # makes detection raise inside the callback
     frames = [session(video_frame(face_photo)) for _ in range(3)]
@@ -270,7 +272,7 @@ def test_live_callback_error_is_shown_once_and_video_goes_on(face_photo):
 
 
 def test_changing_the_model_mid_stream_keeps_the_stream_its_timeline_and_recording(face_photo):
-    at = open_page("app_pages/live.py")
+    at = open_page("app_pages/live.py", engine="server")
     session = at.session_state["live_session"]
     session.reset(record=True)
     for _ in range(3):
@@ -290,7 +292,7 @@ def test_changing_the_model_mid_stream_keeps_the_stream_its_timeline_and_recordi
 
 
 def test_a_failing_recording_stops_alone_and_the_video_stays_annotated(face_photo):
-    at = open_page("app_pages/live.py")
+    at = open_page("app_pages/live.py", engine="server")
     session = at.session_state["live_session"]
     session.reset(record=True)
     first = session(video_frame(face_photo)).to_ndarray(format="rgb24")

@@ -110,7 +110,7 @@ def test_live_webcam_over_webrtc(server, browser, stats_file):
     stats_file.unlink(missing_ok=True)
     page = browser.new_page()
     page.set_default_timeout(60_000)
-    page.goto(f"{server}/live")
+    page.goto(f"{server}/live?engine=server")
     page.get_by_text("Record the annotated video").click()  # from this START on
     frame = page.frame_locator(WEBRTC_IFRAME)
     start_button(page).click()
@@ -162,7 +162,7 @@ def test_a_wide_camera_keeps_its_shape(server, stats_file, tmp_path, face_photo)
         try:
             page = chromium.new_page()
             page.set_default_timeout(60_000)
-            page.goto(f"{server}/live")
+            page.goto(f"{server}/live?engine=server")
             start_button(page).click()
             stats = wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 10, timeout=90)
         finally:

@@ -1,0 +1,30 @@
+"""The Live page's browser engine: a Streamlit custom component that runs the camera, YuNet and the live
+model in the visitor's browser (frontend/src), and the Python end that turns its face records into the
+same `Timeline` the server engine fills.
+
+The component is declared with `components.v1.declare_component(path=static/)`: Streamlit serves that
+folder itself (the engine, its WebAssembly runtimes as `application/wasm`, the models), so nothing comes
+from a CDN and a deploy from `requirements.txt` works as is. Streamlit's newer components API (v2) serves
+assets only from a pip-installed package, which a Community Cloud deploy of this repository is not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit.components.v1 as components
+
+from app_pages.browser_live.session import BrowserSession, browser_models, model_args
+
+STATIC = Path(__file__).resolve().parent / "static"
+_engine = components.declare_component("browser_live", path=str(STATIC))
+
+
+def browser_engine(model: Path, settings: dict, session: BrowserSession, key: str = "browser-live") -> dict | None:
+    """Show the engine; returns its latest report (None before the first), whose new frames the caller
+    adds with `session.take(report)`."""
+    return _engine(model=model_args(model), settings=settings, acknowledged=session.acknowledged(),
+                   report_seconds=2.0, key=key, default=None)
+
+
+__all__ = ["BrowserSession", "browser_engine", "browser_models"]

@@ -1,0 +1,59 @@
+"""Rebuild what the browser engine serves: `python app_pages/browser_live/build.py`.
+
+1. `npm ci` and `npm run build` in frontend/: the engine bundle (static/engine.js) and the WebAssembly
+   runtimes it loads (static/runtime/), from the versions package-lock.json pins.
+2. static/models/yunet_s_dynamic.onnx: the project's YuNet (fer/weights/) with its input's height and width
+   left open. The network itself takes any multiple of 32 (OpenCV's FaceDetectorYN feeds it so), but the
+   file declares 640x640, which onnxruntime-web enforces; at 320x256 a webcam frame costs a fifth of that.
+The browser's copies of the emotion models are written by `training.export_litert --batch-size 1`
+(models/README.md). Needs node and npm, and the `onnx` package (requirements-dev.txt).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FRONTEND = HERE / "frontend"
+STATIC = HERE / "static"
+YUNET = HERE.parents[1] / "fer" / "weights" / "yunet_s_640_640.onnx"
+DYNAMIC_YUNET = STATIC / "models" / "yunet_s_dynamic.onnx"
+
+
+def open_input_size(source: Path, output: Path) -> None:
+    """Write `source` with its input's height and width, and so its outputs' anchor counts, named instead
+    of fixed; nothing else changes."""
+    import onnx
+
+    model = onnx.load(str(source))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    for dim, name in zip(dims[2:], ("height", "width")):
+        dim.Clear()
+        dim.dim_param = name
+    for tensor in model.graph.output:  # cls_8 ... kps_32: (1, anchors at that stride, values)
+        anchors = tensor.type.tensor_type.shape.dim[1]
+        anchors.Clear()
+        anchors.dim_param = f"anchors_{tensor.name.split('_')[-1]}"
+    del model.graph.value_info[:]  # the inner tensors' recorded 640x640 shapes: onnxruntime infers them again
+    onnx.checker.check_model(model)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(output))
+
+
+def main() -> int:
+    npm = shutil.which("npm")
+    if npm is None:
+        print("error: npm is not installed (the committed bundle in static/ is what the app serves)", file=sys.stderr)
+        return 2
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=FRONTEND, check=True)
+    subprocess.run([npm, "run", "build"], cwd=FRONTEND, check=True)
+    open_input_size(YUNET, DYNAMIC_YUNET)
+    print(f"built {STATIC.relative_to(Path.cwd()) if STATIC.is_relative_to(Path.cwd()) else STATIC}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,279 @@
+// The Live page's browser engine: the camera, YuNet and the shipped live model all run in this page;
+// no video leaves the browser. Per-frame face records go to the Python page in batches, where they feed
+// the same timeline, charts and CSV as the server engine's.
+import {classifyFaces} from './faces.js';
+import {loadClassifier} from './classifier.js';
+import {detectionSide, loadDetector, readingOrder, toFramePixels} from './detector.js';
+import {drawFaces, drawFps} from './draw.js';
+import {connect, setHeight, setValue} from './streamlit.js';
+import {FaceTracker} from './tracker.js';
+
+const BASE = new URL('./', import.meta.url);
+const MAX_PROCESS_SIDE = 1280;  // a 4K camera is analysed and shown at this size: the faces stay large
+const DETECT_EVERY = 3;  // fer.settings.DEFAULTS.detect_every_n_frames
+const MAX_DETECT_EVERY = 12;  // a slow device skips detection frames before the rate drops
+const SLOW_FPS = 15;
+const RECORDING_MAX_SECONDS = 120;  // as the server engine's recording
+
+const ui = {
+  button: document.getElementById('start'),
+  status: document.getElementById('status'),
+  canvas: document.getElementById('view'),
+  video: document.getElementById('camera'),
+  clip: document.getElementById('clip'),
+};
+const ctx = ui.canvas.getContext('2d', {willReadFrequently: true});
+const detectionCanvas = document.createElement('canvas');
+const detectionCtx = detectionCanvas.getContext('2d', {willReadFrequently: true});
+
+let args = null;  // the page's latest settings
+let detector = null;
+let classifier = null;  // {model, ...}
+let loadingModel = null;
+let stream = null;
+let run = null;  // the current stream's state
+let sent = {run: null, seq: 0};
+let acknowledged = 0;
+
+function say(text, kind = 'info') {
+  ui.status.textContent = text;
+  ui.status.className = kind;
+  resize();
+}
+
+function resize() {
+  setHeight(document.body.scrollHeight + 4);
+}
+
+function report(extra = {}) {
+  // Every frame the page has not yet acknowledged, so a batch lost between two script runs is resent.
+  const frames = run ? run.frames.filter((f) => f.seq > acknowledged) : [];
+  setValue({run: run?.id ?? sent.run, state: run ? 'playing' : 'stopped', frames,
+            fps: run?.fps ?? 0, accelerator: classifier?.accelerator ?? null, ...extra});
+  run && (run.lastReport = performance.now());
+}
+
+async function ensureModels() {
+  if (!detector) detector = await loadDetector(BASE);
+  const wanted = args.model.file;
+  if (classifier?.model.file === wanted) return;
+  if (loadingModel?.file === wanted) return loadingModel.promise;
+  const promise = loadClassifier(BASE, args.model).then((loaded) => {  // the old model runs until this one is ready
+    const old = classifier;
+    classifier = loaded;
+    old?.delete();
+    loadingModel = null;
+    // For the tests: the classifier alone, on a grey face already at the model's size.
+    window.ferEngine = {modelFile: loaded.model.file, classifyFace: async (pixels) => Array.from(await loaded.classify(pixels))};
+  });
+  loadingModel = {file: wanted, promise};
+  return promise;
+}
+
+function cameraProblem(err) {
+  switch (err?.name) {
+    case 'NotAllowedError': case 'SecurityError':
+      return 'The camera was blocked. Allow it for this site (the camera icon in the address bar), then press Start.';
+    case 'NotFoundError': case 'OverconstrainedError':
+      return 'No camera was found. Connect one, or use the Photos and Video pages with files.';
+    case 'NotReadableError': case 'AbortError':
+      return 'The camera is in use by another program or tab. Close it there, then press Start.';
+    default:
+      return `The camera could not be opened (${err?.name ?? 'error'}: ${err?.message ?? err}).`;
+  }
+}
+
+async function start() {
+  ui.button.disabled = true;
+  try {
+    say('Loading the face detector and the emotion model…');
+    await ensureModels();
+  } catch (err) {
+    ui.button.disabled = false;
+    const text = typeof WebAssembly === 'undefined'
+      ? 'This browser has WebAssembly turned off, which the in-browser engine needs.'
+      : `The in-browser engine could not start (${err?.message ?? err}).`;
+    say(`${text} Choose "on the server" above to analyse the video there.`, 'error');
+    report({error: 'runtime'});
+    return;
+  }
+  try {
+    if (!navigator.mediaDevices?.getUserMedia) throw Object.assign(new Error('no camera API'), {name: 'SecurityError'});
+    stream = await navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}}, audio: false});
+  } catch (err) {
+    ui.button.disabled = false;
+    say(cameraProblem(err), 'error');
+    report({error: 'camera', message: cameraProblem(err)});
+    return;
+  }
+  ui.video.srcObject = stream;
+  await ui.video.play();
+  run = {id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, frames: [], seq: 0,
+         tracker: new FaceTracker(args.settings.smoothing), boxes: [], raw: [], sinceDetection: DETECT_EVERY,
+         detectEvery: DETECT_EVERY, cursor: 0, started: performance.now(), times: [], fps: 0, busy: false,
+         lastReport: performance.now(), recorder: null};
+  acknowledged = 0;
+  sent.run = run.id;
+  ui.clip.replaceChildren();
+  if (args.settings.record) startRecording();
+  ui.button.textContent = 'Stop';
+  ui.button.disabled = false;
+  say(`Running in this browser (${classifier.accelerator === 'webgpu' ? 'WebGPU' : 'WebAssembly'}); the video stays on this device.`);
+  ui.video.requestVideoFrameCallback(onFrame);
+  report();
+}
+
+function stop() {
+  if (!run) return;
+  const finished = run;
+  finished.recorder?.stop();
+  stream?.getTracks().forEach((t) => t.stop());
+  stream = null;
+  ui.video.srcObject = null;
+  ui.button.textContent = 'Start';
+  say('Stopped. Press Start to analyse again.');
+  report();  // the last frames, then "stopped"
+  run = null;
+  setValue({run: finished.id, state: 'stopped', frames: finished.frames.filter((f) => f.seq > acknowledged),
+            fps: 0, accelerator: classifier?.accelerator ?? null});
+}
+
+function startRecording() {
+  if (typeof MediaRecorder === 'undefined') return;
+  const recorder = new MediaRecorder(ui.canvas.captureStream(30), {mimeType: 'video/webm'});
+  const chunks = [];
+  recorder.ondataavailable = (e) => e.data.size && chunks.push(e.data);
+  recorder.onstop = () => {
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(new Blob(chunks, {type: 'video/webm'}));
+    link.download = 'live_session.webm';
+    link.textContent = 'Download the recorded clip (WebM)';
+    ui.clip.replaceChildren(link);
+    resize();
+  };
+  recorder.start(1000);
+  setTimeout(() => recorder.state === 'recording' && recorder.stop(), RECORDING_MAX_SECONDS * 1000);
+  run.recorder = recorder;
+}
+
+async function onFrame(now, meta) {
+  const current = run;
+  if (!current || !stream) return;
+  if (!current.busy) {
+    current.busy = true;
+    try {
+      await processFrame(current, meta);
+    } catch (err) {
+      if (!current.errorShown) {
+        current.errorShown = true;
+        say(`Processing one frame failed (${err?.message ?? err}); the stream carries on.`, 'error');
+      }
+    }
+    current.busy = false;
+  }
+  if (run === current) ui.video.requestVideoFrameCallback(onFrame);
+}
+
+async function processFrame(current, meta) {
+  const started = performance.now();
+  const settings = args.settings;
+  const vw = ui.video.videoWidth, vh = ui.video.videoHeight;
+  if (!vw || !vh) return;
+  const scale = Math.min(1, MAX_PROCESS_SIDE / Math.max(vw, vh));
+  const width = Math.round(vw * scale), height = Math.round(vh * scale);
+  if (ui.canvas.width !== width || ui.canvas.height !== height) {
+    ui.canvas.width = width;
+    ui.canvas.height = height;
+    resize();
+  }
+  ctx.save();
+  if (settings.mirror) {
+    ctx.translate(width, 0);
+    ctx.scale(-1, 1);
+  }
+  ctx.drawImage(ui.video, 0, 0, width, height);
+  ctx.restore();
+  const image = ctx.getImageData(0, 0, width, height);
+  current.tracker.smoothing = settings.smoothing;
+  if (current.sinceDetection >= current.detectEvery) {
+    const side = detectionSide(height, width);
+    const detScale = side / Math.max(width, height);
+    detectionCanvas.width = Math.max(1, Math.round(width * detScale));
+    detectionCanvas.height = Math.max(1, Math.round(height * detScale));
+    detectionCtx.drawImage(ui.canvas, 0, 0, detectionCanvas.width, detectionCanvas.height);
+    const small = detectionCtx.getImageData(0, 0, detectionCanvas.width, detectionCanvas.height);
+    const found = await detector.detect(small, settings.min_confidence);
+    current.boxes = readingOrder(toFramePixels(found, detectionCanvas.width / width, width, height));
+    current.raw = new Array(current.boxes.length).fill(null);
+    current.sinceDetection = 1;
+  } else {
+    current.sinceDetection += 1;
+  }
+  const model = classifier;
+  current.raw = await classifyFaces(model, image, current.boxes, current.raw, current);
+  const tracked = current.tracker.update(current.boxes.map((box, i) => ({box, probs: current.raw[i]})));
+  const names = model.model.class_names;
+  const faces = tracked.map(({id, box, probs}) => {
+    const best = probs.indexOf(Math.max(...probs));
+    return {id, box, probs, label: names[best], score: probs[best]};
+  });
+  drawFaces(ctx, faces, names, settings.show_probabilities);
+  const fps = tick(current);
+  if (fps > 0) drawFps(ctx, fps);
+  const shownAt = performance.now();
+  window.__ferFrameShown?.(ui.canvas, meta, shownAt);  // benchmarks read frames here; nothing in the app sets it
+  current.seq += 1;
+  current.frames.push({seq: current.seq, t: (shownAt - current.started) / 1000, fps, ms: shownAt - started,
+                       model: model.model.file,
+                       faces: faces.map((f) => [f.id, f.box.x, f.box.y, f.box.w, f.box.h, f.box.score, ...f.probs])});
+  adapt(current, fps);
+  if (shownAt - current.lastReport >= (args.report_seconds ?? 2) * 1000) report();
+}
+
+function tick(current) {
+  const now = performance.now();
+  current.times.push(now);
+  while (current.times.length && now - current.times[0] > 2000) current.times.shift();
+  const span = current.times[current.times.length - 1] - current.times[0];
+  current.fps = current.times.length >= 2 && span > 0 ? (current.times.length - 1) * 1000 / span : 0;
+  return current.fps;
+}
+
+// A slow device: detect less often (the boxes in between are the last ones found) before the shown rate
+// drops below SLOW_FPS; say so when it does anyway.
+function adapt(current, fps) {
+  if (performance.now() - current.started < 3000 || current.seq % 15) return;
+  if (fps < 20 && current.detectEvery < MAX_DETECT_EVERY) current.detectEvery += 1;
+  else if (fps >= 27 && current.detectEvery > DETECT_EVERY) current.detectEvery -= 1;
+  const slow = fps < SLOW_FPS;
+  if (slow !== !!current.slowShown) {
+    current.slowShown = slow;
+    if (slow) say(`This device analyses ${fps.toFixed(0)} frames a second; faces are found every ${current.detectEvery} frames.`, 'warning');
+    else say('Running in this browser; the video stays on this device.');
+  }
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (!run) return;
+  if (document.hidden) {
+    report();
+    say('Paused while this tab is hidden; it carries on when you come back.', 'warning');
+  } else {
+    say('Running in this browser; the video stays on this device.');
+  }
+});
+
+ui.button.addEventListener('click', () => (run ? stop() : start()));
+
+connect((newArgs) => {
+  const modelChanged = args && newArgs.model.file !== args.model.file;
+  args = newArgs;
+  acknowledged = Math.max(acknowledged, newArgs.acknowledged?.run === sent.run ? newArgs.acknowledged.seq : 0);
+  if (run) run.frames = run.frames.filter((f) => f.seq > acknowledged);
+  if (modelChanged && run) ensureModels().catch((err) => say(`The new model could not be loaded (${err.message}); the last one carries on.`, 'error'));
+  if (!detector && !loadingModel) {  // warm up before Start, so the first frame is analysed at once
+    ensureModels().then(() => !run && say('Ready: press Start and allow the camera.'))
+      .catch((err) => say(`The in-browser engine could not start (${err?.message ?? err}). Choose "on the server" above.`, 'error'));
+  }
+  resize();
+});
