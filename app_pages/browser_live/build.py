@@ -1,4 +1,4 @@
-"""Rebuild what the browser engine serves: `python app_pages/browser_live/build.py`.
+"""Rebuild what the browser engine serves: `python app_pages/browser_live/build.py [--output DIR]`.
 
 1. `npm ci` and `npm run build` in frontend/: the engine bundle (static/engine.js) and the WebAssembly
    runtimes it loads (static/runtime/), from the versions package-lock.json pins.
@@ -11,6 +11,7 @@ The browser's copies of the emotion models are written by `training.export_liter
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
@@ -43,15 +44,21 @@ def open_input_size(source: Path, output: Path) -> None:
     onnx.save(model, str(output))
 
 
-def main() -> int:
-    npm = shutil.which("npm")
-    if npm is None:
-        print("error: npm is not installed (the committed bundle in static/ is what the app serves)", file=sys.stderr)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=STATIC,
+                        help="build here instead of static/ (the tests compare such a build with static/)")
+    args = parser.parse_args(argv)
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if npm is None or node is None:
+        print("error: node and npm are needed to rebuild (the committed static/ is what the app serves)",
+              file=sys.stderr)
         return 2
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=FRONTEND, check=True)
-    subprocess.run([npm, "run", "build"], cwd=FRONTEND, check=True)
-    open_input_size(YUNET, DYNAMIC_YUNET)
-    print(f"built {STATIC.relative_to(Path.cwd()) if STATIC.is_relative_to(Path.cwd()) else STATIC}")
+    output = args.output.resolve()
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel", "error"], cwd=FRONTEND, check=True)
+    subprocess.run([node, "build.mjs", str(output)], cwd=FRONTEND, check=True)
+    open_input_size(YUNET, output / DYNAMIC_YUNET.relative_to(STATIC))
+    print(f"built {output}")
     return 0
 
 

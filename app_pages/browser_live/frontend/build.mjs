@@ -1,10 +1,13 @@
-// Builds the engine into ../static, the folder the app serves: `npm ci && npm run build` here
-// (or `python app_pages/browser_live/build.py` from the project root, which also makes the detector's copy).
-// The output is committed, so users and Streamlit Community Cloud never need node.
+// Builds the engine into ../static, the folder the app serves (or into the folder given as argument):
+// `npm ci && npm run build` here, or `python app_pages/browser_live/build.py` from the project root,
+// which also makes the detector's copy. The output is committed, so users and Streamlit Community Cloud
+// never need node.
 import {build} from 'esbuild';
 import {copyFileSync, mkdirSync} from 'node:fs';
+import {resolve} from 'node:path';
+import {pathToFileURL} from 'node:url';
 
-const STATIC = new URL('../static/', import.meta.url);
+const STATIC = process.argv[2] ? pathToFileURL(resolve(process.argv[2]) + '/') : new URL('../static/', import.meta.url);
 const RUNTIME = new URL('runtime/', STATIC);
 mkdirSync(RUNTIME, {recursive: true});
 

@@ -64,7 +64,8 @@ async function ensureModels() {
     old?.delete();
     loadingModel = null;
     // For the tests: the classifier alone, on a grey face already at the model's size.
-    window.ferEngine = {modelFile: loaded.model.file, classifyFace: async (pixels) => Array.from(await loaded.classify(pixels))};
+    window.ferEngine = {modelFile: loaded.model.file, analyzeStill,
+                        classifyFace: async (pixels) => Array.from(await loaded.classify(pixels))};
   });
   loadingModel = {file: wanted, promise};
   return promise;
@@ -196,14 +197,7 @@ async function processFrame(current, meta) {
   const image = ctx.getImageData(0, 0, width, height);
   current.tracker.smoothing = settings.smoothing;
   if (current.sinceDetection >= current.detectEvery) {
-    const side = detectionSide(height, width);
-    const detScale = side / Math.max(width, height);
-    detectionCanvas.width = Math.max(1, Math.round(width * detScale));
-    detectionCanvas.height = Math.max(1, Math.round(height * detScale));
-    detectionCtx.drawImage(ui.canvas, 0, 0, detectionCanvas.width, detectionCanvas.height);
-    const small = detectionCtx.getImageData(0, 0, detectionCanvas.width, detectionCanvas.height);
-    const found = await detector.detect(small, settings.min_confidence);
-    current.boxes = readingOrder(toFramePixels(found, detectionCanvas.width / width, width, height));
+    current.boxes = await findFaces(ui.canvas, settings.min_confidence);
     current.raw = new Array(current.boxes.length).fill(null);
     current.sinceDetection = 1;
   } else {
@@ -228,6 +222,34 @@ async function processFrame(current, meta) {
                        faces: faces.map((f) => [f.id, f.box.x, f.box.y, f.box.w, f.box.h, f.box.score, ...f.probs])});
   adapt(current, fps);
   if (shownAt - current.lastReport >= (args.report_seconds ?? 2) * 1000) report();
+}
+
+/** The faces in a canvas, as the server finds them in a video frame: YuNet on a copy scaled to
+ *  `detectionSide`, boxes back in the canvas's pixels, in reading order. */
+async function findFaces(canvas, minConfidence) {
+  const {width, height} = canvas;
+  const scale = detectionSide(height, width) / Math.max(width, height);
+  detectionCanvas.width = Math.max(1, Math.round(width * scale));
+  detectionCanvas.height = Math.max(1, Math.round(height * scale));
+  detectionCtx.drawImage(canvas, 0, 0, detectionCanvas.width, detectionCanvas.height);
+  const small = detectionCtx.getImageData(0, 0, detectionCanvas.width, detectionCanvas.height);
+  const found = await detector.detect(small, minConfidence);
+  return readingOrder(toFramePixels(found, detectionCanvas.width / width, width, height));
+}
+
+/** For the tests: one still image (a data URL) through detection and the classifier, no tracking. */
+async function analyzeStill(url, minConfidence = 0.8) {
+  await ensureModels();
+  const bitmap = await createImageBitmap(await (await fetch(url)).blob());
+  const canvas = document.createElement('canvas');
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const still = canvas.getContext('2d', {willReadFrequently: true});
+  still.drawImage(bitmap, 0, 0);
+  const boxes = await findFaces(canvas, minConfidence);
+  const image = still.getImageData(0, 0, canvas.width, canvas.height);
+  const probs = await classifyFaces(classifier, image, boxes, new Array(boxes.length).fill(null), {cursor: 0});
+  return boxes.map((box, i) => ({box: [box.x, box.y, box.w, box.h], score: box.score, probs: Array.from(probs[i])}));
 }
 
 function tick(current) {

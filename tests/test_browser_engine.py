@@ -1,0 +1,216 @@
+"""The Live page's browser engine (app_pages/browser_live) in Debian's Chromium against `streamlit run`:
+the committed bundle is what its sources build, the browser's classifier gives the server's
+probabilities, its detector the server's boxes, and the page works end to end with a fake camera."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app_harness.browser import CHROMIUM, launch_chromium, streamlit_server, write_camera_video
+from app_pages.browser_live.build import STATIC
+from fer.recognizer import EmotionRecognizer
+from fer.video import detection_side
+from tests.conftest import ROOT
+from tests.test_video_pipeline import moving_face_frames
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None,
+                                    reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.timeout(300, method="signal")  # the signal method still runs fixture teardown
+ENGINE_IFRAME = 'iframe[title*="browser_live"]'
+BROWSER_MODEL = ROOT / "models" / "ferplus_vgg48.int8.tflite"  # the live model, whose fixed-batch copy runs there
+HAPPY = (255, 183, 3)  # fer.drawing.EMOTION_COLORS["happy"]
+
+
+def test_the_committed_bundle_is_what_the_sources_build(tmp_path):
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed: the committed bundle cannot be rebuilt here")
+    built = subprocess.run([sys.executable, str(ROOT / "app_pages/browser_live/build.py"), "--output", str(tmp_path)],
+                           capture_output=True, text=True, timeout=240)
+    assert built.returncode == 0, built.stdout + built.stderr
+    files = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert Path("engine.js") in files and Path("models/yunet_s_dynamic.onnx") in files
+    stale = [str(name) for name in files if (tmp_path / name).read_bytes() != (STATIC / name).read_bytes()]
+    assert not stale, f"rebuild with `python app_pages/browser_live/build.py` and commit: {stale} differ"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    log = tmp_path_factory.mktemp("browser-engine") / "server.log"
+    with streamlit_server(None, log) as (url, _pid):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def camera_video(tmp_path_factory, face_photo) -> Path:
+    return write_camera_video(tmp_path_factory.mktemp("camera") / "faces.mjpeg", face_photo)
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright, camera_video):
+    browser = launch_chromium(playwright, camera_video)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def engine(server, chromium):
+    """The live page on its default engine, the browser's, with its models loaded."""
+    page = chromium.new_page()
+    page.set_default_timeout(90_000)
+    page.goto(f"{server}/live")
+    page.frame_locator(ENGINE_IFRAME).get_by_text("Ready").wait_for()
+    frame = next(f for f in page.frames if "browser_live" in f.url)
+    yield page, frame
+    page.close()
+
+
+def png_url(rgb: np.ndarray) -> str:
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]) if rgb.ndim == 3 else rgb)
+    assert ok
+    return "data:image/png;base64," + base64.b64encode(encoded.tobytes()).decode()
+
+
+def browser_probabilities(frame, faces: np.ndarray) -> np.ndarray:
+    """The browser engine's classifier on 48x48 grey faces, one call per face (as the engine runs it)."""
+    rows = frame.evaluate("async (faces) => { const out = []; for (const f of faces) out.push("
+                          "await window.ferEngine.classifyFace(Uint8Array.from(f))); return out; }",
+                          [face.reshape(-1).tolist() for face in faces])
+    return np.array(rows)
+
+
+@needs_chromium
+def test_the_browser_classifier_gives_the_servers_probabilities_on_fer2013_faces(engine, fer2013_path):
+    _, frame = engine
+    files = sorted((fer2013_path / "test").glob("*/*.jpg"))
+    picks = np.random.default_rng(0).choice(len(files), 200, replace=False)
+    faces = np.stack([cv2.imread(str(files[i]), cv2.IMREAD_GRAYSCALE) for i in picks])
+    assert faces.shape == (200, 48, 48)
+    expected = np.stack([r.probabilities[n] for r in EmotionRecognizer(BROWSER_MODEL).classify_crops(
+        list(faces), tta="none") for n in r.probabilities]).reshape(len(faces), -1)
+    got = browser_probabilities(frame, faces)
+    assert np.abs(got - expected).max() <= 0.02, np.abs(got - expected).max()
+    assert (got.argmax(1) == expected.argmax(1)).mean() >= 0.98
+
+
+@needs_chromium
+def test_the_browser_classifier_gives_the_servers_probabilities_on_a_real_face(engine, face_photo):
+    """The same check without FER2013: the astronaut's face at many crops and angles, as 48x48 grey."""
+    _, frame = engine
+    gray = cv2.cvtColor(face_photo, cv2.COLOR_RGB2GRAY)
+    faces = []
+    for i in range(40):
+        top, left, side = 20 + (i % 5) * 6, 110 + (i // 5) * 5, 200 + (i % 3) * 20
+        crop = gray[top : top + side, left : left + side]
+        turn = cv2.getRotationMatrix2D((side / 2, side / 2), (i % 9 - 4) * 4, 1.0)
+        faces.append(cv2.resize(cv2.warpAffine(crop, turn, (side, side)), (48, 48), interpolation=cv2.INTER_AREA))
+    faces = np.stack(faces)
+    results = EmotionRecognizer(BROWSER_MODEL).classify_crops(list(faces), tta="none")
+    expected = np.array([list(r.probabilities.values()) for r in results])
+    got = browser_probabilities(frame, faces)
+    assert np.abs(got - expected).max() <= 0.02, np.abs(got - expected).max()
+
+
+def iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w, h = min(ax + aw, bx + bw) - max(ax, bx), min(ay + ah, by + bh) - max(ay, by)
+    inter = max(0, w) * max(0, h)
+    return inter / (aw * ah + bw * bh - inter)
+
+
+def frames_with_faces(face_photo) -> list[np.ndarray]:
+    """RGB frames with faces: the project's moving-face test clip, a 2x2 group, and the photo itself."""
+    frames = [f[:, :, ::-1] for f in moving_face_frames(face_photo)]
+    group = np.full((480, 640, 3), 128, np.uint8)
+    face = cv2.resize(face_photo[30:250, 120:340], (150, 150))
+    for top, left in [(40, 130), (40, 330), (260, 130), (260, 330)]:
+        group[top : top + 150, left : left + 150] = face
+    return [*frames, group, cv2.resize(face_photo, (640, 640))]
+
+
+@needs_chromium
+def test_the_browser_finds_the_servers_boxes_and_labels_on_the_test_video(engine, face_photo):
+    _, frame = engine
+    recognizer = EmotionRecognizer(BROWSER_MODEL)
+    faces = matched = frames = agreeing = 0
+    for rgb in frames_with_faces(face_photo):
+        server = recognizer.analyze(rgb, detection_side=detection_side(*rgb.shape[:2]), tta="none")
+        browser = frame.evaluate("url => window.ferEngine.analyzeStill(url)", png_url(rgb))
+        faces += len(server)
+        for s in server:
+            box = (s.box.x, s.box.y, s.box.w, s.box.h)
+            matched += any(iou(box, b["box"]) >= 0.8 for b in browser)
+        frames += 1
+        labels = [recognizer.class_names[int(np.argmax(b["probs"]))] for b in browser]
+        agreeing += len(browser) == len(server) and labels == [s.label for s in server]
+    assert faces >= 29, faces
+    assert matched >= 0.95 * faces, f"{matched} of {faces} server boxes overlapped by a browser box (IoU >= 0.8)"
+    assert agreeing >= 0.95 * frames, f"labels agree on {agreeing} of {frames} frames"
+
+
+def canvas_pixels(frame) -> np.ndarray:
+    url = frame.evaluate("() => document.getElementById('view').toDataURL('image/png')")
+    data = np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8)
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[:, :, ::-1]
+
+
+@needs_chromium
+def test_the_camera_is_analysed_in_the_browser_and_its_rows_reach_the_timeline_and_csv(engine, tmp_path):
+    page, frame = engine
+    engine_ui = page.frame_locator(ENGINE_IFRAME)
+    engine_ui.get_by_role("button", name="Start").click()
+    engine_ui.get_by_text("the video stays on this device").wait_for()
+    page.get_by_text("Faces now").wait_for(timeout=60_000)  # a report reached Python and the panel drew it
+    time.sleep(2)
+    pixels = canvas_pixels(frame)
+    happy = (np.abs(pixels.astype(int) - HAPPY).max(axis=2) < 8).sum()  # the box and tag in happy's colour
+    assert happy > 500, happy
+    assert (pixels[:10, :40] == 0).all(axis=2).mean() > 0.5  # the fps tag: black in the top-left corner
+    engine_ui.get_by_role("button", name="Stop").click()
+    page.get_by_text("Session summary").wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the session (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert len(rows) >= 20, len(rows)
+    assert {row["face"] for row in rows} == {"1"}
+    assert sum(row["label"] == "happy" for row in rows) >= 0.9 * len(rows)
+
+
+@needs_chromium
+def test_a_blocked_camera_is_said_in_words(server, playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream"])  # no fake "allow": denied
+    try:
+        page = browser.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(f"{server}/live")
+        engine_ui = page.frame_locator(ENGINE_IFRAME)
+        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui.get_by_role("button", name="Start").click()
+        engine_ui.get_by_text(re.compile("camera was blocked")).wait_for()
+        page.get_by_text(re.compile("camera was blocked")).wait_for()  # and the page says it too
+    finally:
+        browser.close()
