@@ -4,16 +4,17 @@ import {faceCrop, grayAround, resizeGray} from './crop.js';
 
 const FACES_PER_FRAME = 6;  // about 25 ms of the live model on a laptop's CPU
 
-/** Raw probabilities for each box: new readings for up to FACES_PER_FRAME faces (all that have none yet). */
-export async function classifyFaces(classifier, image, boxes, previous, state) {
+/** Raw probabilities for each box: new readings for up to `budget` faces, and for every face that has
+ *  none yet (a face just found); the others keep their last reading. */
+export async function classifyFaces(classifier, image, boxes, previous, state, budget = FACES_PER_FRAME) {
   const probs = previous.slice();
   const missing = boxes.map((_, i) => i).filter((i) => !probs[i]);
   const order = [...missing];
-  for (let k = 0; k < boxes.length && order.length < Math.max(FACES_PER_FRAME, missing.length); k++) {
+  for (let k = 0; k < boxes.length && order.length < Math.max(budget, missing.length); k++) {
     const i = (state.cursor + k) % boxes.length;
     if (!order.includes(i)) order.push(i);
   }
-  state.cursor = boxes.length ? (state.cursor + FACES_PER_FRAME) % boxes.length : 0;
+  state.cursor = boxes.length ? (state.cursor + budget) % boxes.length : 0;
   for (const i of order) {
     const {gray, box} = grayAround(image, boxes[i]);
     const face = resizeGray(faceCrop(gray, box), classifier.size);

@@ -11,7 +11,8 @@ import {FaceTracker} from './tracker.js';
 const BASE = new URL('./', import.meta.url);
 const MAX_PROCESS_SIDE = 1280;  // a 4K camera is analysed and shown at this size: the faces stay large
 const DETECT_EVERY = 3;  // fer.settings.DEFAULTS.detect_every_n_frames
-const MAX_DETECT_EVERY = 12;  // a slow device skips detection frames before the rate drops
+const MAX_CLASSIFY_EVERY = 3;  // a slow device reads each face every few frames (smoothing carries it) ...
+const MAX_DETECT_EVERY = 12;  // ... and then finds faces less often, before the shown rate drops
 const SLOW_FPS = 15;
 const RECORDING_MAX_SECONDS = 120;  // as the server engine's recording
 
@@ -111,7 +112,7 @@ async function start() {
   await ui.video.play();
   run = {id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, frames: [], seq: 0,
          tracker: new FaceTracker(args.settings.smoothing), boxes: [], raw: [], sinceDetection: DETECT_EVERY,
-         detectEvery: DETECT_EVERY, cursor: 0, started: performance.now(), times: [], fps: 0, busy: false,
+         detectEvery: DETECT_EVERY, classifyEvery: 1, busyMs: 0, cursor: 0, started: performance.now(), times: [], fps: 0, busy: false,
          lastReport: performance.now(), recorder: null};
   acknowledged = 0;
   sent.run = run.id;
@@ -157,22 +158,33 @@ function startRecording() {
   run.recorder = recorder;
 }
 
+// Called for each camera frame the browser presents. A frame that arrives while the last one is still
+// being analysed is not dropped: it is analysed as soon as that one is done (the <video> holds the newest).
+// Called for each camera frame the browser presents. A frame that arrives while the last one is still
+// being analysed is not dropped: it is analysed as soon as that one is done (the <video> holds the newest).
 async function onFrame(now, meta) {
   const current = run;
   if (!current || !stream) return;
-  if (!current.busy) {
-    current.busy = true;
+  ui.video.requestVideoFrameCallback(onFrame);
+  if (current.busy) {
+    current.waiting = meta;
+    return;
+  }
+  current.busy = true;
+  let next = meta;
+  while (next && run === current) {
+    current.waiting = null;
     try {
-      await processFrame(current, meta);
+      await processFrame(current, next);
     } catch (err) {
       if (!current.errorShown) {
         current.errorShown = true;
         say(`Processing one frame failed (${err?.message ?? err}); the stream carries on.`, 'error');
       }
     }
-    current.busy = false;
+    next = current.waiting;
   }
-  if (run === current) ui.video.requestVideoFrameCallback(onFrame);
+  current.busy = false;
 }
 
 async function processFrame(current, meta) {
@@ -194,7 +206,6 @@ async function processFrame(current, meta) {
   }
   ctx.drawImage(ui.video, 0, 0, width, height);
   ctx.restore();
-  const image = ctx.getImageData(0, 0, width, height);
   current.tracker.smoothing = settings.smoothing;
   if (current.sinceDetection >= current.detectEvery) {
     current.boxes = await findFaces(ui.canvas, settings.min_confidence);
@@ -204,7 +215,11 @@ async function processFrame(current, meta) {
     current.sinceDetection += 1;
   }
   const model = classifier;
-  current.raw = await classifyFaces(model, image, current.boxes, current.raw, current);
+  const reading = current.seq % current.classifyEvery === 0;  // else the faces keep their last reading
+  if (reading || current.raw.some((p) => !p)) {
+    const image = ctx.getImageData(0, 0, width, height);
+    current.raw = await classifyFaces(model, image, current.boxes, current.raw, current, reading ? undefined : 0);
+  }
   const tracked = current.tracker.update(current.boxes.map((box, i) => ({box, probs: current.raw[i]})));
   const names = model.model.class_names;
   const faces = tracked.map(({id, box, probs}) => {
@@ -217,6 +232,7 @@ async function processFrame(current, meta) {
   const shownAt = performance.now();
   window.__ferFrameShown?.(ui.canvas, meta, shownAt);  // benchmarks read frames here; nothing in the app sets it
   current.seq += 1;
+  current.busyMs += shownAt - started;
   current.frames.push({seq: current.seq, t: (shownAt - current.started) / 1000, fps, ms: shownAt - started,
                        model: model.model.file,
                        faces: faces.map((f) => [f.id, f.box.x, f.box.y, f.box.w, f.box.h, f.box.score, ...f.probs])});
@@ -261,12 +277,22 @@ function tick(current) {
   return current.fps;
 }
 
-// A slow device: detect less often (the boxes in between are the last ones found) before the shown rate
-// drops below SLOW_FPS; say so when it does anyway.
+// A slow (or shared) device: first read each face every second, then third frame, then detect less often (the boxes
+// in between are the last ones found), before the shown rate drops below the camera's; say so when it
+// falls under SLOW_FPS anyway. Back to full work when the rate holds with time to spare.
 function adapt(current, fps) {
-  if (performance.now() - current.started < 3000 || current.seq % 15) return;
-  if (fps < 20 && current.detectEvery < MAX_DETECT_EVERY) current.detectEvery += 1;
-  else if (fps >= 27 && current.detectEvery > DETECT_EVERY) current.detectEvery -= 1;
+  if (current.seq % 15) return;
+  const busy = current.busyMs / Math.max(1, performance.now() - (current.adaptedAt ?? current.started));
+  current.busyMs = 0;
+  current.adaptedAt = performance.now();
+  if (performance.now() - current.started < 3000) return;
+  if (fps < 26) {
+    if (current.classifyEvery < MAX_CLASSIFY_EVERY) current.classifyEvery += 1;
+    else if (current.detectEvery < MAX_DETECT_EVERY) current.detectEvery += 1;
+  } else if (fps >= 28 && busy < 0.35) {
+    if (current.detectEvery > DETECT_EVERY) current.detectEvery -= 1;
+    else if (current.classifyEvery > 1) current.classifyEvery -= 1;
+  }
   const slow = fps < SLOW_FPS;
   if (slow !== !!current.slowShown) {
     current.slowShown = slow;
