@@ -12,13 +12,15 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
 
-from app_harness.browser import CHROMIUM, launch_chromium, streamlit_server, write_camera_video
+from app_harness.browser import CHROMIUM, launch_chromium, start_button, streamlit_server, write_camera_video
 from app_pages.browser_live.build import STATIC
 from fer.recognizer import EmotionRecognizer
 from fer.video import detection_side
@@ -181,6 +183,7 @@ def canvas_pixels(frame) -> np.ndarray:
 def test_the_camera_is_analysed_in_the_browser_and_its_rows_reach_the_timeline_and_csv(engine, tmp_path):
     page, frame = engine
     engine_ui = page.frame_locator(ENGINE_IFRAME)
+    page.get_by_text("Record the annotated video").click()  # from this Start on, recorded in the browser
     engine_ui.get_by_role("button", name="Start").click()
     engine_ui.get_by_text("the video stays on this device").wait_for()
     page.get_by_text("Faces now").wait_for(timeout=60_000)  # a report reached Python and the panel drew it
@@ -193,10 +196,20 @@ def test_the_camera_is_analysed_in_the_browser_and_its_rows_reach_the_timeline_a
     page.get_by_text("Session summary").wait_for()
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the session (CSV)").click()
-    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    csv_path = download.value.path()
+    rows = list(csv.DictReader(io.StringIO(Path(csv_path).read_text())))
     assert len(rows) >= 20, len(rows)
     assert {row["face"] for row in rows} == {"1"}
     assert sum(row["label"] == "happy" for row in rows) >= 0.9 * len(rows)
+    with page.expect_download() as download:  # the clip never left the browser: it zips it with the timeline
+        engine_ui.get_by_role("button", name="Download the clip and the timeline (ZIP)").click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert sorted(archive.namelist()) == ["live_session.csv", "live_session.webm"]
+        assert archive.read("live_session.csv").decode().splitlines()[1:] == Path(csv_path).read_text().splitlines()[1:]
+        clip = archive.read("live_session.webm")
+    with av.open(io.BytesIO(clip)) as container:
+        decoded = sum(1 for _ in container.decode(video=0))
+    assert decoded >= 20, decoded
 
 
 @needs_chromium
@@ -212,5 +225,31 @@ def test_a_blocked_camera_is_said_in_words(server, playwright):
         engine_ui.get_by_role("button", name="Start").click()
         engine_ui.get_by_text(re.compile("camera was blocked")).wait_for()
         page.get_by_text(re.compile("camera was blocked")).wait_for()  # and the page says it too
+    finally:
+        browser.close()
+
+
+@needs_chromium
+def test_a_server_stream_that_cannot_connect_offers_the_browser_engine(playwright, camera_video, tmp_path):
+    """Media only through a TURN server that is not there: WebRTC never connects, as on a network that
+    needs TURN. After about 10 s the page says so, and one click moves to the browser engine."""
+    nowhere = '[{"urls": "turn:127.0.0.1:9", "username": "u", "credential": "p"}]'
+    env = {"ICE_SERVERS": nowhere, "ICE_TRANSPORT_POLICY": "relay"}
+    browser = launch_chromium(playwright, camera_video)
+    try:
+        with streamlit_server(None, tmp_path / "server.log", extra_env=env) as (url, _pid):
+            page = browser.new_page()
+            page.set_default_timeout(90_000)
+            page.goto(f"{url}/live?engine=server")
+            start_button(page).click()
+            started = time.monotonic()
+            page.get_by_text("has not connected to the server").wait_for(timeout=40_000)
+            assert time.monotonic() - started >= 9
+            page.get_by_role("button", name="Analyse the video in this browser").click()
+            engine_ui = page.frame_locator(ENGINE_IFRAME)
+            engine_ui.get_by_text("Ready").wait_for()
+            engine_ui.get_by_role("button", name="Start").click()
+            engine_ui.get_by_text("the video stays on this device").wait_for()
+            page.get_by_text("Faces now").wait_for(timeout=60_000)
     finally:
         browser.close()

@@ -42,6 +42,7 @@ class BrowserSession:
         self.last_seq = 0
         self.timeline = Timeline(class_names)
         self.playing = False
+        self.recorded = False  # the stream was recorded (in the browser, which keeps the clip)
         self.accelerator: str | None = None
 
     def acknowledged(self) -> dict:
@@ -55,6 +56,7 @@ class BrowserSession:
         if run and run != self.run:
             self.run, self.last_seq, self.timeline = run, 0, Timeline(self.class_names)
         self.playing = report.get("state") == "playing"
+        self.recorded = bool(report.get("recorded"))
         self.accelerator = report.get("accelerator") or self.accelerator
         added = 0
         for frame in report.get("frames") or []:

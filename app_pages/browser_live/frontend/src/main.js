@@ -1,6 +1,7 @@
 // The Live page's browser engine: the camera, YuNet and the shipped live model all run in this page;
 // no video leaves the browser. Per-frame face records go to the Python page in batches, where they feed
 // the same timeline, charts and CSV as the server engine's.
+import {zipSync} from 'fflate';
 import {classifyFaces} from './faces.js';
 import {loadClassifier} from './classifier.js';
 import {detectionSide, loadDetector, readingOrder, toFramePixels} from './detector.js';
@@ -35,6 +36,7 @@ let stream = null;
 let run = null;  // the current stream's state
 let sent = {run: null, seq: 0};
 let acknowledged = 0;
+let recording = null;  // the last stream's annotated clip: {blob, full}, kept in this browser only
 
 function say(text, kind = 'info') {
   ui.status.textContent = text;
@@ -137,25 +139,63 @@ function stop() {
   report();  // the last frames, then "stopped"
   run = null;
   setValue({run: finished.id, state: 'stopped', frames: finished.frames.filter((f) => f.seq > acknowledged),
-            fps: 0, accelerator: classifier?.accelerator ?? null});
+            fps: 0, accelerator: classifier?.accelerator ?? null, recorded: !!finished.recorder});
 }
 
+// The annotated canvas, recorded in this browser (never sent anywhere) for up to RECORDING_MAX_SECONDS;
+// after Stop it is offered alone (WebM) and, once the page sends the timeline, with it in one ZIP.
 function startRecording() {
+  recording = null;
   if (typeof MediaRecorder === 'undefined') return;
-  const recorder = new MediaRecorder(ui.canvas.captureStream(30), {mimeType: 'video/webm'});
+  const recorder = new MediaRecorder(ui.canvas.captureStream(30), {mimeType: 'video/webm',
+                                                                   videoBitsPerSecond: 1_000_000});
   const chunks = [];
+  let full = false;
   recorder.ondataavailable = (e) => e.data.size && chunks.push(e.data);
   recorder.onstop = () => {
-    const link = document.createElement('a');
-    link.href = URL.createObjectURL(new Blob(chunks, {type: 'video/webm'}));
-    link.download = 'live_session.webm';
-    link.textContent = 'Download the recorded clip (WebM)';
-    ui.clip.replaceChildren(link);
-    resize();
+    recording = {blob: new Blob(chunks, {type: 'video/webm'}), full};
+    showDownloads();
   };
   recorder.start(1000);
-  setTimeout(() => recorder.state === 'recording' && recorder.stop(), RECORDING_MAX_SECONDS * 1000);
+  setTimeout(() => {
+    if (recorder.state === 'recording') {
+      full = true;
+      recorder.stop();
+    }
+  }, RECORDING_MAX_SECONDS * 1000);
   run.recorder = recorder;
+}
+
+function download(blob, name) {
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}
+
+function showDownloads() {
+  if (!recording || run) return;
+  const buttons = [];
+  const clip = document.createElement('button');
+  clip.textContent = 'Download the clip (WebM)';
+  clip.onclick = () => download(recording.blob, 'live_session.webm');
+  buttons.push(clip);
+  const csv = args?.timeline_csv;
+  if (csv) {
+    const both = document.createElement('button');
+    both.textContent = 'Download the clip and the timeline (ZIP)';
+    both.onclick = async () => {
+      const video = new Uint8Array(await recording.blob.arrayBuffer());
+      const archive = zipSync({'live_session.webm': [video, {level: 0}],  // WebM is compressed already
+                               'live_session.csv': new TextEncoder().encode(csv)});
+      download(new Blob([archive], {type: 'application/zip'}), 'live_session.zip');
+    };
+    buttons.push(both);
+  }
+  if (recording.full) buttons.push(Object.assign(document.createElement('span'), {textContent: 'The first two minutes were kept.'}));
+  ui.clip.replaceChildren(...buttons);
+  resize();
 }
 
 // Called for each camera frame the browser presents. A frame that arrives while the last one is still
@@ -318,6 +358,7 @@ connect((newArgs) => {
   args = newArgs;
   acknowledged = Math.max(acknowledged, newArgs.acknowledged?.run === sent.run ? newArgs.acknowledged.seq : 0);
   if (run) run.frames = run.frames.filter((f) => f.seq > acknowledged);
+  showDownloads();
   if (modelChanged && run) ensureModels().catch((err) => say(`The new model could not be loaded (${err.message}); the last one carries on.`, 'error'));
   if (!detector && !loadingModel) {  // warm up before Start, so the first frame is analysed at once
     ensureModels().then(() => !run && say('Ready: press Start and allow the camera.'))
