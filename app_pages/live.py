@@ -45,6 +45,10 @@ def use_browser_engine() -> None:
     st.session_state.live_engine = IN_BROWSER
 
 
+def use_server_engine() -> None:
+    st.session_state.live_engine = ON_SERVER
+
+
 def timeline_panel(timeline: Timeline, class_names: tuple[str, ...]) -> None:
     """While a stream plays: the rate, the faces in view and their charts over the last minute."""
     table = timeline_table(timeline, TIMELINE_SECONDS)
@@ -109,9 +113,9 @@ def browser_section(selected: Path, settings: VideoSettings, record: bool) -> No
         if report and report.get("error") == "camera":
             st.error(report.get("message") or "The camera could not be opened.")
         elif report and report.get("error") == "runtime":
-            st.error("This browser could not run the in-browser engine.")
-            st.button(f"Analyse the video {ON_SERVER} instead", on_click=lambda: st.session_state.update(
-                live_engine=ON_SERVER))
+            st.error(report.get("message") or "This browser could not run the in-browser engine.")
+            if st.button(f"Analyse the video {ON_SERVER} instead", on_click=use_server_engine):
+                st.rerun(scope="app")
         if session.playing:
             timeline_panel(session.timeline, class_names)
         if was_playing != session.playing:

@@ -253,3 +253,105 @@ def test_a_server_stream_that_cannot_connect_offers_the_browser_engine(playwrigh
             page.get_by_text("Faces now").wait_for(timeout=60_000)
     finally:
         browser.close()
+
+
+@needs_chromium
+def test_webassembly_that_does_not_load_is_said_and_the_server_engine_offered(server, chromium):
+    context = chromium.new_context()
+    context.route("**/*.wasm", lambda route: route.abort())  # as a proxy or policy that blocks WebAssembly
+    try:
+        page = context.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(f"{server}/live")
+        page.frame_locator(ENGINE_IFRAME).get_by_text("could not start").wait_for()
+        page.get_by_text("could not start").wait_for()  # the page says it too ...
+        page.get_by_role("button", name="Analyse the video on the server instead").click()  # ... and offers
+        start_button(page).wait_for()  # streamlit-webrtc's START: the server engine
+    finally:
+        context.close()
+
+
+@needs_chromium
+def test_no_camera_is_said_in_words(server, playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream"])  # allowed, but no device
+    try:
+        page = browser.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(f"{server}/live")
+        engine_ui = page.frame_locator(ENGINE_IFRAME)
+        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui.get_by_role("button", name="Start").click()
+        engine_ui.get_by_text(re.compile("No camera was found")).wait_for()
+    finally:
+        browser.close()
+
+
+def reported_frames(page) -> int:
+    text = page.get_by_test_id("stMetric").filter(has_text="Frames analysed").inner_text()
+    return int(text.split()[-1].replace(",", ""))
+
+
+@needs_chromium
+def test_another_model_mid_stream_keeps_the_stream_and_its_timeline(server, chromium):
+    page = chromium.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        page.goto(f"{server}/live")
+        engine_ui = page.frame_locator(ENGINE_IFRAME)
+        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui.get_by_role("button", name="Start").click()
+        page.get_by_text("Faces now").wait_for()
+        before = reported_frames(page)
+        page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").click()
+        page.get_by_role("option", name="fer2013_vgg32.tflite").click()
+        frame = next(f for f in page.frames if "browser_live" in f.url)
+        frame.wait_for_function("() => window.ferEngine?.modelFile === 'fer2013_vgg32.b1.tflite'")
+        time.sleep(5)
+        assert engine_ui.get_by_role("button", name="Stop").is_visible()  # the same stream goes on
+        assert reported_frames(page) > before + 30  # and the same timeline grows
+    finally:
+        page.close()
+
+
+@needs_chromium
+def test_a_slow_device_says_its_rate_and_keeps_going(server, chromium):
+    page = chromium.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        page.goto(f"{server}/live")
+        engine_ui = page.frame_locator(ENGINE_IFRAME)
+        engine_ui.get_by_text("Ready").wait_for()
+        page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": 12})
+        engine_ui.get_by_role("button", name="Start").click()
+        engine_ui.get_by_text(re.compile(r"This device analyses \d+ frames a second")).wait_for(timeout=60_000)
+        page.get_by_text("Faces now").wait_for()
+    finally:
+        page.close()
+
+
+@needs_chromium
+def test_a_4k_camera_is_analysed_at_a_bounded_size(server, playwright, face_photo, tmp_path):
+    video = tmp_path / "4k.mjpeg"
+    face = cv2.resize(face_photo[30:250, 120:340], (800, 800))
+    with video.open("wb") as handle:
+        for i in range(30):
+            frame = np.full((2160, 3840, 3), 128, np.uint8)
+            frame[600:1400, 1400 + 10 * i : 2200 + 10 * i] = face
+            handle.write(cv2.imencode(".jpg", frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
+    browser = launch_chromium(playwright, video)
+    try:
+        page = browser.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(f"{server}/live")
+        engine_ui = page.frame_locator(ENGINE_IFRAME)
+        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui.get_by_role("button", name="Start").click()
+        page.get_by_text("Faces now").wait_for()
+        frame = next(f for f in page.frames if "browser_live" in f.url)
+        camera = frame.evaluate("() => [document.getElementById('camera').videoWidth, "
+                                "document.getElementById('view').width]")
+        assert camera[1] <= 1280, camera  # the page asks for 640 px; a camera that sends more is shrunk to 1280
+        assert reported_frames(page) > 0
+    finally:
+        browser.close()

@@ -61,7 +61,10 @@ async function ensureModels() {
   const wanted = args.model.file;
   if (classifier?.model.file === wanted) return;
   if (loadingModel?.file === wanted) return loadingModel.promise;
-  const promise = loadClassifier(BASE, args.model).then((loaded) => {  // the old model runs until this one is ready
+  const promise = loadClassifier(BASE, args.model).catch((err) => {
+    loadingModel = null;  // the next Start tries again
+    throw err;
+  }).then((loaded) => {  // the old model runs until this one is ready
     const old = classifier;
     classifier = loaded;
     old?.delete();
@@ -72,6 +75,16 @@ async function ensureModels() {
   });
   loadingModel = {file: wanted, promise};
   return promise;
+}
+
+// The runtimes or models did not load (WebAssembly turned off or blocked, a file that did not arrive):
+// said here, and reported to the page, which offers the server engine.
+function runtimeFailed(err) {
+  const text = typeof WebAssembly === 'undefined'
+    ? 'This browser has WebAssembly turned off, which the in-browser engine needs.'
+    : `The in-browser engine could not start (${err?.message ?? err}).`;
+  say(`${text} Choose "on the server" above to analyse the video there.`, 'error');
+  report({error: 'runtime', message: text});
 }
 
 function cameraProblem(err) {
@@ -94,11 +107,7 @@ async function start() {
     await ensureModels();
   } catch (err) {
     ui.button.disabled = false;
-    const text = typeof WebAssembly === 'undefined'
-      ? 'This browser has WebAssembly turned off, which the in-browser engine needs.'
-      : `The in-browser engine could not start (${err?.message ?? err}).`;
-    say(`${text} Choose "on the server" above to analyse the video there.`, 'error');
-    report({error: 'runtime'});
+    runtimeFailed(err);
     return;
   }
   try {
@@ -361,8 +370,7 @@ connect((newArgs) => {
   showDownloads();
   if (modelChanged && run) ensureModels().catch((err) => say(`The new model could not be loaded (${err.message}); the last one carries on.`, 'error'));
   if (!detector && !loadingModel) {  // warm up before Start, so the first frame is analysed at once
-    ensureModels().then(() => !run && say('Ready: press Start and allow the camera.'))
-      .catch((err) => say(`The in-browser engine could not start (${err?.message ?? err}). Choose "on the server" above.`, 'error'));
+    ensureModels().then(() => !run && say('Ready: press Start and allow the camera.')).catch(runtimeFailed);
   }
   resize();
 });
