@@ -355,3 +355,77 @@ def test_a_4k_camera_is_analysed_at_a_bounded_size(server, playwright, face_phot
         assert reported_frames(page) > 0
     finally:
         browser.close()
+
+
+@needs_chromium
+def test_many_faces_are_each_found_numbered_and_read(server, playwright, face_photo, tmp_path):
+    """Twelve faces in view: each keeps its own number and gets readings (a few are re-read per frame, in
+    turn), and every one reaches the timeline and the CSV."""
+    video = tmp_path / "crowd.mjpeg"
+    face = cv2.resize(face_photo[30:250, 120:340], (120, 120))
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    for row in range(3):
+        for column in range(4):
+            top, left = 20 + 155 * row, 15 + 155 * column
+            frame[top : top + 120, left : left + 120] = face
+    encoded = cv2.imencode(".jpg", frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    video.write_bytes(encoded * 60)
+    browser = launch_chromium(playwright, video)
+    try:
+        page = browser.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(f"{server}/live")
+        engine_ui = page.frame_locator(ENGINE_IFRAME)
+        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui.get_by_role("button", name="Start").click()
+        page.get_by_test_id("stMetric").filter(has_text="Faces now").filter(has_text="12").wait_for(timeout=60_000)
+        time.sleep(3)
+        engine_ui.get_by_role("button", name="Stop").click()
+        page.get_by_text("Session summary").wait_for()
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download the session (CSV)").click()
+        rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+        numbers = {row["face"] for row in rows}
+        assert numbers == {str(n) for n in range(1, 13)}, numbers  # numbered once each, in reading order
+        by_face = {n: [row for row in rows if row["face"] == n] for n in numbers}
+        assert min(len(face_rows) for face_rows in by_face.values()) >= 20
+        assert all(row["label"] == "happy" for row in rows[-12:]), rows[-12:]  # the same face twelve times
+    finally:
+        browser.close()
+
+
+HIDE_TAB = """(hidden) => {
+  Object.defineProperty(document, 'hidden', {value: hidden, configurable: true});
+  Object.defineProperty(document, 'visibilityState', {value: hidden ? 'hidden' : 'visible', configurable: true});
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+@needs_chromium
+def test_a_hidden_and_frozen_tab_says_so_and_carries_on_when_back(server, chromium):
+    """Headless Chromium never hides a tab, so the test does what a hidden background tab goes through:
+    the visibilitychange event, then the page frozen (no script runs, as Chrome freezes background
+    tabs), then active and visible again."""
+    page = chromium.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        page.goto(f"{server}/live")
+        engine_ui = page.frame_locator(ENGINE_IFRAME)
+        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui.get_by_role("button", name="Start").click()
+        page.get_by_text("Faces now").wait_for()
+        frame = next(f for f in page.frames if "browser_live" in f.url)
+        frame.evaluate(HIDE_TAB, True)
+        engine_ui.get_by_text("Paused while this tab is hidden").wait_for()
+        lifecycle = page.context.new_cdp_session(page)
+        lifecycle.send("Page.setWebLifecycleState", {"state": "frozen"})
+        time.sleep(3)
+        lifecycle.send("Page.setWebLifecycleState", {"state": "active"})
+        frame.evaluate(HIDE_TAB, False)
+        engine_ui.get_by_text("the video stays on this device").wait_for()
+        before = reported_frames(page)
+        time.sleep(5)
+        assert engine_ui.get_by_role("button", name="Stop").is_visible()
+        assert reported_frames(page) > before + 30  # the same stream goes on, and its frames reach the page
+    finally:
+        page.close()
