@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -87,6 +88,22 @@ def engine(server, chromium):
     frame = next(f for f in page.frames if "browser_live" in f.url)
     yield page, frame
     page.close()
+
+
+@needs_chromium
+def test_the_app_serves_the_engine_and_its_webassembly_with_their_types(engine):
+    """Every asset comes from the app itself (no CDN), and .wasm as application/wasm."""
+    _, frame = engine
+    base = frame.url.split("index.html")[0]
+    for name, wanted in [("engine.js", "javascript"), ("runtime/litert_wasm_internal.wasm", "application/wasm"),
+                         ("runtime/ort-wasm-simd-threaded.wasm", "application/wasm"),
+                         ("runtime/ort-wasm-simd-threaded.mjs", "javascript"),
+                         ("models/yunet_s_dynamic.onnx", ""), ("models/ferplus_vgg48.b1.int8.tflite", "")]:
+        with urllib.request.urlopen(base + name, timeout=30) as response:
+            assert response.status == 200, name
+            assert wanted in response.headers["Content-Type"], (name, response.headers["Content-Type"])
+    loaded = frame.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
+    assert loaded and all(url.startswith(base.split("/component/")[0]) for url in loaded), loaded
 
 
 def png_url(rgb: np.ndarray) -> str:

@@ -10,6 +10,7 @@ assets only from a pip-installed package, which a Community Cloud deploy of this
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 import streamlit.components.v1 as components
@@ -18,6 +19,10 @@ from app_pages.browser_live.session import BrowserSession, browser_models, model
 from app_pages.timeline_views import timeline_csv
 
 STATIC = Path(__file__).resolve().parent / "static"
+# Streamlit serves component files with the type `mimetypes` guesses, and fixes .js and .mjs itself but not
+# .wasm, which a machine's own table (/etc/mime.types, the Windows registry) can map to something else:
+# browsers compile WebAssembly as it streams in only when it comes as application/wasm.
+mimetypes.add_type("application/wasm", ".wasm")
 _engine = components.declare_component("browser_live", path=str(STATIC))
 
 
