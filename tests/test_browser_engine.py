@@ -91,19 +91,24 @@ def engine(server, chromium):
 
 
 @needs_chromium
-def test_the_app_serves_the_engine_and_its_webassembly_with_their_types(engine):
-    """Every asset comes from the app itself (no CDN), and .wasm as application/wasm."""
+def test_the_app_serves_the_engine_and_its_webassembly_itself(engine):
+    """Every asset comes from the app (no CDN); the gzipped runtimes arrive as the gzip files they are,
+    not unpacked on the way by a Content-Encoding, since the engine unpacks them itself."""
     _, frame = engine
     base = frame.url.split("index.html")[0]
-    for name, wanted in [("engine.js", "javascript"), ("runtime/litert_wasm_internal.wasm", "application/wasm"),
-                         ("runtime/ort-wasm-simd-threaded.wasm", "application/wasm"),
-                         ("runtime/ort-wasm-simd-threaded.mjs", "javascript"),
-                         ("models/yunet_s_dynamic.onnx", ""), ("models/ferplus_vgg48.b1.int8.tflite", "")]:
-        with urllib.request.urlopen(base + name, timeout=30) as response:
+    for name in ["engine.js", "runtime/litert_wasm_internal.js", "runtime/litert_wasm_internal.wasm.gz",
+                 "runtime/litert_wasm_compat_internal.wasm.gz", "runtime/ort-wasm-simd-threaded.wasm.gz",
+                 "models/yunet_s_dynamic.onnx", "models/ferplus_vgg48.b1.int8.tflite"]:
+        request = urllib.request.Request(base + name, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200, name
-            assert wanted in response.headers["Content-Type"], (name, response.headers["Content-Type"])
+            body = response.read()
+            if name.endswith(".gz"):
+                assert response.headers.get("Content-Encoding") is None, name
+                assert body == (STATIC / name).read_bytes(), name
     loaded = frame.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
-    assert loaded and all(url.startswith(base.split("/component/")[0]) for url in loaded), loaded
+    assert any(url.endswith(".wasm.gz") for url in loaded), loaded
+    assert all(url.startswith(base.split("/component/")[0]) for url in loaded), loaded
 
 
 def png_url(rgb: np.ndarray) -> str:
@@ -272,18 +277,56 @@ def test_a_server_stream_that_cannot_connect_offers_the_browser_engine(playwrigh
         browser.close()
 
 
+@pytest.mark.parametrize("how", ["blocked", "turned off"])
 @needs_chromium
-def test_webassembly_that_does_not_load_is_said_and_the_server_engine_offered(server, chromium):
+def test_webassembly_that_does_not_load_is_said_and_the_server_engine_offered(server, chromium, how):
     context = chromium.new_context()
-    context.route("**/*.wasm", lambda route: route.abort())  # as a proxy or policy that blocks WebAssembly
+    if how == "blocked":  # as a proxy or policy that blocks the runtimes' downloads
+        context.route("**/runtime/*.wasm.gz", lambda route: route.abort())
+    else:  # as a browser with WebAssembly turned off (Safari's Lockdown Mode, JIT-less policies)
+        context.add_init_script("delete globalThis.WebAssembly")
     try:
         page = context.new_page()
         page.set_default_timeout(90_000)
         page.goto(f"{server}/live")
-        page.frame_locator(ENGINE_IFRAME).get_by_text("could not start").wait_for()
-        page.get_by_text("could not start").wait_for()  # the page says it too ...
+        said = "turned off" if how == "turned off" else "could not start"
+        page.frame_locator(ENGINE_IFRAME).get_by_text(said).wait_for()
+        page.get_by_text(said).wait_for()  # the page says it too ...
         page.get_by_role("button", name="Analyse the video on the server instead").click()  # ... and offers
         start_button(page).wait_for()  # streamlit-webrtc's START: the server engine
+    finally:
+        context.close()
+
+
+# Makes this Chromium answer as a browser without relaxed WebAssembly SIMD (Safari, older Firefox): the
+# feature probe LiteRT.js compiles (a module using a relaxed SIMD opcode, 0xfd 0x80 0x02 or later) fails.
+NO_RELAXED_SIMD = """(() => {
+  const instantiate = WebAssembly.instantiate;
+  const relaxed = (bytes) => bytes instanceof Uint8Array && bytes.length < 64 &&
+    bytes.some((b, i) => b === 253 && bytes[i + 2] === 2 && bytes[i + 1] >= 128);
+  WebAssembly.instantiate = function (bytes, ...rest) {
+    if (relaxed(bytes)) return Promise.reject(new WebAssembly.CompileError('relaxed SIMD is not supported'));
+    return instantiate.call(this, bytes, ...rest);
+  };
+})();"""
+
+
+@needs_chromium
+def test_a_browser_without_relaxed_simd_runs_the_compatible_build(server, chromium):
+    context = chromium.new_context()
+    context.add_init_script(NO_RELAXED_SIMD)
+    runtimes = []
+    context.on("request", lambda request: runtimes.append(request.url.rsplit("/", 1)[-1])
+               if "/runtime/litert" in request.url else None)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(f"{server}/live")
+        engine_ui = page.frame_locator(ENGINE_IFRAME)
+        engine_ui.get_by_text("Ready").wait_for()
+        assert sorted(runtimes) == ["litert_wasm_compat_internal.js", "litert_wasm_compat_internal.wasm.gz"]
+        engine_ui.get_by_role("button", name="Start").click()
+        page.get_by_text("Faces now").wait_for()  # faces found and read with that build
     finally:
         context.close()
 

@@ -2,15 +2,15 @@
 model in the visitor's browser (frontend/src), and the Python end that turns its face records into the
 same `Timeline` the server engine fills.
 
-The component is declared with `components.v1.declare_component(path=static/)`: Streamlit serves that
-folder itself (the engine, its WebAssembly runtimes as `application/wasm`, the models), so nothing comes
-from a CDN and a deploy from `requirements.txt` works as is. Streamlit's newer components API (v2) serves
-assets only from a pip-installed package, which a Community Cloud deploy of this repository is not.
+The component is declared with `components.v1.declare_component(path=static/)`: Streamlit serves that folder
+itself (the engine, its WebAssembly runtimes, gzipped and unpacked in the browser, so that no machine's MIME
+table decides how they load, and the models), so nothing comes from a CDN and a deploy from
+`requirements.txt` works as is. Streamlit's newer components API (v2) serves assets only from a
+pip-installed package, which a Community Cloud deploy of this repository is not.
 """
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import Path
 
 import streamlit.components.v1 as components
@@ -19,10 +19,6 @@ from app_pages.browser_live.session import BrowserSession, browser_models, model
 from app_pages.timeline_views import timeline_csv
 
 STATIC = Path(__file__).resolve().parent / "static"
-# Streamlit serves component files with the type `mimetypes` guesses, and fixes .js and .mjs itself but not
-# .wasm, which a machine's own table (/etc/mime.types, the Windows registry) can map to something else:
-# browsers compile WebAssembly as it streams in only when it comes as application/wasm.
-mimetypes.add_type("application/wasm", ".wasm")
 _engine = components.declare_component("browser_live", path=str(STATIC))
 
 

@@ -3,9 +3,10 @@
 // which also makes the detector's copy. The output is committed, so users and Streamlit Community Cloud
 // never need node.
 import {build} from 'esbuild';
-import {copyFileSync, mkdirSync} from 'node:fs';
+import {copyFileSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {resolve} from 'node:path';
 import {pathToFileURL} from 'node:url';
+import {gzipSync} from 'node:zlib';
 
 const STATIC = process.argv[2] ? pathToFileURL(resolve(process.argv[2]) + '/') : new URL('../static/', import.meta.url);
 const RUNTIME = new URL('runtime/', STATIC);
@@ -22,14 +23,15 @@ await build({
   logLevel: 'warning',
 });
 
-// The WebAssembly runtimes, served beside the engine: LiteRT's plain CPU build and its build for browsers
-// without relaxed SIMD, and onnxruntime-web's single-file CPU build.
-const runtimes = [
-  ['node_modules/@litertjs/core/wasm/', 'litert_wasm_internal.js'],
-  ['node_modules/@litertjs/core/wasm/', 'litert_wasm_internal.wasm'],
-  ['node_modules/@litertjs/core/wasm/', 'litert_wasm_compat_internal.js'],
-  ['node_modules/@litertjs/core/wasm/', 'litert_wasm_compat_internal.wasm'],
-  ['node_modules/onnxruntime-web/dist/', 'ort-wasm-simd-threaded.mjs'],
-  ['node_modules/onnxruntime-web/dist/', 'ort-wasm-simd-threaded.wasm'],
-];
-for (const [folder, name] of runtimes) copyFileSync(folder + name, new URL(name, RUNTIME));
+// The WebAssembly runtimes, served beside the engine, gzipped (src/gzipped.js unpacks them): LiteRT's
+// plain CPU build and its glue, its build for browsers without relaxed SIMD, and onnxruntime-web's
+// single-threaded CPU build, whose glue code is in the bundle.
+const LITERT = 'node_modules/@litertjs/core/wasm/', ORT = 'node_modules/onnxruntime-web/dist/';
+for (const name of ['litert_wasm_internal.js', 'litert_wasm_compat_internal.js']) {
+  copyFileSync(LITERT + name, new URL(name, RUNTIME));
+}
+const gzipped = [[LITERT, 'litert_wasm_internal.wasm'], [LITERT, 'litert_wasm_compat_internal.wasm'],
+                 [ORT, 'ort-wasm-simd-threaded.wasm']];
+for (const [folder, name] of gzipped) {
+  writeFileSync(new URL(`${name}.gz`, RUNTIME), gzipSync(readFileSync(folder + name), {level: 9}));
+}

@@ -1,13 +1,25 @@
 // The shipped live model in LiteRT.js: a copy with its batch fixed at one face (LiteRT.js refuses an
 // open batch), made by `python -m training.export_litert ... --batch-size 1`, and the same correction of
 // its probabilities that fer.model_file.PriorCorrection applies.
-import {loadAndCompile, loadLiteRt, Tensor} from '@litertjs/core';
+import {loadAndCompile, loadLiteRt, supportsFeature, Tensor} from '@litertjs/core';
+import {fetchGzipped} from './gzipped.js';
 
 let runtime = null;
 
 async function litert(baseUrl) {
-  runtime ??= loadLiteRt(new URL('runtime/', baseUrl).href);  // once per page: it is a process-wide runtime
-  return runtime;
+  runtime ??= startLiteRt(new URL('runtime/', baseUrl)).catch((err) => {
+    runtime = null;  // the next Start tries again
+    throw err;
+  });
+  return runtime;  // once per page: it is a process-wide runtime
+}
+
+async function startLiteRt(folder) {
+  // The build LiteRT.js itself would pick: relaxed SIMD where the browser has it, the compatible one
+  // elsewhere. Its WebAssembly is handed over unpacked (Emscripten's Module.wasmBinary), not fetched.
+  const name = await supportsFeature('relaxedSimd') ? 'litert_wasm_internal' : 'litert_wasm_compat_internal';
+  self.Module = {wasmBinary: await fetchGzipped(new URL(`${name}.wasm.gz`, folder))};
+  return loadLiteRt(new URL(`${name}.js`, folder).href);
 }
 
 async function acceleratorFor() {

@@ -2,6 +2,7 @@
 // cv2.FaceDetectorYN decodes it: the same weights, input (BGR, 0-255, padded to a multiple of 32),
 // scores (sqrt(cls * obj)), boxes, landmarks and non-maximum suppression.
 import * as ort from 'onnxruntime-web/wasm';
+import {fetchGzipped} from './gzipped.js';
 
 const STRIDES = [8, 16, 32];
 const NMS_THRESHOLD = 0.3;  // fer.detection.NMS_THRESHOLD
@@ -9,7 +10,8 @@ export const MAX_FACES = 64;  // fer.detection.MAX_FACES
 
 export async function loadDetector(baseUrl) {
   ort.env.wasm.numThreads = 1;  // threads need cross-origin isolation, which an app in an iframe lacks
-  ort.env.wasm.wasmPaths = new URL('runtime/', baseUrl).href;  // served by the app itself, never a CDN
+  // Served by the app itself, never a CDN; with the binary given, the glue code bundled in engine.js runs it.
+  ort.env.wasm.wasmBinary ??= await fetchGzipped(new URL('runtime/ort-wasm-simd-threaded.wasm.gz', baseUrl));
   ort.env.logLevel = 'error';
   const session = await ort.InferenceSession.create(new URL('models/yunet_s_dynamic.onnx', baseUrl).href,
                                                     {executionProviders: ['wasm']});
