@@ -30,6 +30,7 @@ const detectionCtx = detectionCanvas.getContext('2d', {willReadFrequently: true}
 
 let args = null;  // the page's latest settings
 let detector = null;
+let loadingDetector = null;  // one load, however many renders ask before it is done
 let classifier = null;  // {model, ...}
 let loadingModel = null;
 let stream = null;
@@ -57,7 +58,11 @@ function report(extra = {}) {
 }
 
 async function ensureModels() {
-  if (!detector) detector = await loadDetector(BASE);
+  loadingDetector ??= loadDetector(BASE).catch((err) => {
+    loadingDetector = null;  // the next Start tries again
+    throw err;
+  });
+  detector = await loadingDetector;
   const wanted = args.model.file;
   if (classifier?.model.file === wanted) return;
   if (loadingModel?.file === wanted) return loadingModel.promise;
@@ -207,8 +212,6 @@ function showDownloads() {
   resize();
 }
 
-// Called for each camera frame the browser presents. A frame that arrives while the last one is still
-// being analysed is not dropped: it is analysed as soon as that one is done (the <video> holds the newest).
 // Called for each camera frame the browser presents. A frame that arrives while the last one is still
 // being analysed is not dropped: it is analysed as soon as that one is done (the <video> holds the newest).
 async function onFrame(now, meta) {
@@ -369,7 +372,7 @@ connect((newArgs) => {
   if (run) run.frames = run.frames.filter((f) => f.seq > acknowledged);
   showDownloads();
   if (modelChanged && run) ensureModels().catch((err) => say(`The new model could not be loaded (${err.message}); the last one carries on.`, 'error'));
-  if (!detector && !loadingModel) {  // warm up before Start, so the first frame is analysed at once
+  if (!loadingDetector && !loadingModel) {  // warm up before Start, so the first frame is analysed at once
     ensureModels().then(() => !run && say('Ready: press Start and allow the camera.')).catch(runtimeFailed);
   }
   resize();
