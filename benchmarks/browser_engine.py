@@ -10,7 +10,9 @@ pressing Start. The barcode is read off the camera's own frames when the browser
 - glass-to-glass latency = when a frame was drawn on the canvas - when the camera presented it;
 - frames shown per second = distinct camera frames drawn per second, per tab;
 - the server's CPU = its process's user + system time over the measured seconds, in cores;
-- the server's memory = resident set before the first tab and after each tab started.
+- the server's memory = resident set before the first tab and after each tab started;
+- ready = from opening the page to the engine's "Ready" (runtimes and models loaded, a fresh browser
+  context: nothing cached).
 Everything (server, every tab) shares this machine's cores, as on a laptop running the app locally.
 """
 
@@ -68,15 +70,17 @@ def main() -> int:
             browser = launch_chromium(playwright, camera)
             try:
                 memory = [process_memory_mb(pid)["VmRSS"]]
-                frames = []
+                frames, ready = [], []
                 for _ in range(args.tabs):
                     context = browser.new_context()
                     context.add_init_script(CANVAS_PROBE)
                     page = context.new_page()
                     page.set_default_timeout(120_000)
+                    opened = time.monotonic()
                     page.goto(f"{url}/live")
                     engine = page.frame_locator(ENGINE_IFRAME)
                     engine.get_by_text("Ready").wait_for()
+                    ready.append(time.monotonic() - opened)
                     engine.get_by_role("button", name="Start").click()
                     engine.get_by_text("the video stays on this device").wait_for()
                     frames.append(next(f for f in page.frames if "browser_live" in f.url))
@@ -104,6 +108,8 @@ def main() -> int:
         print(f"tab {number}: camera {camera_rate:.1f} fps; shown {shown:.1f} distinct fps; "
               f"glass-to-glass median {statistics.median(delays):.0f} ms, "
               f"p95 {delays[int(0.95 * (len(delays) - 1))]:.0f} ms over {len(delays)} frames")
+    print("page opened to engine ready (runtimes and models loaded), per tab: "
+          + ", ".join(f"{seconds:.1f} s" for seconds in ready))
     print(f"server CPU while they ran: {server_cores:.3f} cores")
     print("server memory (resident MB) before the first tab, then after each: "
           + ", ".join(f"{mb:.0f}" for mb in memory))
