@@ -78,13 +78,20 @@ def chromium(playwright, camera_video):
         browser.close()
 
 
+def open_engine(page, url: str):
+    """The live page on its default engine, the browser's, with its runtimes and models loaded."""
+    page.set_default_timeout(90_000)
+    page.goto(f"{url}/live")
+    engine_ui = page.frame_locator(ENGINE_IFRAME)
+    engine_ui.get_by_text("Ready").wait_for()
+    return engine_ui
+
+
 @pytest.fixture(scope="module")
 def engine(server, chromium):
     """The live page on its default engine, the browser's, with its models loaded."""
     page = chromium.new_page()
-    page.set_default_timeout(90_000)
-    page.goto(f"{server}/live")
-    page.frame_locator(ENGINE_IFRAME).get_by_text("Ready").wait_for()
+    open_engine(page, server)
     frame = next(f for f in page.frames if "browser_live" in f.url)
     yield page, frame
     page.close()
@@ -240,10 +247,7 @@ def test_a_blocked_camera_is_said_in_words(server, playwright):
         "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream"])  # no fake "allow": denied
     try:
         page = browser.new_page()
-        page.set_default_timeout(90_000)
-        page.goto(f"{server}/live")
-        engine_ui = page.frame_locator(ENGINE_IFRAME)
-        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui = open_engine(page, server)
         engine_ui.get_by_role("button", name="Start").click()
         engine_ui.get_by_text(re.compile("camera was blocked")).wait_for()
         page.get_by_text(re.compile("camera was blocked")).wait_for()  # and the page says it too
@@ -320,10 +324,7 @@ def test_a_browser_without_relaxed_simd_runs_the_compatible_build(server, chromi
                if "/runtime/litert" in request.url else None)
     try:
         page = context.new_page()
-        page.set_default_timeout(90_000)
-        page.goto(f"{server}/live")
-        engine_ui = page.frame_locator(ENGINE_IFRAME)
-        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui = open_engine(page, server)
         assert sorted(runtimes) == ["litert_wasm_compat_internal.js", "litert_wasm_compat_internal.wasm.gz"]
         engine_ui.get_by_role("button", name="Start").click()
         page.get_by_text("Faces now").wait_for()  # faces found and read with that build
@@ -337,10 +338,7 @@ def test_no_camera_is_said_in_words(server, playwright):
         "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream"])  # allowed, but no device
     try:
         page = browser.new_page()
-        page.set_default_timeout(90_000)
-        page.goto(f"{server}/live")
-        engine_ui = page.frame_locator(ENGINE_IFRAME)
-        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui = open_engine(page, server)
         engine_ui.get_by_role("button", name="Start").click()
         engine_ui.get_by_text(re.compile("No camera was found")).wait_for()
     finally:
@@ -355,11 +353,8 @@ def reported_frames(page) -> int:
 @needs_chromium
 def test_another_model_mid_stream_keeps_the_stream_and_its_timeline(server, chromium):
     page = chromium.new_page()
-    page.set_default_timeout(90_000)
     try:
-        page.goto(f"{server}/live")
-        engine_ui = page.frame_locator(ENGINE_IFRAME)
-        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui = open_engine(page, server)
         engine_ui.get_by_role("button", name="Start").click()
         page.get_by_text("Faces now").wait_for()
         before = reported_frames(page)
@@ -377,11 +372,8 @@ def test_another_model_mid_stream_keeps_the_stream_and_its_timeline(server, chro
 @needs_chromium
 def test_a_slow_device_says_its_rate_and_keeps_going(server, chromium):
     page = chromium.new_page()
-    page.set_default_timeout(90_000)
     try:
-        page.goto(f"{server}/live")
-        engine_ui = page.frame_locator(ENGINE_IFRAME)
-        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui = open_engine(page, server)
         page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": 12})
         engine_ui.get_by_role("button", name="Start").click()
         engine_ui.get_by_text(re.compile(r"This device analyses \d+ frames a second")).wait_for(timeout=60_000)
@@ -402,10 +394,7 @@ def test_a_4k_camera_is_analysed_at_a_bounded_size(server, playwright, face_phot
     browser = launch_chromium(playwright, video)
     try:
         page = browser.new_page()
-        page.set_default_timeout(90_000)
-        page.goto(f"{server}/live")
-        engine_ui = page.frame_locator(ENGINE_IFRAME)
-        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui = open_engine(page, server)
         engine_ui.get_by_role("button", name="Start").click()
         page.get_by_text("Faces now").wait_for()
         frame = next(f for f in page.frames if "browser_live" in f.url)
@@ -433,10 +422,7 @@ def test_many_faces_are_each_found_numbered_and_read(server, playwright, face_ph
     browser = launch_chromium(playwright, video)
     try:
         page = browser.new_page()
-        page.set_default_timeout(90_000)
-        page.goto(f"{server}/live")
-        engine_ui = page.frame_locator(ENGINE_IFRAME)
-        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui = open_engine(page, server)
         engine_ui.get_by_role("button", name="Start").click()
         page.get_by_test_id("stMetric").filter(has_text="Faces now").filter(has_text="12").wait_for(timeout=60_000)
         time.sleep(3)
@@ -467,11 +453,8 @@ def test_a_hidden_and_frozen_tab_says_so_and_carries_on_when_back(server, chromi
     the visibilitychange event, then the page frozen (no script runs, as Chrome freezes background
     tabs), then active and visible again."""
     page = chromium.new_page()
-    page.set_default_timeout(90_000)
     try:
-        page.goto(f"{server}/live")
-        engine_ui = page.frame_locator(ENGINE_IFRAME)
-        engine_ui.get_by_text("Ready").wait_for()
+        engine_ui = open_engine(page, server)
         engine_ui.get_by_role("button", name="Start").click()
         page.get_by_text("Faces now").wait_for()
         frame = next(f for f in page.frames if "browser_live" in f.url)
