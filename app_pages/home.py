@@ -36,8 +36,8 @@ with col_upload:
     st.page_link("app_pages/upload.py", label="Open the photo page", icon=":material/photo_library:")
 with col_live:
     st.subheader("Live webcam")
-    st.write("Stream your camera over WebRTC and watch labels follow each face, with a timeline; record "
-             "the annotated clip if you like.")
+    st.write("Watch labels follow each face in your camera, read in your own browser, with a timeline; "
+             "record the annotated clip if you like.")
     st.page_link("app_pages/live.py", label="Open the webcam page", icon=":material/videocam:")
 with col_video:
     st.subheader("Video")
@@ -52,11 +52,13 @@ with col_model:
 
 st.header("Privacy")
 st.write(
-    "Photos, uploaded videos and video frames are processed in the memory of the machine that runs this app "
-    "and are never written to disk or sent to any other service. A live recording, when you ask for one, and "
-    "an annotated video are kept in memory for you to download and are gone when you start again or close the "
-    "page. There is no telemetry. If you "
-    "run it locally, your images never leave your computer."
+    "The live webcam is analysed in your browser by default: its video never leaves your device, and only "
+    "each face's box and emotions reach this app, for the charts and the CSV. Photos, uploaded videos and, "
+    "on the live page's server engine, video frames are processed in the memory of the machine that runs "
+    "this app and are never written to disk or sent to any other service. A live recording, when you ask "
+    "for one, and an annotated video are kept in memory (the browser's, for the in-browser engine) for you "
+    "to download and are gone when you start again or close the page. There is no telemetry. If you run it "
+    "locally, your images never leave your computer."
 )
 st.header("Limits")
 st.markdown(
