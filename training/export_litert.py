@@ -14,7 +14,8 @@ file and runs about 4x faster on a CPU, at the cost of a handful of changed pred
 
 `--batch-size 1` fixes the batch dimension, which is otherwise open: LiteRT.js, which runs the Live page's
 browser engine, refuses a model whose batch size is not fixed. The browser's copies are written with
-`--weights int8 --batch-size 1 --output app_pages/browser_live/static/models/NAME.b1.int8.tflite`.
+`--batch-size 1 --output app_pages/browser_live/static/models/NAME.b1[.int8].tflite`, in the weight format of
+the file they stand for (models/README.md gives each command).
 """
 
 from __future__ import annotations
