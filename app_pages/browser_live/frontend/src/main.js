@@ -150,8 +150,8 @@ function stop() {
   ui.video.srcObject = null;
   ui.button.textContent = 'Start';
   say('Stopped. Press Start to analyse again.');
-  report();  // the last frames, then "stopped"
   run = null;
+  // One report: the frames the page has not taken yet, and "stopped".
   setValue({run: finished.id, state: 'stopped', frames: finished.frames.filter((f) => f.seq > acknowledged),
             fps: 0, accelerator: classifier?.accelerator ?? null, recorded: !!finished.recorder});
 }
