@@ -19,7 +19,6 @@ Everything (server, every tab) shares this machine's cores, as on a laptop runni
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from app_harness.browser import launch_chromium, process_memory_mb, streamlit_server
 from benchmarks.app_glass import BITS, CELL, PROBE, STRIP_Y, barcode_video, latencies, shown_per_second
+from benchmarks.live_capacity import cpu_seconds
 
 ENGINE_IFRAME = 'iframe[title*="browser_live"]'
 
@@ -48,11 +48,6 @@ window.__ferFrameShown = (canvas, meta, shownAt) => {{
   }}
   (window.__glass.canvas ??= []).push([value, shownAt]);
 }};"""
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:
