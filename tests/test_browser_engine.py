@@ -23,8 +23,9 @@ import pytest
 
 from app_harness.browser import CHROMIUM, launch_chromium, start_button, streamlit_server, write_camera_video
 from app_pages.browser_live.build import STATIC
+from fer.detection import Box
 from fer.recognizer import EmotionRecognizer
-from fer.video import detection_side
+from fer.video import detection_side, iou
 from tests.conftest import ROOT
 from tests.test_video_pipeline import moving_face_frames
 
@@ -164,14 +165,6 @@ def test_the_browser_classifier_gives_the_servers_probabilities_on_a_real_face(e
     assert np.abs(got - expected).max() <= 0.02, np.abs(got - expected).max()
 
 
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w, h = min(ax + aw, bx + bw) - max(ax, bx), min(ay + ah, by + bh) - max(ay, by)
-    inter = max(0, w) * max(0, h)
-    return inter / (aw * ah + bw * bh - inter)
-
-
 def frames_with_faces(face_photo) -> list[np.ndarray]:
     """RGB frames with faces: the project's moving-face test clip, a 2x2 group, and the photo itself."""
     frames = [f[:, :, ::-1] for f in moving_face_frames(face_photo)]
@@ -192,8 +185,7 @@ def test_the_browser_finds_the_servers_boxes_and_labels_on_the_test_video(engine
         browser = frame.evaluate("url => window.ferEngine.analyzeStill(url)", png_url(rgb))
         faces += len(server)
         for s in server:
-            box = (s.box.x, s.box.y, s.box.w, s.box.h)
-            matched += any(iou(box, b["box"]) >= 0.8 for b in browser)
+            matched += any(iou(s.box, Box(*b["box"], b["score"])) >= 0.8 for b in browser)
         frames += 1
         labels = [recognizer.class_names[int(np.argmax(b["probs"]))] for b in browser]
         agreeing += len(browser) == len(server) and labels == [s.label for s in server]
