@@ -3,6 +3,7 @@
 // scores (sqrt(cls * obj)), boxes, landmarks and non-maximum suppression.
 import * as ort from 'onnxruntime-web/wasm';
 import {fetchGzipped} from './gzipped.js';
+import {iou} from './tracker.js';
 
 const STRIDES = [8, 16, 32];
 const NMS_THRESHOLD = 0.3;  // fer.detection.NMS_THRESHOLD
@@ -65,14 +66,6 @@ class YuNet {
 
 function clamp01(v) {
   return Math.min(1, Math.max(0, v));
-}
-
-function iou(a, b) {
-  const w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
-  const h = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
-  if (w <= 0 || h <= 0) return 0;
-  const inter = w * h;
-  return inter / (a.w * a.h + b.w * b.h - inter);
 }
 
 function nonMaximumSuppression(faces) {
