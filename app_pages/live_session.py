@@ -17,6 +17,7 @@ import av
 import numpy as np
 
 from fer.recognizer import EmotionRecognizer
+from fer.settings import DEFAULTS
 from fer.video import FaceTracker, FrameInfo, Timeline, VideoAnnotator, VideoSettings
 from fer.video_io import ClipRecorder
 
@@ -37,7 +38,8 @@ class LiveSession:
         self.recognizer = recognizer
         self.annotator = VideoAnnotator(recognizer, VideoSettings(mirror=True))
         self.results: queue.Queue[FrameInfo] = queue.Queue(maxsize=2000)
-        self.timeline = Timeline(recognizer.class_names)  # filled from the queue by the page: chart and CSV
+        # Filled from the queue by the page: chart and CSV.
+        self.timeline = Timeline(recognizer.class_names, DEFAULTS.live_timeline_rows)
         self.recorder: ClipRecorder | None = None
         self.errors: queue.Queue[str] = queue.Queue()
         self._error_shown = False
@@ -57,7 +59,7 @@ class LiveSession:
             if not same_classes:
                 smoothing = self.annotator.settings.smoothing
                 self.annotator.tracker = FaceTracker(recognizer.class_names, smoothing=smoothing)
-                self.timeline = Timeline(recognizer.class_names)
+                self.timeline = Timeline(recognizer.class_names, DEFAULTS.live_timeline_rows)
                 while not self.results.empty():
                     self.results.get_nowait()
 
@@ -68,7 +70,7 @@ class LiveSession:
         """A new stream: a new timeline, faces numbered from #1, and a new recording when asked."""
         with self._lock:
             self.annotator.reset()
-            self.timeline = Timeline(self.recognizer.class_names)
+            self.timeline = Timeline(self.recognizer.class_names, DEFAULTS.live_timeline_rows)
             self.recorder = ClipRecorder(RECORDING_MAX_SECONDS) if record else None
             self._error_shown = False
             while not self.results.empty():

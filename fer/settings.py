@@ -35,6 +35,10 @@ class Defaults:
     # Video: the detector runs on every n-th frame; in between, the last boxes are classified again. At
     # 30 fps a face moves a few pixels in 0.1 s, and detection is most of a frame's cost.
     detect_every_n_frames: int = 3
+    # Live streams have no end: a stream's timeline (chart, summary, CSV) keeps at most this many rows (one per
+    # face per frame; about 35 MB of server memory, 55 minutes of one face at 30 fps). Past it, older parts
+    # are kept at a lower rate (fer.video.Timeline), so a long session still has its whole CSV.
+    live_timeline_rows: int = 100_000
     # CPU threads for one model call: more than 4 gained nothing on a 48 px face batch.
     model_threads: int = 4
 

@@ -273,12 +273,14 @@ class Timeline:
     frame took about 3 KB each and grew a server by 50 MB every ten minutes of video.
     """
 
-    def __init__(self, class_names: tuple[str, ...]) -> None:
+    def __init__(self, class_names: tuple[str, ...], max_rows: int | None = None) -> None:
         self.class_names = class_names
         self.columns = ("t", "face", "label", "score", *class_names)
         self.rows: list[tuple] = []
         self.frames = 0
         self.latest: FrameInfo | None = None
+        self.max_rows = max_rows  # a live stream has no end: past this, older rows are thinned (`_thin`)
+        self.thinned_before = 0.0  # rows older than this time (s) are no longer at the full frame rate
 
     def add(self, info: FrameInfo) -> None:
         self.frames += 1
@@ -287,6 +289,17 @@ class Timeline:
         for track_id, result in info.faces:
             self.rows.append((t, track_id, result.label, round(result.score, 4),
                               *(round(result.probabilities[name], 4) for name in self.class_names)))
+        if self.max_rows is not None and len(self.rows) > self.max_rows:
+            self._thin()
+
+    def _thin(self) -> None:
+        """Keep every other frame of the older half of the rows: the whole stream stays in the CSV within
+        `max_rows`, the last part at the full rate and each older part at half the rate of the one after it."""
+        half = len(self.rows) // 2
+        older = self.rows[:half]
+        kept_times = set(sorted({row[0] for row in older})[::2])
+        self.rows = [row for row in older if row[0] in kept_times] + self.rows[half:]
+        self.thinned_before = max(self.thinned_before, older[-1][0])
 
     def last(self, seconds: float | None = None) -> list[tuple]:
         """The rows of the last `seconds` of video (all of them for None)."""
