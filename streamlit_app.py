@@ -11,9 +11,11 @@ import streamlit_webrtc  # noqa: F401
 from app_pages.common import loaded_model_count
 from app_pages.left_sessions import close_left_sessions_once
 from app_pages.process_memory import freeze_when_more_models_loaded, tune_memory_once
+from app_pages.streamlit_internals import guard_widget_value_decoding_once
 
 tune_memory_once()  # process-wide memory settings: here, once, not as a side effect of importing a page
 close_left_sessions_once()  # what a visitor uploaded and made leaves the server soon after they do
+guard_widget_value_decoding_once()  # a forged component value too deep to decode is refused, not a traceback
 
 PAGES = Path(__file__).resolve().parent / "app_pages"  # absolute: the harness runs this file from elsewhere
 ICON = PAGES / "icon.png"

@@ -8,8 +8,11 @@ runs: on a small shared host, a few uploads end the app for everyone. A thread s
 closes each disconnected session shortly before Streamlit would drop it, the way Streamlit closes one
 after a logout (files, media and state go), then hands the freed memory back to the system.
 
-It reads which sessions are disconnected from Streamlit's session manager, which is not public API: if
-that changes, it logs one warning and stops, and the app runs on as before.
+It reads which sessions are disconnected from Streamlit's session manager, which is not public API; every
+such call lives in app_pages/streamlit_internals.py, guarded. If the internals moved, it logs one warning
+and stops, and the app runs on as before; an error on one session (a forged value that cannot even be
+decoded) is logged and that session ended or skipped, and any other error in a sweep is logged and the
+next sweep goes on: the thread never dies of what a visitor sent.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import logging
 import threading
 import time
 
-from streamlit import config, runtime
+from streamlit import config
 
+from app_pages import streamlit_internals as internals
 from app_pages.process_memory import give_back_freed_memory
 
 SWEEP_SECONDS = 5.0
@@ -36,31 +40,44 @@ def close_left_sessions_once() -> None:
 
 def _close_left_sessions_forever() -> None:
     grace = max(0.0, config.get_option("server.disconnectedSessionTTL") - MARGIN_SECONDS)
-    left_since: dict[str, float] = {}
-    closed_last_sweep = False
+    sweeper = LeftSessionSweeper(grace)
     while True:
         time.sleep(SWEEP_SECONDS)
-        if not runtime.exists():
-            continue
-        app = runtime.get_instance()
-        if closed_last_sweep:
-            # Download buttons' files are only marked when their session ends and deleted at the next
-            # sweep for orphans, which on an idle server no script run would make: make it here.
-            app.media_file_mgr.remove_orphaned_files()
-            give_back_freed_memory()
         try:
-            stored = {info.session.id: info.session for info in app._session_mgr.list_sessions()}
-        except AttributeError as err:  # Streamlit's internals moved: do nothing rather than break the app
+            sweeper.sweep()
+        except internals.InternalsChanged as err:  # do nothing rather than break the app
             _logger.warning("left sessions are not closed early: %s", err)
             return
+        except Exception:
+            _logger.exception("a sweep for left sessions failed; the next one goes on")
+
+
+class LeftSessionSweeper:
+    """Which sessions have been disconnected since when, and ending those gone longer than `grace` s."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.left_since: dict[str, float] = {}
+        self.closed_last_sweep = False
+
+    def sweep(self) -> list[str]:
+        """One pass; returns the ids of the sessions it ended."""
+        if self.closed_last_sweep:
+            # Download buttons' files are only marked when their session ends and deleted at the next
+            # sweep for orphans, which on an idle server no script run would make: make it here.
+            internals.remove_orphaned_media()
+            give_back_freed_memory()
+            self.closed_last_sweep = False
+        stored = internals.stored_sessions()
+        if stored is None:
+            return []
         now = time.monotonic()
-        disconnected = {sid for sid in stored if not app.is_active_session(sid)}
-        left_since = {sid: left_since.get(sid, now) for sid in disconnected}  # resumed ones drop out
-        due = [sid for sid, since in left_since.items() if now - since >= grace]
-        for sid in due:
-            # Its state first: a closed session's objects were seen to outlive it, held where the garbage
-            # collector cannot see (until the next visitor came), and with them its upload and results.
-            stored[sid].session_state.clear()
-            app.clear_user_info_for_session(sid)  # as after a logout: never resumed, closed on the event loop
-            del left_since[sid]
-        closed_last_sweep = bool(due)
+        disconnected = {sid for sid in stored if not internals.is_connected(sid)}
+        self.left_since = {sid: self.left_since.get(sid, now) for sid in disconnected}  # resumed ones drop out
+        ended = []
+        for sid in [sid for sid, since in self.left_since.items() if now - since >= self.grace]:
+            del self.left_since[sid]  # tried once: a session that cannot be ended is not retried forever
+            if internals.end_session(sid, stored[sid]):
+                ended.append(sid)
+        self.closed_last_sweep = bool(ended)
+        return ended
