@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from app_pages.browser_live import BrowserSession, browser_engine
+from app_pages.browser_live.reports import PROBLEMS, RUNTIME_PROBLEMS
 from app_pages.browser_live.session import browser_model_for, model_args
 from app_pages.common import recognizer_or_stop, rtc_configuration, selected_model_path
 from app_pages.live_session import RECORDING_MAX_SECONDS, LiveSession
@@ -39,6 +40,15 @@ def session_summary(table: pd.DataFrame, class_names: tuple[str, ...]) -> pd.Dat
         "share of frames": [100 * float(counts.get(n, 0.0)) for n in class_names],
         "mean probability": [100 * float(table[n].mean()) for n in class_names],
     })
+
+
+UNREADABLE_REPORT = "The live engine sent data this page cannot read, so it was left out. Stop and restart the stream."
+
+
+def lost_note(session: BrowserSession) -> str:
+    """Frames that never reached this page (a network cut the engine could not make good), in words."""
+    return (f"{session.lost_frames:,} analysed frames (about {session.lost_seconds:.0f} s of the stream) did not "
+            "reach this page while the connection was down: the charts, summary and CSV have a gap there.")
 
 
 def use_browser_engine() -> None:
@@ -80,6 +90,10 @@ def summary_and_downloads(timeline: Timeline, class_names: tuple[str, ...], clip
             "share of frames": st.column_config.ProgressColumn(format="%.0f%%", min_value=0, max_value=100),
             "mean probability": st.column_config.NumberColumn(format="%.0f%%"),
         })
+    if timeline.thinned_before:
+        st.caption(f"A long session: to keep the server's memory bounded, the first {timeline.thinned_before:,.0f} s "
+                   "are kept at a lower frame rate, halved again for each older part (the summary counts the rows "
+                   "kept); the rest is every frame.")
     csv_text = timeline_csv(timeline)
     left, right = st.columns(2)
     left.download_button("Download the session (CSV)", csv_text, "live_session.csv", "text/csv")
@@ -108,14 +122,17 @@ def browser_section(selected: Path, settings: VideoSettings, record: bool) -> No
     def engine_and_panel() -> None:
         """The engine's reports rerun only this fragment (every 2 s while it plays), not the page."""
         was_playing = session.playing
-        report = browser_engine(model, engine_settings, session)
-        session.take(report)
-        if report and report.get("error") == "camera":
-            st.error(report.get("message") or "The camera could not be opened.")
-        elif report and report.get("error") == "runtime":
-            st.error(report.get("message") or "This browser could not run the in-browser engine.")
+        session.take(browser_engine(model, engine_settings, session))
+        # The page's own words: text from the browser is never rendered here (the engine says its details).
+        if session.unreadable:
+            st.warning(UNREADABLE_REPORT)
+        if session.error:
+            st.error(PROBLEMS[session.error])
+        if session.error in RUNTIME_PROBLEMS:
             if st.button(f"Analyse the video {ON_SERVER} instead", on_click=use_server_engine):
                 st.rerun(scope="app")
+        if session.lost_frames:
+            st.warning(lost_note(session))
         if session.playing:
             timeline_panel(session.timeline, class_names)
         if was_playing != session.playing:

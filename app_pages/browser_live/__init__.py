@@ -15,6 +15,7 @@ from pathlib import Path
 
 import streamlit.components.v1 as components
 
+from app_pages.browser_live.reports import PROBLEMS, engine_limits
 from app_pages.browser_live.session import BrowserSession, browser_models, model_args
 from app_pages.timeline_views import timeline_csv
 
@@ -22,13 +23,14 @@ STATIC = Path(__file__).resolve().parent / "static"
 _engine = components.declare_component("browser_live", path=str(STATIC))
 
 
-def browser_engine(model: Path, settings: dict, session: BrowserSession, key: str = "browser-live") -> dict | None:
-    """Show the engine; returns its latest report (None before the first), whose new frames the caller
-    adds with `session.take(report)`."""
+def browser_engine(model: Path, settings: dict, session: BrowserSession, key: str = "browser-live") -> object:
+    """Show the engine; returns its latest report as sent (None before the first), unchecked: the caller
+    hands it to `session.take`, which checks it against the schema before anything is kept."""
     # After a recorded stream stops, the timeline goes to the browser, which zips it with the clip it kept.
     csv_text = timeline_csv(session.timeline) if session.recorded and not session.playing else None
     return _engine(model=model_args(model), settings=settings, acknowledged=session.acknowledged(),
-                   report_seconds=2.0, timeline_csv=csv_text, key=key, default=None)
+                   report_seconds=2.0, limits=engine_limits(), problems=PROBLEMS, timeline_csv=csv_text, key=key,
+                   default=None)
 
 
 __all__ = ["BrowserSession", "browser_engine", "browser_models"]

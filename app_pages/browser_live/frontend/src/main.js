@@ -8,6 +8,7 @@ import {detectionSide, loadDetector, readingOrder, toFramePixels} from './detect
 import {drawFaces, drawFps} from './draw.js';
 import {connect, setHeight, setValue} from './streamlit.js';
 import {FaceTracker} from './tracker.js';
+import {Outbox, faceRecord} from './outbox.js';
 
 const BASE = new URL('./', import.meta.url);
 const MAX_PROCESS_SIDE = 1280;  // a 4K camera is analysed and shown at this size: the faces stay large
@@ -35,8 +36,7 @@ let classifier = null;  // {model, ...}
 let loadingModel = null;
 let stream = null;
 let run = null;  // the current stream's state
-let sent = {run: null, seq: 0};
-let acknowledged = 0;
+let outbox = null;  // the current (or last) stream's frames on their way to the page
 let recording = null;  // the last stream's annotated clip: {blob, full}, kept in this browser only
 
 function say(text, kind = 'info') {
@@ -49,12 +49,20 @@ function resize() {
   setHeight(document.body.scrollHeight + 4);
 }
 
-function report(extra = {}) {
-  // Every frame the page has not yet acknowledged, so a batch lost between two script runs is resent.
-  const frames = run ? run.frames.filter((f) => f.seq > acknowledged) : [];
-  setValue({run: run?.id ?? sent.run, state: run ? 'playing' : 'stopped', frames,
-            fps: run?.fps ?? 0, accelerator: classifier?.accelerator ?? null, ...extra});
-  run && (run.lastReport = performance.now());
+function report() {
+  // The frames the page has not acknowledged yet (so a batch lost between two script runs is resent).
+  if (!outbox) return;
+  setValue(outbox.report());
+  if (run) run.lastReport = performance.now();
+}
+
+// The engine could not start: the kind goes to the page, which words it (args.problems, from Python).
+function reportProblem(kind) {
+  setValue({run: outbox?.run ?? null, state: 'stopped', frames: [], error: kind});
+}
+
+function problemText(kind) {
+  return args?.problems?.[kind] ?? kind;
 }
 
 async function ensureModels() {
@@ -85,23 +93,18 @@ async function ensureModels() {
 // The runtimes or models did not load (WebAssembly turned off or blocked, a file that did not arrive):
 // said here, and reported to the page, which offers the server engine.
 function runtimeFailed(err) {
-  const text = typeof WebAssembly === 'undefined'
-    ? 'This browser has WebAssembly turned off, which the in-browser engine needs.'
-    : `The in-browser engine could not start (${err?.message ?? err}).`;
-  say(`${text} Choose "on the server" above to analyse the video there.`, 'error');
-  report({error: 'runtime', message: text});
+  const kind = typeof WebAssembly === 'undefined' ? 'webassembly_off' : 'runtime';
+  const detail = kind === 'runtime' ? ` (${err?.message ?? err})` : '';
+  say(`${problemText(kind)}${detail} Choose "on the server" above to analyse the video there.`, 'error');
+  reportProblem(kind);
 }
 
 function cameraProblem(err) {
   switch (err?.name) {
-    case 'NotAllowedError': case 'SecurityError':
-      return 'The camera was blocked. Allow it for this site (the camera icon in the address bar), then press Start.';
-    case 'NotFoundError': case 'OverconstrainedError':
-      return 'No camera was found. Connect one, or use the Photos and Video pages with files.';
-    case 'NotReadableError': case 'AbortError':
-      return 'The camera is in use by another program or tab. Close it there, then press Start.';
-    default:
-      return `The camera could not be opened (${err?.name ?? 'error'}: ${err?.message ?? err}).`;
+    case 'NotAllowedError': case 'SecurityError': return 'camera_blocked';
+    case 'NotFoundError': case 'OverconstrainedError': return 'camera_missing';
+    case 'NotReadableError': case 'AbortError': return 'camera_busy';
+    default: return 'camera';
   }
 }
 
@@ -120,18 +123,19 @@ async function start() {
     stream = await navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}}, audio: false});
   } catch (err) {
     ui.button.disabled = false;
-    say(cameraProblem(err), 'error');
-    report({error: 'camera', message: cameraProblem(err)});
+    const kind = cameraProblem(err);
+    say(kind === 'camera' ? `${problemText(kind)} (${err?.name ?? 'error'}: ${err?.message ?? err})` : problemText(kind),
+        'error');
+    reportProblem(kind);
     return;
   }
   ui.video.srcObject = stream;
   await ui.video.play();
-  run = {id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, frames: [], seq: 0,
+  run = {id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, seq: 0,
          tracker: new FaceTracker(args.settings.smoothing), boxes: [], raw: [], sinceDetection: DETECT_EVERY,
          detectEvery: DETECT_EVERY, classifyEvery: 1, busyMs: 0, cursor: 0, started: performance.now(), times: [], fps: 0, busy: false,
          lastReport: performance.now(), recorder: null};
-  acknowledged = 0;
-  sent.run = run.id;
+  outbox = new Outbox(run.id, args.limits);
   ui.clip.replaceChildren();
   if (args.settings.record) startRecording();
   ui.button.textContent = 'Stop';
@@ -151,9 +155,10 @@ function stop() {
   ui.button.textContent = 'Start';
   say('Stopped. Press Start to analyse again.');
   run = null;
-  // One report: the frames the page has not taken yet, and "stopped".
-  setValue({run: finished.id, state: 'stopped', frames: finished.frames.filter((f) => f.seq > acknowledged),
-            fps: 0, accelerator: classifier?.accelerator ?? null, recorded: !!finished.recorder});
+  // One report: the frames the page has not taken yet (the rest follow as it acknowledges), and "stopped".
+  outbox.state = 'stopped';
+  outbox.recorded = !!finished.recorder;
+  report();
 }
 
 // The annotated canvas, recorded in this browser (never sent anywhere) for up to RECORDING_MAX_SECONDS;
@@ -285,9 +290,8 @@ async function processFrame(current, meta) {
   window.__ferFrameShown?.(ui.canvas, meta, shownAt);  // benchmarks read frames here; nothing in the app sets it
   current.seq += 1;
   current.busyMs += shownAt - started;
-  current.frames.push({seq: current.seq, t: (shownAt - current.started) / 1000, fps, ms: shownAt - started,
-                       model: model.model.file,
-                       faces: faces.map((f) => [f.id, f.box.x, f.box.y, f.box.w, f.box.h, f.box.score, ...f.probs])});
+  outbox.push({seq: current.seq, t: Number(((shownAt - current.started) / 1000).toFixed(3)),
+               fps: Number(fps.toFixed(2)), ms: Number((shownAt - started).toFixed(1)), faces: faces.map(faceRecord)});
   adapt(current, fps);
   if (shownAt - current.lastReport >= (args.report_seconds ?? 2) * 1000) report();
 }
@@ -368,8 +372,8 @@ ui.button.addEventListener('click', () => (run ? stop() : start()));
 connect((newArgs) => {
   const modelChanged = args && newArgs.model.file !== args.model.file;
   args = newArgs;
-  acknowledged = Math.max(acknowledged, newArgs.acknowledged?.run === sent.run ? newArgs.acknowledged.seq : 0);
-  if (run) run.frames = run.frames.filter((f) => f.seq > acknowledged);
+  // A backlog (a hidden tab, a page that lost its session) goes out as fast as the page takes it.
+  if (outbox?.acknowledge(newArgs.acknowledged) && outbox.backlog()) report();
   showDownloads();
   if (modelChanged && run) ensureModels().catch((err) => say(`The new model could not be loaded (${err.message}); the last one carries on.`, 'error'));
   if (!loadingDetector && !loadingModel) {  // warm up before Start, so the first frame is analysed at once
