@@ -21,7 +21,7 @@ from app_pages.common import (
     selected_model_path,
 )
 from fer.drawing import face_tag
-from fer.explain import explain_face, face_feature_maps, feature_grid
+from fer.explain import FULL_HEAT_DROP, explain_face, face_feature_maps, feature_grid
 from fer.images import ImageError
 from fer.model_file import describe_correction
 from fer.report import ModelReport, ReportError
@@ -293,7 +293,8 @@ def what_the_network_sees(model_path: Path) -> None:
     face = photo.faces[number - 1]
     overlay, saliency = explain_face(recognizer, photo.rgb, face.box)
     left, right = st.columns([1, 3])
-    left.image(overlay, width=200, caption=f"{saliency.label}: red regions, when hidden, lower its probability most")
+    left.image(overlay, width=200, caption=f"{saliency.label}: coloured regions, when hidden, lower its probability "
+                                           f"(red: by {FULL_HEAT_DROP:.0%} or more; largest drop {saliency.drop:.0%})")
     try:
         layers = face_feature_maps(recognizer, photo.rgb, face.box)
     except ValueError as err:

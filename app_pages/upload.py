@@ -22,7 +22,7 @@ from app_pages.common import (
 from app_pages.process_memory import give_back_freed_memory
 from fer.detection import LANDMARK_COLUMNS, landmark_cells
 from fer.drawing import color_for, draw_results, face_tag
-from fer.explain import explain_face
+from fer.explain import FULL_HEAT_DROP, explain_face
 from fer.images import ImageError
 from fer.recognizer import EmotionRecognizer, FaceResult
 from fer.settings import CONFIDENCE_RANGE, DEFAULTS
@@ -82,8 +82,10 @@ def explain_faces(recognizer: EmotionRecognizer, photo, index: int) -> None:
         explained = [explain_face(recognizer, photo.rgb, faces[n - 1].box) for n in numbers]
     st.image([overlay for overlay, _ in explained], width=120,
              caption=[f"#{n} {s.label}: up to −{s.drop:.0%}" for n, (_, s) in zip(numbers, explained)])
-    st.caption("Red: hiding this part of the face lowered the predicted emotion's probability the most "
-               "(occlusion sensitivity); the figure is the largest drop one patch caused.")
+    st.caption(f"Colour shows how much hiding each part of the face lowers the predicted emotion's probability "
+               f"(occlusion sensitivity): none where the face is untouched, red at {FULL_HEAT_DROP:.0%} or more. "
+               "The figure is the largest drop one patch caused: a face the model is sure of may show almost no "
+               "colour.")
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:

@@ -16,27 +16,42 @@ def smiling_crop(recognizer, face_photo) -> np.ndarray:
     return face_crop(face_photo, recognizer.analyze(face_photo)[0].box, CROP_MARGIN)
 
 
-def test_a_smile_rests_on_the_mouth(recognizer, smiling_crop):
+@pytest.fixture(scope="module")
+def fer2013_recognizer() -> EmotionRecognizer:
+    """The FER2013-label model: far less sure of the astronaut's smile than the FER+ models, so hiding her
+    mouth costs it a quarter of its probability, a strong effect to map."""
+    return EmotionRecognizer(MODELS_DIR / "fer2013_vgg32.tflite")
+
+
+def test_a_smile_rests_on_the_mouth(fer2013_recognizer, smiling_crop):
     """The astronaut is read as happy; hiding the lower half of her face (the smile) costs that label the
-    most, and hiding the background corners costs it nothing. (The photos model is sure of this smile, 99%
-    with its calibrating temperature: no single patch takes more than a point or two off it.)"""
-    saliency = occlusion_saliency(recognizer.classifier, smiling_crop)
+    most, and hiding the upper half next to nothing."""
+    saliency = occlusion_saliency(fer2013_recognizer.classifier, smiling_crop)
     height, width = saliency.heat.shape
-    assert saliency.label == "happy" and 0.005 < saliency.drop <= 1
-    assert saliency.heat.max() == pytest.approx(1.0) and saliency.heat.min() >= 0
+    assert saliency.label == "happy" and 0.1 < saliency.drop <= 1
+    assert 0.5 < saliency.heat.max() <= 1 and saliency.heat.min() >= 0
     lower, upper = saliency.heat[height // 2 :].mean(), saliency.heat[: height // 2].mean()
-    assert lower > 1.5 * upper
+    assert lower > 5 * upper
     mouth = saliency.heat[int(height * 0.6) : int(height * 0.85), width // 3 : 2 * width // 3].mean()
-    assert mouth > 0.5
+    assert mouth > 0.4 * saliency.heat.max()
 
 
-def test_explain_face_overlays_the_crop(recognizer, face_photo):
-    box = recognizer.analyze(face_photo)[0].box
-    overlay, saliency = explain_face(recognizer, face_photo, box)
+def test_a_negligible_effect_looks_negligible(recognizer, smiling_crop, face_photo):
+    """The photos model is 99% sure of this smile: no patch takes more than a point or two off it, and the
+    heat map says so (it once scaled every map to its own maximum, drawing that as bright red)."""
+    saliency = occlusion_saliency(recognizer.classifier, smiling_crop)
+    assert saliency.drop < 0.05 and saliency.heat.max() < 0.2
+    overlay, _ = explain_face(recognizer, face_photo, recognizer.analyze(face_photo)[0].box)
+    assert np.abs(overlay.astype(int) - smiling_crop.astype(int)).mean() < 3  # the face, hardly tinted
+
+
+def test_explain_face_overlays_the_crop(fer2013_recognizer, face_photo):
+    box = fer2013_recognizer.analyze(face_photo)[0].box
+    overlay, saliency = explain_face(fer2013_recognizer, face_photo, box)
     assert saliency.label == "happy"
     crop = face_crop(face_photo, box, CROP_MARGIN)
     assert overlay.shape == crop.shape and overlay.dtype == np.uint8
-    assert 5 < np.abs(overlay.astype(int) - crop.astype(int)).mean() < 120  # tinted, still the face
+    assert 2 < np.abs(overlay.astype(int) - crop.astype(int)).mean() < 120  # tinted where it matters, still the face
 
 
 VGG_LAYERS = [f"b{block}_{part}" for block in range(4) for part in ("relu0", "relu1", "pool")]
