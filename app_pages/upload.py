@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 
 import numpy as np
 import pandas as pd
@@ -20,13 +19,12 @@ from app_pages.common import (
     selected_model_path,
 )
 from app_pages.process_memory import give_back_freed_memory
-from fer.detection import LANDMARK_COLUMNS, landmark_cells
+from fer.commands.records import RecordWriter, records_text
 from fer.drawing import color_for, draw_results, face_tag
 from fer.explain import FULL_HEAT_DROP, explain_face
 from fer.images import ImageError
 from fer.recognizer import EmotionRecognizer, FaceResult
 from fer.settings import CONFIDENCE_RANGE, DEFAULTS
-from fer.spreadsheet import spreadsheet_safe
 
 DISPLAY_MAX_SIDE = 1600  # annotated images are drawn at most this large (a 50 MP photo stays usable)
 MAX_EXPLAINED_FACES = 6  # explained unless the user picks others: each costs about a hundred classifications
@@ -110,10 +108,11 @@ def analyze_photo(recognizer: EmotionRecognizer, index: int, name: str, data: by
     st.subheader(literal(name))
     left, right = st.columns([3, 2])
     height, width = photo.rgb.shape[:2]
-    left.image(annotated, caption=f"{len(faces)} face(s) found", width=display_width(annotated.shape[1]))
-    stem = name.rsplit(".", 1)[0]
-    left.download_button("Download annotated image", png_bytes(annotated), mime="image/png",
-                         file_name=f"{stem}_annotated.png", key=f"download-{index}")
+    left.image(annotated, caption=faces_found(len(faces)), width=display_width(annotated.shape[1]))
+    if faces:  # a photo without one would download as a copy of itself
+        stem = name.rsplit(".", 1)[0]
+        left.download_button("Download annotated image", png_bytes(annotated), mime="image/png",
+                             file_name=f"{stem}_annotated.png", key=f"download-{index}")
     if not faces and min(height, width) < MIN_FACE_PHOTO_SIDE:
         right.info(f"This photo is only {width}x{height} pixels: too small to hold a face the model can read.")
     elif not faces:
@@ -131,16 +130,17 @@ def analyze_photo(recognizer: EmotionRecognizer, index: int, name: str, data: by
                            width="stretch", key=f"chart-{index}-one")
     if explain and faces:
         explain_faces(recognizer, photo, index)
-    return [{"photo": name, "face": i + 1, **face.to_json()} for i, face in enumerate(photo.faces_in_input_pixels())]
+    return [face.to_json() for face in photo.faces_in_input_pixels()]
 
 
-def flatten(rows: list[dict]) -> pd.DataFrame:
-    flat = []
-    for row in rows:
-        flat.append({"photo": row["photo"], "face": row["face"], "label": row["label"], "score": row["score"],
-                     **row["box"], **row["probabilities"],
-                     **dict(zip(LANDMARK_COLUMNS, landmark_cells(row["landmarks"])))})
-    return pd.DataFrame(flat)
+def faces_found(count: int) -> str:
+    return "No face found" if count == 0 else f"{count} face found" if count == 1 else f"{count} faces found"
+
+
+def results_table(photos: list[tuple[str, list[dict]]], class_names: tuple[str, ...]) -> pd.DataFrame:
+    """The CSV download's rows: one per face, and one for each photo without a face (0 faces)."""
+    writer = RecordWriter(None, io.StringIO(), "csv", class_names)
+    return pd.DataFrame([row for name, faces in photos for row in writer.rows(name, faces)], columns=writer.columns)
 
 
 def main() -> None:
@@ -168,31 +168,36 @@ def main() -> None:
         uploads = st.file_uploader("Photos (JPEG, PNG, WebP, BMP, TIFF)", type=PHOTO_TYPES, accept_multiple_files=True,
                                    max_upload_size=PHOTO_MAX_MB)
     with camera_tab:
-        snapshot = st.camera_input("Take a snapshot (the photo stays on this server's memory only)")
+        snapshot = st.camera_input("Take a snapshot. It goes to the server that runs this app, is read in memory "
+                                   "there and is never stored.")
 
     photos = [(u.name, u) for u in uploads or []]
     if snapshot is not None:
         photos.append(("camera snapshot.jpg", snapshot))
 
-    all_rows: list[dict] = []
+    read: list[tuple[str, list[dict]]] = []  # each photo that could be read, with its faces (maybe none)
     for index, (name, upload) in enumerate(photos):  # each photo's bytes and pixels live only during its call
-        rows = analyze_photo(recognizer, index, name, upload.getvalue(), min_confidence, show_bars,
-                             "flip" if flip_tta else "none", explain)
-        all_rows.extend(rows or [])
+        faces = analyze_photo(recognizer, index, name, upload.getvalue(), min_confidence, show_bars,
+                              "flip" if flip_tta else "none", explain)
+        if faces is not None:
+            read.append((name, faces))
 
     if photos:
         st.divider()
-        st.subheader("All faces")
-        if all_rows:
-            table = flatten(all_rows)
-            st.dataframe(table, hide_index=True, width="stretch")
+        st.subheader("All photos")
+        if read:
+            names = recognizer.class_names
+            st.caption(f"{len(read)} photo{'s' if len(read) != 1 else ''} read; "
+                       f"{faces_found(sum(len(faces) for _, faces in read)).lower()}. A photo without a face has "
+                       "a row of its own, with 0 faces: the same files `fer predict` writes.")
+            st.dataframe(results_table(read, names), hide_index=True, width="stretch")
             col_csv, col_json = st.columns(2)
-            col_csv.download_button("Download results (CSV)", table.map(spreadsheet_safe).to_csv(index=False),
-                                    "emotions.csv", "text/csv")
-            col_json.download_button("Download results (JSON)", json.dumps(all_rows, indent=1), "emotions.json",
+            col_csv.download_button("Download results (CSV)", records_text(read, "csv", names), "emotions.csv",
+                                    "text/csv")
+            col_json.download_button("Download results (JSON)", records_text(read, "json", names), "emotions.json",
                                      "application/json")
         else:
-            st.info("No faces in these photos yet.")
+            st.info("None of these photos could be read.")
     else:
         st.info("Add photos above to begin. Try a group photo: every face gets its own result.")
 

@@ -5,6 +5,7 @@ case runs the real `fer` command on the astronaut's face."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import signal
 import subprocess
@@ -227,3 +228,17 @@ def test_a_link_to_nothing_is_named_not_passed_over(tmp_path, face_photo):
     assert stderr_lines(out) == [f"skipped {folder / 'gone.jpg'}: a link to a file that does not exist",
                                  f"skipped {tmp_path / 'direct.jpg'}: a link to a file that does not exist"]
     assert [json.loads(line)["path"] for line in out.stdout.decode().splitlines()] == [str(folder / "real.jpg")]
+
+
+def test_records_in_memory_account_for_an_image_without_a_face(recognizer, face_photo):
+    """The Photos page's downloads are `fer predict`'s formats: a face-less photo is a record too."""
+    from fer.commands.records import records_text
+
+    faces = [face.to_json() for face in recognizer.analyze(face_photo)]
+    images = [("astronaut.png", faces), ("wall.png", [])]
+    names = recognizer.class_names
+    rows = list(csv.DictReader(io.StringIO(records_text(images, "csv", names))))
+    assert [(row["path"], row["faces"], row["label"]) for row in rows] == [("astronaut.png", "1", "happy"),
+                                                                          ("wall.png", "0", "")]
+    assert json.loads(records_text(images, "json", names)) == [{"path": "astronaut.png", "faces": faces},
+                                                               {"path": "wall.png", "faces": []}]

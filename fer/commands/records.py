@@ -8,6 +8,7 @@ stdout) JSON Lines, one such object per line, for streams and tools that read li
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import TextIO
@@ -118,3 +119,15 @@ class RecordWriter:
         if self.fmt == "parquet":
             self.flush()
             self.parquet.close()
+
+
+def records_text(images: list[tuple[str, list[dict]]], fmt: str, class_names: tuple[str, ...]) -> str:
+    """What `fer predict` writes for these (name, faces) pairs as `fmt` ("json", "jsonl" or "csv"), in
+    memory: the Photos page's downloads, the same files the command line writes. An image without a face
+    is a record too (an object with no faces; a CSV row with 0 faces), so every image read is accounted for."""
+    text = io.StringIO()
+    writer = RecordWriter(None, text, fmt, class_names)
+    for name, faces in images:
+        writer.write(name, faces)
+    writer.close()
+    return text.getvalue()
