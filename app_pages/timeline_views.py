@@ -89,7 +89,10 @@ def faces_overview(table: pd.DataFrame, class_names: tuple[str, ...]) -> go.Figu
     faces = sorted(table["face"].unique())
     figure.update_layout(height=80 + 28 * len(faces), margin=dict(l=10, r=10, t=30, b=10),
                          title="Each face's label over time", xaxis_title="seconds",
-                         yaxis=dict(categoryorder="array", categoryarray=[f"#{f}" for f in reversed(faces)]))
+                         # A category axis said outright: Plotly reads "#2" as the number 2 (it strips "#", "$"
+                         # and "%"), which gave ticks 1, 1.5, 2 for faces #1 and #2.
+                         yaxis=dict(type="category", categoryorder="array",
+                                    categoryarray=[f"#{f}" for f in reversed(faces)]))
     return figure
 
 

@@ -75,7 +75,7 @@ def test_upload_page_with_a_real_face_photo(server, browser, face_photo, tmp_pat
     page.goto(f"{server}/upload")
     page.get_by_text("Emotions in photos").wait_for()
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(photo))
-    page.get_by_text("1 face(s) found").wait_for()
+    page.get_by_text("1 face found").wait_for()
     page.get_by_text("All faces").wait_for()
     image = page.locator('[data-testid="stImage"] img').first
     image.wait_for()
@@ -191,6 +191,9 @@ def test_video_page_annotates_an_uploaded_clip_that_plays_and_downloads(server, 
     page.wait_for_function("() => document.querySelector('[data-testid=stVideo]').currentTime > 0.5",
                            timeout=30_000)
     page.get_by_text("Probabilities over time for face").wait_for()
+    overview = page.locator(".js-plotly-plot").filter(has_text="Each face's label over time")
+    overview.locator(".ytick text").first.wait_for()
+    assert overview.locator(".ytick text").all_inner_texts() == ["#1"]  # face numbers, not 1, 1.5, 2
     with page.expect_download() as download:
         page.get_by_role("button", name="Both (ZIP)").click()
     with zipfile.ZipFile(download.value.path()) as archive:
