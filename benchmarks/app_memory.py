@@ -12,6 +12,7 @@ figure with the model loaded. Goals: peak under 1 GB, back within 50 MB of idle.
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -66,7 +67,7 @@ def main() -> int:
                         reset_peak(pid)
                         started = time.monotonic()
                         uploader.set_input_files(str(photo))
-                        page.get_by_text("face(s) found").wait_for()
+                        page.get_by_text(re.compile(r"^(No face|\d+ faces?) found$")).wait_for()
                         seconds = time.monotonic() - started
                         during = process_memory_mb(pid)
                         page.get_by_role("button", name=f"Remove {photo.name}").click()

@@ -129,7 +129,12 @@ class KerasNetwork:
         # Level 3: not even the "failed call to cuInit" E-line TensorFlow prints on every machine without a GPU.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         with native_log_lines_dropped():
-            import keras
+            try:
+                import keras
+            except ImportError as err:
+                raise ModelFileError(f"{path.name} is a Keras model, which needs Keras and TensorFlow: "
+                                     "pip install -r requirements-training.txt (or the package's [training] "
+                                     "extra), or use its .tflite copy") from err
 
             try:
                 self._model = keras.models.load_model(path, compile=False)

@@ -30,7 +30,7 @@ ensure_venv() {
   fi
   check_python
   if [ ! -x .venv/bin/python ]; then
-    echo "setting up .venv (first run: about 3 GB of packages, a few minutes)..." >&2
+    echo "setting up .venv (first run: packages, a few minutes)..." >&2
     "$PYTHON_BIN" -m venv .venv
   fi
   echo "installing $requirements into .venv (only when it or pyproject.toml changed)..." >&2
@@ -41,7 +41,10 @@ ensure_venv() {
   # are importable from anywhere in this environment too, for scripts such as benchmarks/*.py.
   pwd > "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/fer_app_checkout.pth"
   echo "$wanted" > "$stamp"
-  if [ "$requirements" = requirements-dev.txt ]; then  # it includes requirements.txt: the app is set up too
+  if [ "$requirements" != requirements.txt ]; then  # each includes requirements.txt: the app is set up too
     echo "$wanted" > .venv/.installed-requirements
+  fi
+  if [ "$requirements" = requirements-dev.txt ]; then  # ... and training
+    echo "$wanted" > .venv/.installed-requirements-training
   fi
 }

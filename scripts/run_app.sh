@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/python_env.sh
 ensure_venv requirements.txt
+# No LiteRT wheel for this platform (Intel Macs, Linux on ARM): the models run from their .keras files,
+# which need Keras and TensorFlow.
+if ! .venv/bin/python -c "import ai_edge_litert" 2>/dev/null; then
+  ensure_venv requirements-training.txt
+fi
 address=()
 if [ -z "${STREAMLIT_SERVER_ADDRESS:-}" ] && [[ " $* " != *" --server.address"* ]]; then
   address=(--server.address localhost)

@@ -31,6 +31,9 @@ def test_requirements_txt_alone_runs_the_app_as_community_cloud_does(tmp_path, f
     found = subprocess.run([str(python), "-c", "import importlib.util as u; print(u.find_spec('fer'))"],
                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert found.stdout.strip() == "None"  # only requirements.txt: this project itself is not installed
+    lean = subprocess.run([str(python), "-c", "import importlib.util as u; print(u.find_spec('tensorflow'), "
+                           "u.find_spec('keras'))"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert lean.stdout.split() == ["None", "None"]  # a deploy installs what the app runs: no TensorFlow
 
     port, log_path = free_port(), tmp_path / "server.log"
     env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH")}
@@ -53,7 +56,7 @@ def test_requirements_txt_alone_runs_the_app_as_community_cloud_does(tmp_path, f
                 page.set_default_timeout(90_000)
                 page.goto(f"{url}/upload")
                 page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(photo))
-                page.get_by_text("1 face(s) found").wait_for()
+                page.get_by_text("1 face found").wait_for()
                 page.goto(f"{url}/live")
                 page.get_by_role("heading", name="Live webcam").wait_for()
                 page.goto(f"{url}/video")
