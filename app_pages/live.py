@@ -18,7 +18,14 @@ from app_pages.browser_live.reports import PROBLEMS, RUNTIME_PROBLEMS
 from app_pages.browser_live.session import browser_model_for, model_args
 from app_pages.common import recognizer_or_stop, rtc_configuration, selected_model_path
 from app_pages.live_session import RECORDING_MAX_SECONDS, LiveSession
-from app_pages.timeline_views import face_chart_image, face_table, timeline_csv, timeline_table, video_zip
+from app_pages.timeline_views import (
+    LIVE_CHART_CONFIG,
+    face_chart,
+    face_table,
+    timeline_csv,
+    timeline_table,
+    video_zip,
+)
 from fer.classifier import default_model_path
 from fer.settings import CONFIDENCE_RANGE, DEFAULTS, MAX_SMOOTHING
 from fer.video import Timeline, VideoSettings
@@ -76,7 +83,8 @@ def timeline_panel(timeline: Timeline, class_names: tuple[str, ...]) -> None:
         st.caption("No face in view now; a face that comes back where it left keeps its number.")
         return
     for column, number in zip(st.columns(len(on_screen)), on_screen):  # the faces in view, as numbered in the video
-        column.image(face_chart_image(face_table(table, number, CHART_POINTS), number, class_names), width="stretch")
+        column.plotly_chart(face_chart(face_table(table, number, CHART_POINTS), number, class_names, height=260),
+                            key=f"live-chart-{number}", config=LIVE_CHART_CONFIG, width="stretch")
 
 
 def summary_and_downloads(timeline: Timeline, class_names: tuple[str, ...], clip: bytes = b"") -> None:

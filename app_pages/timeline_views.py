@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import zipfile
 
-import cv2
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -32,7 +30,8 @@ def face_table(table: pd.DataFrame, face: int, max_points: int | None = None) ->
 
 
 def face_chart(table: pd.DataFrame, face: int, class_names: tuple[str, ...], height: int = 300) -> go.Figure:
-    """One face's smoothed probabilities over time, one line per emotion."""
+    """One face's smoothed probabilities over time, one line per emotion: the Video page's chart, and the
+    Live page's for each face in view (from `face_table`'s few points, redrawn every 2 s)."""
     rows = table[table["face"] == face]
     figure = go.Figure()
     for name in class_names:
@@ -43,38 +42,8 @@ def face_chart(table: pd.DataFrame, face: int, class_names: tuple[str, ...], hei
     return figure
 
 
-def face_chart_image(table: pd.DataFrame, face: int, class_names: tuple[str, ...], width: int = 560,
-                     height: int = 240) -> np.ndarray:
-    """The same chart as `face_chart`, drawn by OpenCV into an RGB image: the live panel redraws it every
-    2 s while the browser plays video, and an <img> costs the browser almost nothing where re-drawing a
-    Plotly chart made the shown video drop from 30 to 10-20 frames per second for half a second
-    (benchmarks/app_glass.py). Hover is no loss on a chart that changes every 2 s."""
-    rows = table[table["face"] == face]
-    image = np.full((height, width, 3), 255, np.uint8)
-    left, right, top, bottom = 44, width - 10, 28, height - 24
-    font, small = cv2.FONT_HERSHEY_SIMPLEX, 0.38
-    for level in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = round(bottom - level * (bottom - top))
-        cv2.line(image, (left, y), (right, y), (225, 225, 225), 1)
-        cv2.putText(image, f"{level:.0%}", (4, y + 4), font, small, (90, 90, 90), 1, cv2.LINE_AA)
-    cv2.putText(image, f"Face #{face}", (left, 18), font, 0.5, (30, 30, 30), 1, cv2.LINE_AA)
-    if len(rows) >= 2:
-        times = rows["t"].to_numpy(float)
-        t0, t1 = times[0], max(times[-1], times[0] + 1e-3)
-        xs = left + (times - t0) / (t1 - t0) * (right - left)
-        for tick in np.linspace(t0, t1, 4):
-            x = round(left + (tick - t0) / (t1 - t0) * (right - left))
-            cv2.putText(image, f"{tick:.0f} s", (min(x, right - 30), height - 8), font, small, (90, 90, 90), 1,
-                        cv2.LINE_AA)
-        for name in class_names:
-            ys = bottom - rows[name].to_numpy(float) * (bottom - top)
-            points = np.stack([xs, ys], axis=1).round().astype(np.int32)
-            cv2.polylines(image, [points], False, color_for(name), 2, cv2.LINE_AA)
-    x = left + 90
-    for name in class_names:  # the legend, in the lines' colours
-        cv2.putText(image, name, (x, 18), font, small, color_for(name), 1, cv2.LINE_AA)
-        x += cv2.getTextSize(name, font, small, 1)[0][0] + 10
-    return image
+# The live charts change every 2 s while video plays in the same page: no hover, zoom or toolbar to build.
+LIVE_CHART_CONFIG = {"staticPlot": True, "displayModeBar": False}
 
 
 def faces_overview(table: pd.DataFrame, class_names: tuple[str, ...]) -> go.Figure:

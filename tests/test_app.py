@@ -462,10 +462,11 @@ def test_dashboard_says_which_file_each_figure_is_for_and_compares_two_models():
     assert dict(zip(table["figure"], table[other]))["file the app runs"] == other
 
 
-def test_the_live_chart_is_a_light_image_of_the_last_minute():
-    """The live panel draws its chart as an image (a Plotly redraw every 2 s made the shown video dip),
-    from at most CHART_POINTS points per line."""
-    from app_pages.timeline_views import face_chart_image, face_table
+def test_the_live_chart_is_the_apps_own_chart_of_the_last_minute():
+    """Each face in view gets a Plotly chart like every other in the app (it was an OpenCV-drawn picture),
+    from at most CHART_POINTS points per line, averaged rather than picked."""
+    from app_pages.live import CHART_POINTS
+    from app_pages.timeline_views import face_chart, face_table
     from fer.drawing import color_for
 
     names = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
@@ -474,13 +475,13 @@ def test_the_live_chart_is_a_light_image_of_the_last_minute():
     rest = (1 - happy) / 6
     table = pd.DataFrame({"t": t, "face": 1, "label": "happy", "score": happy,
                           **{n: happy if n == "happy" else rest for n in names}})
-    few = face_table(table, 1, max_points=120)
-    assert 100 <= len(few) <= 121 and few["t"].is_monotonic_increasing
+    few = face_table(table, 1, max_points=CHART_POINTS)
+    assert 100 <= len(few) <= CHART_POINTS + 1 and few["t"].is_monotonic_increasing
     assert abs(few["happy"].mean() - happy.mean()) < 0.01  # averaged, not picked
-    image = face_chart_image(few, 1, names)
-    assert image.shape == (240, 560, 3) and image.dtype == np.uint8
-    line = np.all(image == color_for("happy"), axis=2)
-    assert line[28:216].sum() > 500  # the happy line is drawn across the plot
+    figure = face_chart(few, 1, names, height=260)
+    assert [trace.name for trace in figure.data] == list(names)
+    assert all(len(trace.x) == len(few) for trace in figure.data)
+    assert figure.data[names.index("happy")].line.color == f"rgb{color_for('happy')}"
 
 
 def test_importing_the_pages_helpers_starts_nothing_and_the_entry_point_tunes_memory_once():

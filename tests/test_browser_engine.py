@@ -211,6 +211,7 @@ def test_the_camera_is_analysed_in_the_browser_and_its_rows_reach_the_timeline_a
     engine_ui.get_by_text("the video stays on this device").wait_for()
     page.get_by_text("Faces now").wait_for(timeout=60_000)  # a report reached Python and the panel drew it
     wait_until(lambda: reported_frames(page) >= 40)  # a condition, not a time: a loaded machine shows fewer fps
+    page.locator(".js-plotly-plot").filter(has_text="Face #1").wait_for()  # the face's live chart, in Plotly
     pixels = canvas_pixels(frame)
     happy = (np.abs(pixels.astype(int) - HAPPY).max(axis=2) < 8).sum()  # the box and tag in happy's colour
     assert happy > 500, happy
