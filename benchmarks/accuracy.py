@@ -14,6 +14,7 @@ sets (the model card's tables).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from fer.classifier import EmotionClassifier, default_model_path
 from fer.model_file import describe_correction
+from fer.report import add_entries
 from training.data import TEST, TEST_ALL, VAL, load_dataset_for
 from training.evaluate import TTA_MODES, evaluate_probabilities
 from training.ferplus import join_votes
@@ -37,6 +39,9 @@ def main() -> int:
     parser.add_argument("--votes", help="FER+ labels.csv (default: ferplus/labels.csv beside the data)")
     parser.add_argument("--tta", nargs="+", choices=TTA_MODES, default=["none", "flip"],
                         help="which test-time augmentations to score (ten-crop costs ten passes a face)")
+    parser.add_argument("--update-report", action="store_true",
+                        help="also store these figures in the model's report, under scores[file][split][tta]: "
+                             "what the dashboard and Home page show for the file the app runs")
     args = parser.parse_args()
     classifier = EmotionClassifier(args.model)
     dataset = load_dataset_for(classifier.info, args.data)
@@ -46,6 +51,7 @@ def main() -> int:
     print(f"{'split':<26}{'TTA':<6}{'FER2013 acc':>12}{'macro-F1':>9} |{'FER+ acc':>9}{'balanced':>9}"
           f"{'CE votes':>9}{'ECE':>7}{'s':>6}")
     recalls, fer2013_recalls, confusions = [], [], []
+    scores: dict[str, dict] = {}
     for split in (VAL, TEST, TEST_ALL):
         if split not in dataset.splits:
             continue
@@ -55,6 +61,7 @@ def main() -> int:
             metrics = evaluate_probabilities(classifier.predict_prepared(data.images, tta), data.labels,
                                              dataset.class_names, data.votes)
             seconds = time.perf_counter() - start
+            scores.setdefault(split, {})[tta] = metrics
             line = f"{SPLIT_NAMES[split]:<26}{tta:<6}{metrics['accuracy']:>12.4f}{metrics['macro_f1']:>9.4f} |"
             fer2013_recalls.append((SPLIT_NAMES[split], tta, metrics["per_class"]))
             plus = metrics.get("ferplus")
@@ -71,6 +78,10 @@ def main() -> int:
             print_recalls(title, rows, dataset.class_names)
     if confusions and {"angry", "neutral", "sad"} <= set(dataset.class_names):
         print_subtle_anger(confusions, list(dataset.class_names))
+    if args.update_report:
+        path = add_entries(args.model, "scores", {Path(args.model).name: {
+            **scores, "measured": dt.date.today().isoformat(), "data": dataset.source}})
+        print(f"stored in {path}")
     return 0
 
 

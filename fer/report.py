@@ -73,7 +73,8 @@ def build_report(*, model: dict, config: dict, precision: str, training: dict, d
     precision, training (epochs_run, best_epoch, train_seconds, hardware, selection, labels, prior_correction),
     history (one row per epoch), members, dataset (source, class_names, splits with class_counts and
     majority_counts, fingerprint), evaluation[split][tta] (the metrics of training.evaluate), architecture,
-    litert[file name] (weights, file_bytes, agreement[split]) and, added later, benchmarks[file name]."""
+    litert[file name] (weights, file_bytes, agreement[split]) and, added later, benchmarks[file name] and
+    scores[file name][split][tta] (the file's own metrics, as the app runs it)."""
     report = {"report_version": REPORT_VERSION, "model": model,
               "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "config": config,
               "precision": precision, "training": training}
@@ -215,6 +216,11 @@ class ModelReport:
     def own_accuracy(self, file_name: str, split: str | None = None) -> float | None:
         """A converted copy's own accuracy, measured when it was converted (None for the float model)."""
         return section(self.runtime(file_name), "agreement", split or self.final_split, "accuracy")
+
+    def scores(self, file_name: str, split: str = "test", tta: str = "none") -> dict:
+        """The metrics of the file itself, as the app runs it (int8 weights, output correction), on `split`
+        with `tta` (benchmarks/accuracy.py --update-report); {} when not measured."""
+        return section(self.raw, "scores", file_name, split, tta) or {}
 
     def latency_ms(self, file_name: str) -> float | None:
         """Median time to classify one face with this file (benchmarks/latency.py --update-report)."""

@@ -51,7 +51,23 @@ def vote_metrics(probabilities: np.ndarray, votes: Votes, class_names: list[str]
     target = votes.subset(clear).distributions()
     metrics["cross_entropy_to_votes"] = float(-(target * np.log(np.clip(probabilities, 1e-7, 1.0))).sum(axis=1).mean())
     metrics["expected_calibration_error"] = calibration_error(probabilities, labels)
+    metrics["reliability"] = reliability(probabilities, labels)
     return metrics
+
+
+def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> list[dict]:
+    """A reliability diagram's points: per bin of top-class confidence, how many faces, their mean
+    confidence and how often the top class was right (calibrated: the two agree in every bin)."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    points = []
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            points.append({"low": b / bins, "high": (b + 1) / bins, "faces": int(members.sum()),
+                           "confidence": float(confidence[members].mean()), "accuracy": float(correct[members].mean())})
+    return points
 
 
 def calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
