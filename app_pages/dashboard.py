@@ -20,6 +20,7 @@ from app_pages.common import (
     recognizer_or_stop,
     selected_model_path,
 )
+from app_pages.model_figures import HELD_OUT, headline, in_words, page_tta
 from fer.drawing import face_tag
 from fer.explain import FULL_HEAT_DROP, explain_face, face_feature_maps, feature_grid
 from fer.images import ImageError
@@ -53,40 +54,54 @@ def file_figures(report: ModelReport, model_file: Path) -> FileFigures:
                        report.own_accuracy(model_file.name), report.latency_ms(model_file.name))
 
 
-def headline(report: ModelReport, model_file: Path) -> None:
+def how_good(report: ModelReport, model_file: Path) -> dict | None:
+    """The answer first, on the project's yardstick, for the file the app runs: a sentence, four figures in
+    one unit, and where they come from. Returns the file's own scores ({split: {tta: metrics}}), or None."""
+    tta = page_tta(model_file)
+    reading = st.radio("Read each face", ["flip", "none"], index=0 if tta == "flip" else 1, horizontal=True,
+                       format_func=lambda t: {"flip": "and its mirror image (as Photos)",
+                                              "none": "once (as live video)"}[t], key="dashboard_tta")
+    figures = headline(report, model_file, reading)
+    if figures is None:
+        st.info(f"The report has no held-out figures for {model_file.name} itself. "
+                f"`python benchmarks/accuracy.py --model models/{model_file.name} --update-report` measures and "
+                "stores them (it needs FER2013 and the FER+ votes); the sections below show the report's own.")
+        return None
+    st.write(in_words(figures))
+    cols = st.columns(4)
+    cols[0].metric("Agrees with 10 people", f"{figures.majority:.1%}",
+                   help="The share of faces whose label is the one most of the ten FER+ voters chose.")
+    cols[1].metric("Each expression, on average", f"{figures.balanced:.1%}",
+                   help="Balanced accuracy: the mean over the seven expressions of the share of their faces found. "
+                        "The yardstick this project chooses models by.")
+    if figures.fer2013 is not None:
+        cols[2].metric("FER2013's own labels", f"{figures.fer2013:.1%}",
+                       help="Against the single label FER2013 gives each face, every PrivateTest face. Those labels "
+                            "agree with the FER+ majority on about 66% of faces, so this stays low.")
+    if figures.calibration_error is not None:
+        cols[3].metric("Calibration error", f"{100 * figures.calibration_error:.1f} points",
+                       help="How far confidence is from accuracy, on average: 0 means a 70% answer is right 70% "
+                            "of the time (the reliability diagram below).")
+    st.caption(f"FER+ figures: the {figures.faces:,} PrivateTest faces with a clear majority of the ten votes; "
+               f"FER2013's labels: every PrivateTest face. PrivateTest was used neither to train nor to choose. "
+               f"`python benchmarks/accuracy.py --update-report`"
+               + (f", measured {figures.measured}." if figures.measured else "."))
+    return {split: ttas for split, ttas in (report.raw["scores"][model_file.name]).items() if isinstance(ttas, dict)}
+
+
+def file_facts(report: ModelReport, model_file: Path) -> None:
     figures = file_figures(report, model_file)
-    final, metrics, runtime_file, latency = figures.final, figures.metrics, figures.runtime, figures.latency
-    flip = report.metrics(final, "flip")
-    # The file the app runs may have int8 weights: its own accuracy, measured when it was converted.
-    accuracy = figures.own_accuracy or metrics.get("accuracy")
-    cols = st.columns(5)
-    cols[0].metric("Accuracy" if final == "test" else "Validation accuracy",
-                   f"{accuracy:.1%}" if accuracy is not None else "n/a",
-                   help=f"on {SPLIT_TITLES.get(final, final)}"
-                        + (f"; with flip test-time augmentation {flip['accuracy']:.1%}" if flip else ""))
-    cols[1].metric("Macro-F1", f"{metrics['macro_f1']:.3f}" if metrics else "n/a")
-    cols[2].metric("Parameters", f"{report.parameters:,}" if report.parameters else "n/a")
-    cols[3].metric("File size", f"{runtime_file['file_bytes'] / 1e6:.1f} MB" if "file_bytes" in runtime_file else "n/a",
+    runtime_file, latency = figures.runtime, figures.latency
+    cols = st.columns(3)
+    cols[0].metric("File size", f"{runtime_file['file_bytes'] / 1e6:.1f} MB" if "file_bytes" in runtime_file else "n/a",
                    help=f"{model_file.name}, the file the app runs"
                         + (f" ({runtime_file['weights']} weights)" if "weights" in runtime_file else ""))
-    cols[4].metric("Latency per face", f"{latency:.1f} ms" if latency else "n/a",
-                   help="median, batch of 1, one CPU thread (benchmarks/latency.py)")
-    plus, plus_flip = metrics.get("ferplus"), flip.get("ferplus")
-    if plus:
-        on = f"on the {plus['count']:,} {SPLIT_TITLES.get(final, final)} faces with a clear FER+ majority"
-        cols = st.columns(5)
-        cols[0].metric("FER+ balanced accuracy", f"{plus['balanced_accuracy']:.3f}",
-                       help="mean recall of the 7 emotions against the majority of ten people's votes, " + on
-                            + (f"; with flip {plus_flip['balanced_accuracy']:.3f}" if plus_flip else ""))
-        cols[1].metric("FER+ majority accuracy", f"{plus['accuracy']:.1%}",
-                       help=on + (f"; with flip {plus_flip['accuracy']:.1%}" if plus_flip else ""))
-        cols[2].metric("Cross-entropy to the votes", f"{plus['cross_entropy_to_votes']:.3f}",
-                       help="how far the probabilities are from the share of votes each emotion got (lower is better)")
-        cols[3].metric("Calibration error", f"{plus['expected_calibration_error']:.3f}",
-                       help="expected calibration error: the gap between confidence and accuracy (0 is perfect)")
-        cols[4].metric("Prior correction", describe_correction(report.prior_correction),
-                       help="probabilities divided by the training prior to the power tau (negative: part of it "
-                            "put back), then made surer or less sure by the temperature T (both chosen on validation)")
+    cols[1].metric("Time per face", f"{latency:.1f} ms" if latency else "n/a",
+                   help="median, one face, one CPU thread (benchmarks/latency.py)")
+    cols[2].metric("Parameters", f"{report.parameters:,}" if report.parameters else "n/a")
+    st.caption(f"Output correction: {describe_correction(report.prior_correction)}. The probabilities are divided by "
+               "the training prior to the power tau (negative: part of it put back), then made surer or less sure by "
+               "the temperature T; both were chosen on validation (PublicTest).")
     training = report.training
     if report.members:
         st.caption(ensemble_summary(report))
@@ -102,43 +117,95 @@ def headline(report: ModelReport, model_file: Path) -> None:
         )
 
 
-def whose_figures(report: ModelReport, model_file: Path) -> None:
+def per_expression(metrics: dict, names: list[str]) -> None:
+    """Recall and precision in words, and where each expression's misses go, from one scored split."""
+    matrix = np.array(metrics["confusion_matrix"])
+    rows = []
+    for i, name in enumerate(names):
+        row = matrix[i].astype(float)
+        missed = row.copy()
+        missed[i] = 0
+        worst = int(missed.argmax())
+        rows.append({
+            "expression": name, "faces": int(row.sum()),
+            "found (of the faces people called it)": 100 * metrics["per_class"][name]["recall"],
+            "right (when the model says it)": 100 * metrics["per_class"][name]["precision"],
+            "misses most often read as": f"{names[worst]} ({missed[worst] / max(row.sum(), 1):.0%} of its faces)"
+                                         if missed.sum() else "none",
+        })
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+        "found (of the faces people called it)": st.column_config.ProgressColumn(format="%.0f%%", min_value=0,
+                                                                                 max_value=100),
+        "right (when the model says it)": st.column_config.ProgressColumn(format="%.0f%%", min_value=0,
+                                                                          max_value=100)})
+
+
+def reliability_diagram(metrics: dict) -> None:
+    """Confidence against accuracy per bin: on the diagonal, a "70%" is right 70% of the time."""
+    points = metrics.get("reliability")
+    if not points:
+        return missing("reliability diagram (older scores)")
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="calibrated",
+                                line=dict(dash="dot", color="#9aa3b5")))
+    figure.add_trace(go.Scatter(
+        x=[p["confidence"] for p in points], y=[p["accuracy"] for p in points], mode="lines+markers",
+        name="this model", marker=dict(size=[6 + 18 * (p["faces"] / max(q["faces"] for q in points)) ** 0.5
+                                             for p in points], color="#2176ff"),
+        text=[f"{p['faces']:,} faces" for p in points],
+        hovertemplate="confidence %{x:.0%}: right %{y:.0%} (%{text})<extra></extra>"))
+    figure.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="confidence of the top label",
+                         yaxis_title="how often it was right", xaxis=dict(range=[0, 1], tickformat=".0%"),
+                         yaxis=dict(range=[0, 1], tickformat=".0%"))
+    st.plotly_chart(figure, key="reliability")
+    st.caption("Faces grouped by the probability of their top label (dot size: how many faces). Points on the "
+               "dotted line mean the probabilities can be taken at their word.")
+
+
+def whose_figures(report: ModelReport, model_file: Path, own_scores: bool) -> None:
     """One line that says which file each figure is for: a converted copy (int8 weights) predicts a few
     faces differently from the float model its report evaluates."""
     source = Path(report.float_file).name
     if source == model_file.name:
         st.caption(f"Every figure on this page is for `{model_file.name}`, the file the app runs.")
         return
-    st.caption(f"Accuracy, file size and latency above are for `{model_file.name}`, the file the app runs; "
-               f"every other figure (macro-F1, FER+ scores, curves, confusion matrix) is from the report of "
-               f"`{source}`, the float model it was converted from, so the two accuracies can differ a little.")
+    st.caption((f"The figures above are for `{model_file.name}`, the file the app runs; " if own_scores else
+                f"File size and time per face are for `{model_file.name}`, the file the app runs; ")
+               + f"training curves and the architecture come from the report of `{source}`, the float model it "
+                 "was converted from.")
+
+
+COMPARED_TTA = "flip"  # two models are compared reading faces the same way: mirrored too, as Photos does
 
 
 def comparable_figures(report: ModelReport, model_file: Path) -> dict[str, str]:
-    """The figures two models are compared on, as text, each for the file it describes."""
+    """The figures two models are compared on, as text, each for the file the app runs: the held-out
+    yardstick read the same way for both, then cost."""
     known = file_figures(report, model_file)
-    final, metrics, runtime, own, latency = known.final, known.metrics, known.runtime, known.own_accuracy, known.latency
-    plus = metrics.get("ferplus") or {}
-    parameters = report.parameters
-    figures = {
+    runtime, latency = known.runtime, known.latency
+    figures = headline(report, model_file, COMPARED_TTA)
+    not_measured = "not measured (benchmarks/accuracy.py --update-report)"
+    scores = report.scores(model_file.name, HELD_OUT, COMPARED_TTA)
+    rows = {
+        "agrees with the majority of ten people (PrivateTest, FER+)":
+            f"{figures.majority:.1%}" if figures else not_measured,
+        "each expression found, on average (PrivateTest, FER+)": f"{figures.balanced:.1%}" if figures else not_measured,
+        "FER2013's own labels (PrivateTest)": f"{figures.fer2013:.1%}" if figures and figures.fer2013 else not_measured,
+        "calibration error (PrivateTest, FER+)":
+            f"{100 * figures.calibration_error:.1f} points" if figures and figures.calibration_error is not None
+            else not_measured,
+    }
+    for name, values in (scores.get("ferplus") or {}).get("per_class", {}).items():
+        rows[f"{name}: found (PrivateTest, FER+)"] = f"{values['recall']:.0%}"
+    rows.update({
+        "trained on": "FER+ votes" if report.learnt_from_votes else "FER2013's labels",
         "file the app runs": model_file.name,
         "weights": runtime.get("weights", "float"),
         "file size": f"{runtime['file_bytes'] / 1e6:.1f} MB" if "file_bytes" in runtime else "n/a",
-        "latency per face": f"{latency:.1f} ms" if latency else "n/a",
-        "parameters": f"{parameters:,}" if parameters else "n/a",
-        f"accuracy, {SPLIT_TITLES.get(final, final)}, FER2013 labels (this file)":
-            f"{own:.2%}" if own is not None else "n/a",
-        f"accuracy, {SPLIT_TITLES.get(final, final)}, FER2013 labels (float model)":
-            f"{metrics['accuracy']:.2%}" if "accuracy" in metrics else "n/a",
-        "macro-F1, FER2013 labels (float model)": f"{metrics['macro_f1']:.3f}" if "macro_f1" in metrics else "n/a",
-        "FER+ balanced accuracy (float model)": f"{plus['balanced_accuracy']:.3f}" if plus else "n/a",
-        "FER+ majority accuracy (float model)": f"{plus['accuracy']:.2%}" if plus else "n/a",
-    }
-    per_class = (plus or metrics).get("per_class", {})
-    against = "FER+ majority" if plus else "FER2013 labels"
-    for name, scores in per_class.items():
-        figures[f"recall: {name} ({against})"] = f"{scores['recall']:.3f}"
-    return figures
+        "time per face": f"{latency:.1f} ms" if latency else "n/a",
+        "parameters": f"{report.parameters:,}" if report.parameters else "n/a",
+    })
+    return rows
 
 
 def compare_models(report: ModelReport, chosen: Path, paths: list[Path]) -> None:
@@ -157,8 +224,8 @@ def compare_models(report: ModelReport, chosen: Path, paths: list[Path]) -> None
     rows = [{"figure": key, chosen.name: mine.get(key, "n/a"), other.name: theirs.get(key, "n/a")}
             for key in dict.fromkeys([*mine, *theirs])]
     st.dataframe(pd.DataFrame(rows), hide_index=True, height=35 * (len(rows) + 1) + 3)
-    st.caption("Each model is scored on its own report's test split; \"this file\" is the copy the app runs, "
-               "\"float model\" the trained model its report evaluates.")
+    st.caption("Both files as the app runs them, on the same faces (PrivateTest), reading each face and its "
+               "mirror image; FER+ figures against the majority of ten votes.")
 
 
 def ensemble_summary(report: ModelReport) -> str:
@@ -228,8 +295,10 @@ def class_distribution(report: ModelReport) -> None:
     st.plotly_chart(figure, key="distribution")
 
 
-def confusion_and_metrics(report: ModelReport) -> None:
-    evaluation = report.evaluation
+def confusion_and_metrics(report: ModelReport, file_scores: dict | None, model_file: Path) -> None:
+    """Every split, reading and label set: the file's own scores where measured, else its report's."""
+    evaluation = file_scores or report.evaluation
+    whose = model_file.name if file_scores else f"{Path(report.float_file).name}, the float model"
     if not evaluation:
         return missing("evaluation")
     names = report.class_names
@@ -254,12 +323,14 @@ def confusion_and_metrics(report: ModelReport) -> None:
     left, right = st.columns([3, 2])
     left.plotly_chart(figure, key="confusion")
     table = pd.DataFrame([{"emotion": n, **metrics["per_class"][n]} for n in names])
-    right.metric("Accuracy", f"{metrics['accuracy']:.2%}", help=f"of {report.float_file}, the float model")
-    right.metric("Macro-F1", f"{metrics['macro_f1']:.3f}")
+    right.metric("Accuracy", f"{metrics['accuracy']:.1%}", help=f"of {whose}")
+    right.metric("Macro-F1", f"{metrics['macro_f1']:.1%}", help="the mean of the classes' F1 scores")
     if "balanced_accuracy" in metrics:
-        right.metric("Balanced accuracy", f"{metrics['balanced_accuracy']:.3f}", help="mean recall of the classes")
-    right.dataframe(table, hide_index=True, column_config={
-        c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
+        right.metric("Each class, on average", f"{metrics['balanced_accuracy']:.1%}",
+                     help="balanced accuracy: the mean recall of the classes")
+    right.dataframe(table.assign(**{c: 100 * table[c] for c in ("precision", "recall", "f1")}), hide_index=True,
+                    column_config={c: st.column_config.NumberColumn(format="%.1f%%") for c in ("precision", "recall",
+                                                                                                "f1")})
 
 
 def architecture(report: ModelReport) -> None:
@@ -325,14 +396,24 @@ except ReportError as err:
     st.stop()
 
 st.caption(f"{chosen.name}: {', '.join(report.class_names)}")
-headline(report, chosen)
-whose_figures(report, chosen)
+st.header("How good is it?")
+file_scores = how_good(report, chosen)
+held_out = ((file_scores or {}).get(HELD_OUT) or {}).get(st.session_state.get("dashboard_tta", "flip"), {})
+if held_out.get("ferplus"):
+    st.header("Per expression")
+    st.caption("Against the FER+ majority of ten votes, PrivateTest, read as chosen above.")
+    per_expression(held_out["ferplus"], report.class_names)
+    st.header("Calibration")
+    reliability_diagram(held_out["ferplus"])
+st.header("The file")
+file_facts(report, chosen)
+whose_figures(report, chosen, file_scores is not None)
 st.header("Training curves")
 curves(report)
 st.header("Class distribution")
 class_distribution(report)
-st.header("Confusion matrix and per-class metrics")
-confusion_and_metrics(report)
+st.header("Confusion matrix, every split")
+confusion_and_metrics(report, file_scores, chosen)
 st.header("Architecture")
 architecture(report)
 with st.expander("Full training configuration"):

@@ -1,26 +1,24 @@
 """Home page: what the app does, what it cannot do, and where images go (nowhere)."""
 
+from pathlib import Path
+
 import streamlit as st
 
+from app_pages.model_figures import headline, in_words
 from fer.classifier import default_model_path
 from fer.report import ModelReport, ReportError
 
 
-def how_well(report: ModelReport) -> str:
-    """One sentence of the photos model's held-out figures, read from its report (empty without one)."""
-    plus = report.ferplus(tta="flip") or report.ferplus()
-    if plus:
-        return (f" On {plus['count']:,} held-out faces, its label matched the majority of ten people's votes on "
-                f"{plus['accuracy']:.0%} of them, and it found {plus['balanced_accuracy']:.0%} of each expression "
-                "on average (the dashboard has the details).")
-    accuracy = report.metrics(tta="flip").get("accuracy") or report.metrics().get("accuracy")
-    return f" On held-out faces it matched FER2013's labels on {accuracy:.0%} of them." if accuracy else ""
+def how_well(model_file: Path) -> str:
+    """One sentence of the photos model's held-out figures, the dashboard's own (empty without them)."""
+    try:
+        figures = headline(ModelReport.load(model_file), model_file)
+    except ReportError:
+        return ""
+    return f" {in_words(figures, 'the photos model')} The dashboard has the details." if figures else ""
 
 
-try:
-    figures = how_well(ModelReport.load(default_model_path("photos")))
-except ReportError:
-    figures = ""
+figures = how_well(default_model_path("photos"))
 st.title("Facial expression recognition")
 st.write(
     "This app finds faces in photos or in your webcam's video and estimates which of seven expressions each "
