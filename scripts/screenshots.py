@@ -68,7 +68,7 @@ def main() -> int:
             page.screenshot(path=str(OUT / "live.png"))
 
             page.goto(f"{url}/dashboard")
-            page.get_by_text("Training curves").wait_for()
+            page.get_by_role("heading", name="How good is it?").wait_for()
             page.wait_for_timeout(2000)
             page.screenshot(path=str(OUT / "dashboard.png"))
             uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="photo with a face")
