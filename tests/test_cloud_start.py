@@ -56,7 +56,7 @@ def test_requirements_txt_alone_runs_the_app_as_community_cloud_does(tmp_path, f
                 page.set_default_timeout(90_000)
                 page.goto(f"{url}/upload")
                 page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(photo))
-                page.get_by_text("1 face found").wait_for()
+                page.get_by_text("1 face found", exact=True).wait_for()
                 page.goto(f"{url}/live")
                 page.get_by_role("heading", name="Live webcam").wait_for()
                 page.goto(f"{url}/video")

@@ -194,6 +194,8 @@ def test_the_app_runs_with_only_tflite_files(litert_only_models, face_photo):
     live = open_page("app_pages/live.py")
     assert live.sidebar.selectbox[0].value == f"{LIVE_MODEL}.tflite"
     dashboard = open_page("app_pages/dashboard.py")
-    assert not dashboard.warning and "int8 weights" in dashboard.metric[3].help
+    file_size = next(m for m in dashboard.metric if m.label == "File size")
+    assert not dashboard.warning and "int8 weights" in file_size.help
     dashboard.selectbox[0].select(f"{FER2013_MODEL}.tflite").run()
-    assert not dashboard.warning and "float16 weights" in dashboard.metric[3].help
+    file_size = next(m for m in dashboard.metric if m.label == "File size")
+    assert not dashboard.warning and "float16 weights" in file_size.help
