@@ -75,15 +75,8 @@ def calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int =
     weighted by their share of faces (0: a 70% answer is right 70% of the time)."""
     if len(labels) == 0:
         return 0.0
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    error = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(error)
+    return float(sum(point["faces"] / len(labels) * abs(point["accuracy"] - point["confidence"])
+                     for point in reliability(probabilities, labels, bins)))
 
 
 def choose_prior_correction(probabilities: np.ndarray, votes: Votes, prior: np.ndarray) -> PriorCorrection | None:
