@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,27 +35,9 @@ def missing(what: str) -> None:
             "`python -m training.train` gets a complete report.")
 
 
-@dataclass(frozen=True)
-class FileFigures:
-    """Where a report keeps the figures of one model file: the split it was finally scored on, the float
-    model's metrics there, the runtime file's own entry (size, weights, its accuracy when it was
-    converted) and its latency."""
-
-    final: str
-    metrics: dict
-    runtime: dict
-    own_accuracy: float | None
-    latency: float | None
-
-
-def file_figures(report: ModelReport, model_file: Path) -> FileFigures:
-    return FileFigures(report.final_split, report.metrics(), report.runtime(model_file.name),
-                       report.own_accuracy(model_file.name), report.latency_ms(model_file.name))
-
-
-def how_good(report: ModelReport, model_file: Path) -> dict | None:
+def how_good(report: ModelReport, model_file: Path) -> str:
     """The answer first, on the project's yardstick, for the file the app runs: a sentence, four figures in
-    one unit, and where they come from. Returns the file's own scores ({split: {tta: metrics}}), or None."""
+    one unit, and where they come from. Returns how the visitor chose to read each face (its TTA)."""
     tta = page_tta(model_file)
     reading = st.radio("Read each face", ["flip", "none"], index=0 if tta == "flip" else 1, horizontal=True,
                        format_func=lambda t: {"flip": "and its mirror image (as Photos)",
@@ -66,7 +47,7 @@ def how_good(report: ModelReport, model_file: Path) -> dict | None:
         st.info(f"The report has no held-out figures for {model_file.name} itself. "
                 f"`python benchmarks/accuracy.py --model models/{model_file.name} --update-report` measures and "
                 "stores them (it needs FER2013 and the FER+ votes); the sections below show the report's own.")
-        return None
+        return reading
     st.write(in_words(figures))
     cols = st.columns(4)
     cols[0].metric("Agrees with 10 people", f"{figures.majority:.1%}",
@@ -86,12 +67,11 @@ def how_good(report: ModelReport, model_file: Path) -> dict | None:
                f"FER2013's labels: every PrivateTest face. PrivateTest was used neither to train nor to choose. "
                f"`python benchmarks/accuracy.py --update-report`"
                + (f", measured {figures.measured}." if figures.measured else "."))
-    return {split: ttas for split, ttas in (report.raw["scores"][model_file.name]).items() if isinstance(ttas, dict)}
+    return reading
 
 
 def file_facts(report: ModelReport, model_file: Path) -> None:
-    figures = file_figures(report, model_file)
-    runtime_file, latency = figures.runtime, figures.latency
+    runtime_file, latency = report.runtime(model_file.name), report.latency_ms(model_file.name)
     cols = st.columns(3)
     cols[0].metric("File size", f"{runtime_file['file_bytes'] / 1e6:.1f} MB" if "file_bytes" in runtime_file else "n/a",
                    help=f"{model_file.name}, the file the app runs"
@@ -181,8 +161,7 @@ COMPARED_TTA = "flip"  # two models are compared reading faces the same way: mir
 def comparable_figures(report: ModelReport, model_file: Path) -> dict[str, str]:
     """The figures two models are compared on, as text, each for the file the app runs: the held-out
     yardstick read the same way for both, then cost."""
-    known = file_figures(report, model_file)
-    runtime, latency = known.runtime, known.latency
+    runtime, latency = report.runtime(model_file.name), report.latency_ms(model_file.name)
     figures = headline(report, model_file, COMPARED_TTA)
     not_measured = "not measured (benchmarks/accuracy.py --update-report)"
     scores = report.scores(model_file.name, HELD_OUT, COMPARED_TTA)
@@ -295,7 +274,7 @@ def class_distribution(report: ModelReport) -> None:
     st.plotly_chart(figure, key="distribution")
 
 
-def confusion_and_metrics(report: ModelReport, file_scores: dict | None, model_file: Path) -> None:
+def confusion_and_metrics(report: ModelReport, file_scores: dict, model_file: Path) -> None:
     """Every split, reading and label set: the file's own scores where measured, else its report's."""
     evaluation = file_scores or report.evaluation
     whose = model_file.name if file_scores else f"{Path(report.float_file).name}, the float model"
@@ -397,8 +376,9 @@ except ReportError as err:
 
 st.caption(f"{chosen.name}: {', '.join(report.class_names)}")
 st.header("How good is it?")
-file_scores = how_good(report, chosen)
-held_out = ((file_scores or {}).get(HELD_OUT) or {}).get(st.session_state.get("dashboard_tta", "flip"), {})
+reading = how_good(report, chosen)
+file_scores = report.scored_splits(chosen.name)
+held_out = report.scores(chosen.name, HELD_OUT, reading)
 if held_out.get("ferplus"):
     st.header("Per expression")
     st.caption("Against the FER+ majority of ten votes, PrivateTest, read as chosen above.")
@@ -407,7 +387,7 @@ if held_out.get("ferplus"):
     reliability_diagram(held_out["ferplus"])
 st.header("The file")
 file_facts(report, chosen)
-whose_figures(report, chosen, file_scores is not None)
+whose_figures(report, chosen, bool(file_scores))
 st.header("Training curves")
 curves(report)
 st.header("Class distribution")

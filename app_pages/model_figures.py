@@ -41,9 +41,9 @@ def headline(report: ModelReport, model_file: Path, tta: str | None = None) -> H
     plus = scores.get("ferplus")
     if not plus:
         return None
-    measured = (report.raw.get("scores", {}).get(model_file.name) or {}).get("measured")
     return Headline(model_file.name, tta, plus["count"], plus["accuracy"], plus["balanced_accuracy"],
-                    scores.get("accuracy"), plus.get("expected_calibration_error"), measured)
+                    scores.get("accuracy"), plus.get("expected_calibration_error"),
+                    report.scores_measured(model_file.name))
 
 
 def in_words(figures: Headline, subject: str | None = None) -> str:

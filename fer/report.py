@@ -213,14 +213,19 @@ class ModelReport:
         """What the report knows of the file the app runs: its LiteRT entry, or the float model's section."""
         return self.litert.get(file_name) or self.model
 
-    def own_accuracy(self, file_name: str, split: str | None = None) -> float | None:
-        """A converted copy's own accuracy, measured when it was converted (None for the float model)."""
-        return section(self.runtime(file_name), "agreement", split or self.final_split, "accuracy")
+    def scored_splits(self, file_name: str) -> dict[str, dict]:
+        """The metrics of the file itself, as the app runs it (int8 weights, output correction), by split
+        and TTA (benchmarks/accuracy.py --update-report); {} when not measured."""
+        entry = section(self.raw, "scores", file_name) or {}
+        return {split: ttas for split, ttas in entry.items() if isinstance(ttas, dict)}
 
     def scores(self, file_name: str, split: str = "test", tta: str = "none") -> dict:
-        """The metrics of the file itself, as the app runs it (int8 weights, output correction), on `split`
-        with `tta` (benchmarks/accuracy.py --update-report); {} when not measured."""
-        return section(self.raw, "scores", file_name, split, tta) or {}
+        """The file's own metrics on `split` with `tta`; {} when not measured."""
+        return section(self.scored_splits(file_name), split, tta) or {}
+
+    def scores_measured(self, file_name: str) -> str | None:
+        """The date the file's own metrics were measured."""
+        return section(self.raw, "scores", file_name, "measured")
 
     def latency_ms(self, file_name: str) -> float | None:
         """Median time to classify one face with this file (benchmarks/latency.py --update-report)."""
