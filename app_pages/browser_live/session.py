@@ -59,7 +59,7 @@ class BrowserSession:
         self.timeline = Timeline(class_names, DEFAULTS.live_timeline_rows)
         self.playing = False
         self.recorded = False  # the stream was recorded (in the browser, which keeps the clip)
-        self.error: str | None = None  # the engine could not start: "camera" or "runtime"
+        self.error: str | None = None  # why the engine could not start: a reports.ProblemKind
         self.lost_frames = 0  # frames of this run that never reached the page
         self.lost_seconds = 0.0  # ... and the stream time they covered
         self.unreadable = False  # the last report failed the schema
