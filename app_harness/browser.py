@@ -101,6 +101,36 @@ def held_bytes(url: str) -> dict[str, int]:
     return held
 
 
+def wait_until_released(url: str, seconds: float = 60.0) -> None:
+    """Wait until the server holds no upload and no media file; fails with what it still holds."""
+    deadline = time.monotonic() + seconds
+    while (held := held_bytes(url)).get("UploadedFileManager") or held.get("st_memory_media_file_storage"):
+        assert time.monotonic() < deadline, f"still held {seconds:.0f} s after the visitor left: {held}"
+        time.sleep(1)
+
+
+def wait_until(condition, timeout: float = 90.0, every: float = 0.5) -> None:
+    """Poll `condition` until it holds: browser tests wait for what happens, not for a time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the page"
+        time.sleep(every)
+
+
+def frames_analysed(page) -> int:
+    """The Live page's "Frames analysed" figure, once the page shows it."""
+    text = page.get_by_test_id("stMetric").filter(has_text="Frames analysed").inner_text()
+    return int(text.split()[-1].replace(",", ""))
+
+
+def analyse_video(page, url: str, clip: Path, timeout: float = 120_000) -> None:
+    """The Video page: upload `clip`, press Analyse and wait for the results' downloads."""
+    page.goto(f"{url}/video")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(clip))
+    page.get_by_role("button", name="Analyse the video").click()
+    page.get_by_role("button", name="Both (ZIP)").wait_for(timeout=timeout)
+
+
 def _stop_group(process: subprocess.Popen) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:

@@ -22,17 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from app_harness.browser import launch_chromium, process_memory_mb, streamlit_server
+from app_harness.browser import frames_analysed, launch_chromium, process_memory_mb, streamlit_server
 from app_harness.forged_reports import ENGINE_FRAME, POST_FRAMES, POST_VALUE, malformed_reports
 from app_pages.browser_live.reports import MAX_FACES_PER_FRAME, MAX_FRAMES_PER_REPORT
 from fer.settings import DEFAULTS
-
-FRAMES_ANALYSED = '[data-testid="stMetric"]:has-text("Frames analysed")'
-
-
-def frames_analysed(page) -> int:
-    metric = page.locator(FRAMES_ANALYSED)
-    return int(metric.inner_text().split()[-1].replace(",", "")) if metric.count() else 0
 
 
 def flood_once(page, engine, pid: int, idle: float, seconds: float, run: str) -> None:

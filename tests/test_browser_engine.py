@@ -22,7 +22,15 @@ import cv2
 import numpy as np
 import pytest
 
-from app_harness.browser import CHROMIUM, launch_chromium, start_button, streamlit_server, write_camera_video
+from app_harness.browser import (
+    CHROMIUM,
+    frames_analysed,
+    launch_chromium,
+    start_button,
+    streamlit_server,
+    wait_until,
+    write_camera_video,
+)
 from app_harness.network_cut import cuttable
 from app_pages.browser_live.build import STATIC
 from fer.detection import Box
@@ -210,7 +218,7 @@ def test_the_camera_is_analysed_in_the_browser_and_its_rows_reach_the_timeline_a
     engine_ui.get_by_role("button", name="Start").click()
     engine_ui.get_by_text("the video stays on this device").wait_for()
     page.get_by_text("Faces now").wait_for(timeout=60_000)  # a report reached Python and the panel drew it
-    wait_until(lambda: reported_frames(page) >= 40)  # a condition, not a time: a loaded machine shows fewer fps
+    wait_until(lambda: frames_analysed(page) >= 40)  # a condition, not a time: a loaded machine shows fewer fps
     page.locator(".js-plotly-plot").filter(has_text="Face #1").wait_for()  # the face's live chart, in Plotly
     pixels = canvas_pixels(frame)
     happy = (np.abs(pixels.astype(int) - HAPPY).max(axis=2) < 8).sum()  # the box and tag in happy's colour
@@ -340,18 +348,6 @@ def test_no_camera_is_said_in_words(server, playwright):
         browser.close()
 
 
-def wait_until(condition, timeout: float = 90.0, every: float = 0.5) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the page"
-        time.sleep(every)
-
-
-def reported_frames(page) -> int:
-    text = page.get_by_test_id("stMetric").filter(has_text="Frames analysed").inner_text()
-    return int(text.split()[-1].replace(",", ""))
-
-
 @needs_chromium
 def test_another_model_mid_stream_keeps_the_stream_and_its_timeline(server, chromium):
     page = chromium.new_page()
@@ -359,14 +355,14 @@ def test_another_model_mid_stream_keeps_the_stream_and_its_timeline(server, chro
         engine_ui = open_engine(page, server)
         engine_ui.get_by_role("button", name="Start").click()
         page.get_by_text("Faces now").wait_for()
-        before = reported_frames(page)
+        before = frames_analysed(page)
         page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").click()
         page.get_by_role("option", name="fer2013_vgg32.tflite").click()
         frame = next(f for f in page.frames if "browser_live" in f.url)
         frame.wait_for_function("() => window.ferEngine?.modelFile === 'fer2013_vgg32.b1.tflite'")
         time.sleep(5)
         assert engine_ui.get_by_role("button", name="Stop").is_visible()  # the same stream goes on
-        assert reported_frames(page) > before + 30  # and the same timeline grows
+        assert frames_analysed(page) > before + 30  # and the same timeline grows
     finally:
         page.close()
 
@@ -403,7 +399,7 @@ def test_a_4k_camera_is_analysed_at_a_bounded_size(server, playwright, face_phot
         camera = frame.evaluate("() => [document.getElementById('camera').videoWidth, "
                                 "document.getElementById('view').width]")
         assert camera[1] <= 1280, camera  # the page asks for 640 px; a camera that sends more is shrunk to 1280
-        assert reported_frames(page) > 0
+        assert frames_analysed(page) > 0
     finally:
         browser.close()
 
@@ -468,10 +464,10 @@ def test_a_hidden_and_frozen_tab_says_so_and_carries_on_when_back(server, chromi
         lifecycle.send("Page.setWebLifecycleState", {"state": "active"})
         frame.evaluate(HIDE_TAB, False)
         engine_ui.get_by_text("the video stays on this device").wait_for()
-        before = reported_frames(page)
+        before = frames_analysed(page)
         time.sleep(5)
         assert engine_ui.get_by_role("button", name="Stop").is_visible()
-        assert reported_frames(page) > before + 30  # the same stream goes on, and its frames reach the page
+        assert frames_analysed(page) > before + 30  # the same stream goes on, and its frames reach the page
     finally:
         page.close()
 
@@ -491,11 +487,11 @@ def test_a_network_cut_longer_than_the_session_loses_nothing(playwright, camera_
             engine_ui = open_engine(page, url)
             engine_ui.get_by_role("button", name="Start").click()
             page.get_by_text("Faces now").wait_for()
-            wait_until(lambda: reported_frames(page) >= 90)
+            wait_until(lambda: frames_analysed(page) >= 90)
             network.cut()  # the engine goes on; its reports wait in the page for the connection to come back
             time.sleep(20)
             network.restore()
-            wait_until(lambda: page.get_by_test_id("stMetric").count() > 0 and reported_frames(page) >= 600)
+            wait_until(lambda: frames_analysed(page) >= 600)
             engine_ui.get_by_role("button", name="Stop").click()
             page.get_by_text("Session summary").wait_for()
             with page.expect_download() as download:

@@ -11,7 +11,6 @@ import io
 import os
 import re
 import shutil
-import time
 import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ from app_harness.browser import (
     CHROMIUM,
     PROCESSED_CORNER_BELOW,
     WEBRTC_IFRAME,
+    analyse_video,
     descendants,
     held_bytes,
     launch_chromium,
@@ -33,6 +33,7 @@ from app_harness.browser import (
     start_button,
     streamlit_server,
     wait_for_stats,
+    wait_until_released,
     write_camera_video,
 )
 from tests.conftest import write_image
@@ -219,10 +220,7 @@ def test_the_video_pages_overview_numbers_faces_as_the_video_does(server, browse
     writer.close()
     page = browser.new_page()
     page.set_default_timeout(60_000)
-    page.goto(f"{server}/video")
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(clip))
-    page.get_by_role("button", name="Analyse the video").click()
-    page.get_by_role("button", name="Both (ZIP)").wait_for(timeout=120_000)
+    analyse_video(page, server, clip)
     overview = page.locator(".js-plotly-plot").filter(has_text="Each face's label over time")
     overview.locator(".ytick text").first.wait_for(state="attached")
     ticks = [tick.text_content() for tick in overview.locator(".ytick text").all()]
@@ -243,17 +241,11 @@ def test_a_visitor_who_leaves_takes_the_upload_and_results_out_of_the_server(fac
             visit = chromium.new_context()
             page = visit.new_page()
             page.set_default_timeout(60_000)
-            page.goto(f"{url}/video")
-            page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(clip))
-            page.get_by_role("button", name="Analyse the video").click()
-            page.get_by_role("button", name="Both (ZIP)").wait_for(timeout=120_000)
+            analyse_video(page, url, clip)
             held = held_bytes(url)
             assert held["UploadedFileManager"] >= clip.stat().st_size and held["st_memory_media_file_storage"] > 0
             visit.close()  # the visitor closes the tab
-            deadline = time.monotonic() + 60
-            while (held := held_bytes(url)).get("UploadedFileManager") or held.get("st_memory_media_file_storage"):
-                assert time.monotonic() < deadline, f"still held a minute after the visitor left: {held}"
-                time.sleep(1)
+            wait_until_released(url, 60)
         finally:
             chromium.close()
 

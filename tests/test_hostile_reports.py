@@ -9,7 +9,17 @@ import time
 
 import pytest
 
-from app_harness.browser import CHROMIUM, held_bytes, launch_chromium, process_memory_mb, streamlit_server
+from app_harness.browser import (
+    CHROMIUM,
+    analyse_video,
+    frames_analysed,
+    held_bytes,
+    launch_chromium,
+    process_memory_mb,
+    streamlit_server,
+    wait_until,
+    wait_until_released,
+)
 from app_harness.forged_reports import (
     ENGINE_FRAME,
     POST_FRAMES,
@@ -71,16 +81,15 @@ def wait_for_text(page, text: str, present: bool = True, timeout: float = 60) ->
         time.sleep(0.2)
 
 
-def wait_for(condition, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
-
-
-def frames_analysed(page) -> int:
-    metric = page.get_by_test_id("stMetric").filter(has_text="Frames analysed")
-    return int(metric.inner_text().split()[-1].replace(",", "")) if metric.count() else 0
+def photos_page_reads_a_face(chromium, url: str, photo) -> None:
+    """Another visitor's Photos page works: a photo uploaded there gets its face."""
+    visit = chromium.new_context()
+    visitor = visit.new_page()
+    visitor.set_default_timeout(120_000)
+    visitor.goto(f"{url}/upload")
+    visitor.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(photo))
+    visitor.get_by_text("1 face").first.wait_for()
+    visit.close()
 
 
 def test_every_malformed_report_is_refused_calmly(server, chromium):
@@ -126,15 +135,9 @@ def test_a_flooding_visitor_stays_within_the_caps_and_others_keep_working(server
         for _ in range(12):  # 460,800 face rows: more than four times the cap
             engine.evaluate(POST_FRAMES, ["flood1", first, 600, 64])
             first += 600
-            wait_for(lambda last=first - 1: frames_analysed(page) == last)
+            wait_until(lambda last=first - 1: frames_analysed(page) == last, timeout=120, every=0.2)
             peak = max(peak, process_memory_mb(pid)["VmRSS"])
-        other = chromium.new_context()
-        visitor = other.new_page()
-        visitor.set_default_timeout(120_000)
-        visitor.goto(f"{url}/upload")
-        visitor.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(photo))
-        visitor.get_by_text("1 face").first.wait_for()
-        other.close()
+        photos_page_reads_a_face(chromium, url, photo)
     finally:
         context.close()
     assert peak - before < 400, f"{before:.0f} MB before, {peak:.0f} MB at the peak of the flood"
@@ -161,16 +164,10 @@ def test_a_poisoned_session_does_not_stop_the_next_visitors_upload_from_leaving(
     visit = chromium.new_context()
     page = visit.new_page()
     page.set_default_timeout(120_000)
-    page.goto(f"{url}/video")
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(clip))
-    page.get_by_role("button", name="Analyse the video").click()
-    page.get_by_role("button", name="Both (ZIP)").wait_for(timeout=180_000)
+    analyse_video(page, url, clip, timeout=180_000)
     assert held_bytes(url)["UploadedFileManager"] >= clip.stat().st_size
     visit.close()
-    deadline = time.monotonic() + 60
-    while (held := held_bytes(url)).get("UploadedFileManager") or held.get("st_memory_media_file_storage"):
-        assert time.monotonic() < deadline, f"still held a minute after the visitor left: {held}"
-        time.sleep(1)
+    wait_until_released(url, 60)
     assert "Traceback" not in log.read_text()
 
 
@@ -186,12 +183,5 @@ def test_a_report_over_the_message_limit_closes_only_that_tab(server, chromium, 
         page.wait_for_timeout(5000)  # nothing on the page tells when the server refused it
     finally:
         context.close()
-    visit = chromium.new_context()
-    visitor = visit.new_page()
-    visitor.set_default_timeout(120_000)
-    visitor.goto(f"{url}/upload")
-    photo = write_image(tmp_path / "face.jpg", face_photo)
-    visitor.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(photo))
-    visitor.get_by_text("1 face").first.wait_for()
-    visit.close()
+    photos_page_reads_a_face(chromium, url, write_image(tmp_path / "face.jpg", face_photo))
     assert process_memory_mb(pid)["VmRSS"] - before < 100
