@@ -22,11 +22,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TextIO
 
-import cv2
 import numpy as np
 
 from fer.detection import Box, overlap_area
-from fer.drawing import draw_results, face_tag
+from fer.drawing import draw_fps, draw_results, face_tag
 from fer.recognizer import EmotionRecognizer, FaceResult
 from fer.settings import DEFAULTS
 from fer.spreadsheet import SafeCsvWriter
@@ -255,15 +254,6 @@ def source_annotator(recognizer: EmotionRecognizer, *, is_camera: bool = False,
     settings = VideoSettings(min_confidence=min_confidence, min_face=min_face, smoothing=smoothing,
                              mirror=is_camera, show_fps=is_camera)
     return VideoAnnotator(recognizer, settings, detect_every=detect_every)
-
-
-def draw_fps(image: np.ndarray, fps: float) -> None:
-    """The processing rate in the top-left corner, white on black, in place."""
-    scale = max(0.3, image.shape[0] / 720)  # small frames get small text: 160x120 keeps room for faces
-    text = f"{fps:4.1f} fps"
-    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    cv2.rectangle(image, (0, 0), (w + 12, h + base + 12), (0, 0, 0), -1)
-    cv2.putText(image, text, (6, h + 6), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
 class Timeline:

@@ -9,8 +9,7 @@ from fer.detection import Box, reading_order
 from fer.drawing import (
     _PALETTE,
     EMOTION_COLORS,
-    MIN_FONT_SCALE,
-    MIN_NUMBER_SCALE,
+    SIZES,
     color_for,
     draw_results,
     face_tag,
@@ -61,15 +60,15 @@ def test_custom_labels_and_unknown_classes():
     long = draw_results(image, [odd], labels=["#7 curious"], show_probabilities=True)
     assert tuple(short[100, 20]) == colour  # the box's left edge, in the class's stable colour
     assert tag_width(long, 50, colour) > 3 * tag_width(short, 50, colour)  # the tag fits its text
-    below = long[145:200, 20:200]
-    assert np.all(below == 0, axis=2).mean() < 0.9  # two probability bars under the box
+    bars = np.any(long != draw_results(image, [odd], labels=["#7 curious"]), axis=2)
+    assert bars.sum() > 400 and not bars[60:141, 20:101].any()  # two probability bars, beside the face
     assert np.all(short[145:200] == 0)
 
 
 def test_a_tag_too_wide_for_its_face_keeps_only_the_number():
     image = np.zeros((400, 400, 3), np.uint8)
     small, large = Box(20, 100, 40, 40, 0.9), Box(150, 100, 240, 240, 0.9)
-    tags = layout_tags(image.shape, [small, large], ["#1 surprise 87%"] * 2, ["#1"] * 2, 0.55)
+    tags = layout_tags(image.shape, [small, large], ["#1 surprise 87%"] * 2, ["#1"] * 2)
     assert tags[0].text == "#1" and tags[1].text == "#1 surprise 87%"
     for tag, box in zip(tags, (small, large)):
         assert tag.rect[2] - tag.rect[0] <= 1.5 * box.w + 1  # no tag is much wider than its face
@@ -86,11 +85,11 @@ def test_tags_of_a_crowd_never_overlap_or_leave_the_image(side):
     boxes = group_of_faces(side=side, gap=max(6, side // 5))
     shape = (max(b.y + b.h for b in boxes) + 20, max(b.x + b.w for b in boxes) + 20, 3)
     texts = [f"#{i + 1} surprise 100%" for i in range(len(boxes))]
-    tags = layout_tags(shape, boxes, texts, [t.split()[0] for t in texts], 0.55 * max(1.0, min(shape[:2]) / 480))
+    tags = layout_tags(shape, boxes, texts, [t.split()[0] for t in texts])
     for i, tag in enumerate(tags):
         x0, y0, x1, y1 = tag.rect
         assert 0 <= x0 < x1 <= shape[1] and 0 <= y0 < y1 <= shape[0], tag
-        assert tag.font_scale >= (MIN_FONT_SCALE if " " in tag.text else MIN_NUMBER_SCALE)
+        assert tag.px >= (SIZES.min_text_px if " " in tag.text else SIZES.min_number_px)
         assert all(tag.overlap(other.rect) == 0 for other in tags[:i]), (i, tag)
     assert draw_results(np.zeros(shape, np.uint8), [face(b.x, b.y, b.w, b.h) for b in boxes], numbered=True).any()
 
@@ -121,7 +120,7 @@ def test_a_real_crowd_photo_gets_tags_that_do_not_overlap_in_reading_order(recog
     assert all(centres[i][1] < centres[i + 1][1] for i in range(35) if (i + 1) % 6)  # left to right in a row
     assert all(centres[i][0] < centres[i + 6][0] for i in range(30))  # each row below the one before
     texts = [face_tag(f, i + 1) for i, f in enumerate(photo.faces)]
-    tags = layout_tags(photo.rgb.shape, boxes, texts, [t.split()[0] for t in texts], 0.55 * 620 / 480)
+    tags = layout_tags(photo.rgb.shape, boxes, texts, [t.split()[0] for t in texts])
     for i, tag in enumerate(tags):
         assert 0 <= tag.rect[0] and tag.rect[2] <= photo.rgb.shape[1] and 0 <= tag.rect[1]
         assert tag.rect[3] <= photo.rgb.shape[0] and all(tag.overlap(t.rect) == 0 for t in tags[:i])
@@ -139,7 +138,7 @@ def test_probability_bars_never_cover_another_face_or_any_tag(shape):
     bars = draw_results(image, results, numbered=True, show_probabilities=True)
     changed = np.any(bars != plain, axis=2)
     tags = layout_tags(shape, [r.box for r in results], [face_tag(r, i + 1) for i, r in enumerate(results)],
-                       [f"#{i + 1}" for i in range(4)], 0.55 * max(1.0, min(h, w) / 480))
+                       [f"#{i + 1}" for i in range(4)])
     for tag in tags:
         x0, y0, x1, y1 = tag.rect
         assert not changed[y0:y1, x0:x1].any(), tag  # no bar over a tag

@@ -2,7 +2,8 @@
 
 1. `npm ci` and `npm run build` in frontend/: the engine bundle (static/engine.js) and the WebAssembly
    runtimes it loads (static/runtime/), from the versions package-lock.json pins.
-2. static/models/yunet_s_dynamic.onnx: the project's YuNet (fer/weights/) with its input's height and width
+2. static/fonts/label.ttf: the font fer.drawing labels faces in (fer.label_font), so both engines draw alike.
+3. static/models/yunet_s_dynamic.onnx: the project's YuNet (fer/weights/) with its input's height and width
    left open. The network itself takes any multiple of 32 (OpenCV's FaceDetectorYN feeds it so), but the
    file declares 640x640, which onnxruntime-web enforces; at 320x256 a webcam frame costs a fifth of that.
 The browser's copies of the emotion models are written by `training.export_litert --batch-size 1`
@@ -18,10 +19,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+if __name__ == "__main__":  # run as a script: fer/ is beside app_pages/
+    sys.path.insert(0, str(HERE.parents[1]))
 FRONTEND = HERE / "frontend"
 STATIC = HERE / "static"
 YUNET = HERE.parents[1] / "fer" / "weights" / "yunet_s_640_640.onnx"
 DYNAMIC_YUNET = STATIC / "models" / "yunet_s_dynamic.onnx"
+LABEL_FONT_FILE = "fonts/label.ttf"  # under static/; the engine is told where (app_pages.browser_live)
 
 
 def open_input_size(source: Path, output: Path) -> None:
@@ -44,6 +48,13 @@ def open_input_size(source: Path, output: Path) -> None:
     onnx.save(model, str(output))
 
 
+def write_label_font(output: Path) -> None:
+    from fer.label_font import font_bytes
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(font_bytes())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=STATIC,
@@ -58,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel", "error"], cwd=FRONTEND, check=True)
     subprocess.run([node, "build.mjs", str(output)], cwd=FRONTEND, check=True)
     open_input_size(YUNET, output / DYNAMIC_YUNET.relative_to(STATIC))
+    write_label_font(output / LABEL_FONT_FILE)
     print(f"built {output}")
     return 0
 

@@ -5,7 +5,7 @@ import {zipSync} from 'fflate';
 import {classifyFaces} from './faces.js';
 import {loadClassifier} from './classifier.js';
 import {detectionSide, loadDetector, readingOrder, toFramePixels} from './detector.js';
-import {drawFaces, drawFps} from './draw.js';
+import {drawFaces, drawFps, loadLabelFont} from './draw.js';
 import {connect, setHeight, setValue} from './streamlit.js';
 import {FaceTracker} from './tracker.js';
 import {Outbox, faceRecord} from './outbox.js';
@@ -32,6 +32,7 @@ const detectionCtx = detectionCanvas.getContext('2d', {willReadFrequently: true}
 let args = null;  // the page's latest settings
 let detector = null;
 let loadingDetector = null;  // one load, however many renders ask before it is done
+let loadingFont = null;
 let classifier = null;  // {model, ...}
 let loadingModel = null;
 let stream = null;
@@ -70,7 +71,10 @@ async function ensureModels() {
     loadingDetector = null;  // the next Start tries again
     throw err;
   });
+  // Without the label font the tags keep their sizes and places, in the browser's sans-serif.
+  loadingFont ??= loadLabelFont(BASE, args.drawing).catch(() => undefined);
   detector = await loadingDetector;
+  await loadingFont;
   const wanted = args.model.file;
   if (classifier?.model.file === wanted) return;
   if (loadingModel?.file === wanted) return loadingModel.promise;
@@ -283,9 +287,9 @@ async function processFrame(current, meta) {
     const best = probs.indexOf(Math.max(...probs));
     return {id, box, probs, label: names[best], score: probs[best]};
   });
-  drawFaces(ctx, faces, names, settings.show_probabilities);
+  drawFaces(ctx, faces, names, settings.show_probabilities, args.drawing);
   const fps = tick(current);
-  if (fps > 0) drawFps(ctx, fps);
+  if (fps > 0) drawFps(ctx, fps, args.drawing);
   const shownAt = performance.now();
   window.__ferFrameShown?.(ui.canvas, meta, shownAt);  // benchmarks read frames here; nothing in the app sets it
   current.seq += 1;

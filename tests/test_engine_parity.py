@@ -1,0 +1,127 @@
+"""The browser engine applies the server's rules, from the server's numbers. Given the same faces, fer.drawing
+(server, Photos, Video) and draw.js put every tag and probability panel on the same pixels, at the same text
+size, in the same font file. The sizes come from Python with the component's arguments, so changing them
+there changes both."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app_pages.browser_live.build import LABEL_FONT_FILE, STATIC
+from fer import drawing
+from fer.detection import Box
+from fer.label_font import font_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+DRAW_JS = ROOT / "app_pages" / "browser_live" / "frontend" / "src" / "draw.js"
+NODE = shutil.which("node")
+LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+
+# Lays out each case with draw.js as the engine does before drawing: the tags, then each face's bar panel
+# clear of the tags, the other faces and the panels placed before it.
+BROWSER_LAYOUT = """
+import {readFileSync} from 'node:fs';
+import {barPanel, layoutTags, shortTag} from %s;
+const {rules, cases} = JSON.parse(readFileSync(0, 'utf8'));
+const corners = (b) => [b.x, b.y, b.x + b.w, b.y + b.h];
+const out = cases.map(({height, width, boxes, texts}) => {
+  const faces = boxes.map(([x, y, w, h]) => ({x, y, w, h}));
+  const tags = layoutTags(rules, height, width, faces, texts, texts.map(shortTag));
+  const obstacles = tags.map((t) => t.rect);
+  const panels = faces.map((box, i) => {
+    const others = faces.filter((_, j) => j !== i).map(corners);
+    const panel = barPanel(rules, height, width, box, 7, [...obstacles, ...others]);
+    if (panel) obstacles.push(panel.rect);
+    return panel && [panel.rect, panel.px, panel.line, panel.labelWidth];
+  });
+  return {tags: tags.map((t) => [t.text, t.px, t.rect]), panels};
+});
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def cases(seed: int = 0) -> list[dict]:
+    """Webcam frames, phone photos and group photos: faces from 8 px to most of the frame, crowds whose tags
+    must dodge each other, faces at the edges, and tags with and without a number."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for height, width in [(120, 160), (240, 320), (480, 640), (720, 1280), (1080, 1920), (3000, 4000), (640, 480)]:
+        for _ in range(12):
+            boxes = []
+            for _ in range(int(rng.integers(1, 13))):
+                side = int(rng.integers(8, max(9, min(height, width) // 2)))
+                x, y = rng.integers(-side // 4, [width - side // 2, height - side // 2])
+                boxes.append([int(x), int(y), side, side])
+            numbered = bool(rng.integers(0, 2))
+            texts = [f"{LABELS[int(rng.integers(0, 7))]} {int(rng.integers(0, 101))}%" for _ in boxes]
+            texts = [f"#{i + 1} {text}" for i, text in enumerate(texts)] if numbered else texts
+            found.append({"height": height, "width": width, "boxes": boxes, "texts": texts})
+    for side in (12, 24, 40, 60, 90):  # crowds on a grid, as people stand for a photo
+        gap = max(4, side // 5)
+        boxes = [[20 + c * (side + gap), 40 + r * (side + gap) + (c % 3) * 4, side, side]
+                 for r in range(6) for c in range(6)]
+        found.append({"height": 80 + 6 * (side + gap), "width": 40 + 6 * (side + gap), "boxes": boxes,
+                      "texts": [f"#{i + 1} surprise 100%" for i in range(36)]})
+    return found
+
+
+def server_layout(case: dict) -> dict:
+    """fer.drawing's layout of one case, in the shape the browser's comes back in."""
+    shape = (case["height"], case["width"], 3)
+    boxes = [Box(*b, 0.9) for b in case["boxes"]]
+    tags = drawing.layout_tags(shape, boxes, case["texts"], [drawing.short_tag(t) for t in case["texts"]])
+    obstacles = [tag.rect for tag in tags]
+    panels = []
+    for i, box in enumerate(boxes):
+        others = [b.corners() for j, b in enumerate(boxes) if j != i]
+        panel = drawing.bar_panel(shape, box, 7, obstacles + others)
+        if panel:
+            obstacles.append(panel.rect)
+        panels.append(panel and [list(panel.rect), panel.px, panel.line, panel.label_width])
+    return {"tags": [[tag.text, tag.px, list(tag.rect)] for tag in tags], "panels": panels}
+
+
+def run_module(script: str, payload: dict):
+    """`script` (an ES module that reads JSON on stdin and writes JSON) run by node."""
+    done = subprocess.run([NODE, "--input-type=module", "-e", script], input=json.dumps(payload),
+                          capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(done.stdout)
+
+
+def browser_layout(rules: dict, layout_cases: list[dict]) -> list[dict]:
+    return run_module(BROWSER_LAYOUT % json.dumps(DRAW_JS.as_uri()), {"rules": rules, "cases": layout_cases})
+
+
+def test_the_browser_engine_serves_the_font_the_server_draws_with():
+    assert (STATIC / LABEL_FONT_FILE).read_bytes() == font_bytes()
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (it runs the browser engine's draw.js)")
+def test_both_engines_put_every_tag_and_panel_on_the_same_pixels():
+    layout_cases = cases()
+    browser = browser_layout(drawing.browser_drawing_rules(), layout_cases)
+    server = [server_layout(case) for case in layout_cases]
+    short = sum(tag[0].count(" ") == 0 for result in server for tag in result["tags"])
+    panels = sum(p is not None for result in server for p in result["panels"])
+    assert short > 20 and panels > 100, "the cases should include tiny faces and room for bars"
+    for case, theirs, ours in zip(layout_cases, browser, server):
+        assert theirs == ours, case
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (it runs the browser engine's draw.js)")
+def test_the_sizes_reach_the_browser_engine_from_python(monkeypatch):
+    layout_cases = cases(seed=1)[:40]
+    before = browser_layout(drawing.browser_drawing_rules(), layout_cases)
+    monkeypatch.setattr(drawing, "SIZES", dataclasses.replace(drawing.SIZES, text_px=24.0, bar_text_px=9.0,
+                                                              tag_width_per_face=2.5))
+    after = browser_layout(drawing.browser_drawing_rules(), layout_cases)
+    assert after != before
+    assert after == [server_layout(case) for case in layout_cases]
+
