@@ -84,6 +84,16 @@ class FaceTracker:
                     continue
                 assigned[ri] = self.tracks[ti]
                 unmatched.discard(ti)
+            for ri, result in enumerate(results):
+                # A face that moved further than its box overlaps between two looks (a slow device, a quick
+                # turn) is still the nearest track left unmatched, if it is close and about its size.
+                if ri in assigned:
+                    continue
+                left = sorted(unmatched)
+                nearby = _nearest(result.box, [self.tracks[ti].box for ti in left])
+                if nearby is not None:
+                    assigned[ri] = self.tracks[left[nearby]]
+                    unmatched.discard(left[nearby])
             output = []
             for ri, result in enumerate(results):
                 probs = np.array([result.probabilities[n] for n in self.class_names], dtype=np.float64)
@@ -103,17 +113,9 @@ class FaceTracker:
 
     def _returning_id(self, box: Box) -> int:
         """The number of a face that left near `box` at about its size (the nearest), else a new one."""
-        def distance(track: Track) -> float:
-            old = track.box
-            dx = (box.x + box.w / 2) - (old.x + old.w / 2)
-            dy = (box.y + box.h / 2) - (old.y + old.h / 2)
-            return (dx * dx + dy * dy) ** 0.5 / max(old.w, 1)
-
-        near = [t for t in self.departed if distance(t) <= 1.0 and 0.5 <= box.w / max(t.box.w, 1) <= 2.0]
-        if near:
-            track = min(near, key=distance)
-            self.departed.remove(track)
-            return track.track_id
+        nearest = _nearest(box, [t.box for t in self.departed])
+        if nearest is not None:
+            return self.departed.pop(nearest).track_id
         self._next_id += 1
         return self._next_id - 1
 
@@ -124,6 +126,24 @@ class FaceTracker:
             self.departed.clear()
             self.frame_index = 0
             self._next_id = 1
+
+
+def _nearest(box: Box, boxes: list[Box]) -> int | None:
+    """Which of `boxes` (a track's last) is nearest `box`, if within one box width, centre to centre, and
+    half to twice its size: most likely the same face. None if none is."""
+    def distance(old: Box) -> float:
+        dx = (box.x + box.w / 2) - (old.x + old.w / 2)
+        dy = (box.y + box.h / 2) - (old.y + old.h / 2)
+        return math.sqrt(dx * dx + dy * dy) / max(old.w, 1)
+
+    near = [i for i, old in enumerate(boxes) if distance(old) <= 1.0 and 0.5 <= box.w / max(old.w, 1) <= 2.0]
+    return min(near, key=lambda i: distance(boxes[i])) if near else None
+
+
+def browser_tracking_rules() -> dict:
+    """FaceTracker's thresholds, for the browser engine's copy of it (frontend/src/tracker.js)."""
+    return {"min_iou": FaceTracker.min_iou, "max_missed": FaceTracker.max_missed,
+            "remember_frames": FaceTracker.remember_frames}
 
 
 class FpsMeter:

@@ -1,7 +1,7 @@
 """The browser engine applies the server's rules, from the server's numbers. Given the same faces, fer.drawing
 (server, Photos, Video) and draw.js put every tag and probability panel on the same pixels, at the same text
-size, in the same font file. The sizes come from Python with the component's arguments, so changing them
-there changes both."""
+size, in the same font file; fer.video.FaceTracker and tracker.js give each face the same number. The sizes
+and thresholds come from Python with the component's arguments, so changing them there changes both."""
 
 from __future__ import annotations
 
@@ -125,3 +125,65 @@ def test_the_sizes_reach_the_browser_engine_from_python(monkeypatch):
     assert after != before
     assert after == [server_layout(case) for case in layout_cases]
 
+
+TRACKER_JS = ROOT / "app_pages" / "browser_live" / "frontend" / "src" / "tracker.js"
+BROWSER_TRACKING = """
+import {readFileSync} from 'node:fs';
+import {FaceTracker} from %s;
+const {rules, smoothing, frames} = JSON.parse(readFileSync(0, 'utf8'));
+const tracker = new FaceTracker(smoothing, rules);
+const out = frames.map((faces) => tracker.update(faces.map(([x, y, w, h, probs]) => ({box: {x, y, w, h}, probs})))
+  .map(({id, probs}) => [id, probs]));
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def wandering_faces(seed: int, frames: int = 400) -> list[list]:
+    """Up to four faces that drift, jump (a slow device's look every few seconds), leave and come back, and
+    strangers who pass by: every path the tracker has."""
+    rng = np.random.default_rng(seed)
+    people = [[float(x), 200.0, float(w), True] for x, w in zip(rng.uniform(0, 1200, 4), rng.uniform(40, 200, 4))]
+    sequence = []
+    for _ in range(frames):
+        faces = []
+        for person in people:
+            person[0] += rng.normal(0, 4) + (rng.uniform(-0.9, 0.9) * person[2] if rng.random() < 0.05 else 0)
+            if rng.random() < 0.03:
+                person[3] = not person[3]  # leaves, or comes back
+            if person[3]:
+                probs = rng.dirichlet(np.ones(3)).tolist()
+                side = round(person[2])
+                faces.append([round(person[0]), 200 + int(rng.integers(-3, 4)), side, side, probs])
+        if rng.random() < 0.04:
+            faces.append([int(rng.integers(0, 1400)), 500, 60, 60, rng.dirichlet(np.ones(3)).tolist()])
+        sequence.append([faces[i] for i in rng.permutation(len(faces))])
+    return sequence
+
+
+def server_tracking(frames: list[list], smoothing: float) -> list[list]:
+    from fer.recognizer import FaceResult
+    from fer.video import FaceTracker
+
+    tracker = FaceTracker(("happy", "neutral", "sad"), smoothing=smoothing)
+    out = []
+    for faces in frames:
+        results = [FaceResult.from_probabilities(Box(x, y, w, h, 0.9), tracker.class_names, np.array(probs))
+                   for x, y, w, h, probs in faces]
+        tracked = tracker.update(results)
+        out.append([[track_id, [r.probabilities[n] for n in tracker.class_names]] for track_id, r in tracked])
+    return out
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (it runs the browser engine's tracker.js)")
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_both_trackers_give_each_face_the_same_number(seed):
+    from fer.video import browser_tracking_rules
+
+    frames = wandering_faces(seed)
+    browser = run_module(BROWSER_TRACKING % json.dumps(TRACKER_JS.as_uri()),
+                         {"rules": browser_tracking_rules(), "smoothing": 0.6, "frames": frames})
+    server = server_tracking(frames, 0.6)
+    assert max(track_id for faces in server for track_id, _ in faces) >= 6, "strangers and returns get numbers"
+    for index, (theirs, ours) in enumerate(zip(browser, server)):
+        assert [track_id for track_id, _ in theirs] == [track_id for track_id, _ in ours], index
+        assert np.allclose([p for _, p in theirs], [p for _, p in ours], atol=1e-9), index

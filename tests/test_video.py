@@ -29,6 +29,17 @@ def test_ids_follow_moving_faces_and_new_faces_get_new_ids():
     assert third[0][0] == ids[0] and third[1][0] not in ids
 
 
+def test_a_face_that_moves_further_than_its_box_between_two_looks_keeps_its_number():
+    """A slow device looks at the faces a few times a second: a face 100 px wide that moved 70 px overlaps
+    its last box too little to match by overlap, and is still the same face; a face far away is new."""
+    tracker = FaceTracker(CLASSES, smoothing=0.0)
+    (first, _), = tracker.update([result(0, (1, 0, 0))])
+    (moved, _), = tracker.update([result(70, (1, 0, 0))])
+    assert moved == first
+    (again, _), (other, _) = tracker.update([result(140, (1, 0, 0)), result(500, (0, 1, 0))])
+    assert again == first and other != first
+
+
 def label_changes(labels: list[str]) -> int:
     return sum(a != b for a, b in itertools.pairwise(labels))
 

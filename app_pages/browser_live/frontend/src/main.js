@@ -136,7 +136,7 @@ async function start() {
   ui.video.srcObject = stream;
   await ui.video.play();
   run = {id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, seq: 0,
-         tracker: new FaceTracker(args.settings.smoothing), boxes: [], raw: [], sinceDetection: DETECT_EVERY,
+         tracker: new FaceTracker(args.settings.smoothing, args.tracking), boxes: [], raw: [], sinceDetection: DETECT_EVERY,
          detectEvery: DETECT_EVERY, classifyEvery: 1, busyMs: 0, cursor: 0, started: performance.now(), times: [], fps: 0, busy: false,
          lastReport: performance.now(), recorder: null};
   outbox = new Outbox(run.id, args.limits);
