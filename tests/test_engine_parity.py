@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from app_pages.browser_live.build import LABEL_FONT_FILE, STATIC
+from app_pages.browser_live.rules import engine_rules
 from fer import drawing
 from fer.detection import Box
 from fer.label_font import font_bytes
@@ -187,3 +188,108 @@ def test_both_trackers_give_each_face_the_same_number(seed):
     for index, (theirs, ours) in enumerate(zip(browser, server)):
         assert [track_id for track_id, _ in theirs] == [track_id for track_id, _ in ours], index
         assert np.allclose([p for _, p in theirs], [p for _, p in ours], atol=1e-9), index
+
+
+BOXES_JS = ROOT / "app_pages" / "browser_live" / "frontend" / "src" / "boxes.js"
+CROP_JS = ROOT / "app_pages" / "browser_live" / "frontend" / "src" / "crop.js"
+BROWSER_BOXES = """
+import {readFileSync} from 'node:fs';
+import {detectionSide, nonMaximumSuppression, readingOrder} from %s;
+const {rules, sizes, groups, detections} = JSON.parse(readFileSync(0, 'utf8'));
+const box = ([x, y, w, h, score]) => ({x, y, w, h, score, landmarks: []});
+process.stdout.write(JSON.stringify({
+  sides: sizes.map(([height, width]) => detectionSide(height, width, rules.detection)),
+  orders: groups.map((boxes) => readingOrder(boxes.map(box)).map((b) => [b.x, b.y, b.w, b.h])),
+  kept: detections.map((found) => nonMaximumSuppression(found.map(box), rules.detection.nms_threshold)
+    .map((b) => [b.x, b.y, b.w, b.h])),
+}));
+"""
+
+
+def random_boxes(rng: np.random.Generator, count: int, spread: int = 1200) -> list[list]:
+    sides = rng.integers(20, 200, count)
+    return [[int(x), int(y), int(s), int(s * rng.uniform(1.0, 1.3)), float(rng.uniform(0.5, 1.0))]
+            for x, y, s in zip(rng.integers(0, spread, count), rng.integers(0, spread // 2, count), sides)]
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (it runs the browser engine's boxes.js)")
+def test_both_engines_detect_at_the_same_size_and_number_faces_in_the_same_order():
+    """Detection size, reading order and non-maximum suppression, with the settings a user may change: a
+    smaller `min_face` in fer.settings makes both engines detect at a larger size."""
+    import cv2
+
+    from fer.detection import NMS_THRESHOLD, reading_order
+    from fer.settings import DEFAULTS
+    from fer.video import detection_side
+
+    rng = np.random.default_rng(3)
+    sizes = [(240, 320), (480, 640), (720, 1280), (1080, 1920), (2160, 3840), (1920, 1080), (100, 100)]
+    groups = [random_boxes(rng, int(rng.integers(1, 40)), spread=int(rng.integers(200, 2000))) for _ in range(60)]
+    detections = []
+    for _ in range(60):  # clusters of overlapping boxes around a few faces, as YuNet's anchors give
+        centres = random_boxes(rng, int(rng.integers(1, 6)))
+        jitter = rng.integers(-15, 16, (len(centres), 8, 2))
+        detections.append([[x + int(jitter[c, k, 0]), y + int(jitter[c, k, 1]), w, h, float(rng.uniform(0.5, 1))]
+                           for c, (x, y, w, h, _) in enumerate(centres) for k in range(int(rng.integers(1, 8)))])
+    for min_face in (DEFAULTS.min_face, 40):
+        rules = engine_rules(dataclasses.replace(DEFAULTS, min_face=min_face))
+        browser = run_module(BROWSER_BOXES % json.dumps(BOXES_JS.as_uri()),
+                             {"rules": rules, "sizes": sizes, "groups": groups, "detections": detections})
+        assert browser["sides"] == [detection_side(h, w, min_face) for h, w in sizes]
+        assert browser["orders"] == [[[b.x, b.y, b.w, b.h] for b in reading_order([Box(*b) for b in boxes])]
+                                     for boxes in groups]
+        for found, kept in zip(detections, browser["kept"]):
+            chosen = cv2.dnn.NMSBoxes([b[:4] for b in found], [b[4] for b in found], 0.0, NMS_THRESHOLD)
+            assert kept == [found[i][:4] for i in np.asarray(chosen).reshape(-1)]
+    assert engine_rules(dataclasses.replace(DEFAULTS, min_face=40))["detection"]["min_face"] == 40
+
+
+BROWSER_CROP = """
+import {readFileSync} from 'node:fs';
+import {faceCrop, grayAround, resizeGray} from %s;
+const {rules, width, height, rgb, boxes, size} = JSON.parse(readFileSync(0, 'utf8'));
+const pixels = Buffer.from(rgb, 'base64');
+const data = new Uint8ClampedArray(width * height * 4);
+for (let i = 0; i < width * height; i++) {
+  data.set(pixels.subarray(i * 3, i * 3 + 3), i * 4);
+  data[i * 4 + 3] = 255;
+}
+const image = {width, height, data};
+const faces = boxes.map(([x, y, w, h, landmarks]) => {
+  const {gray, box} = grayAround(image, {x, y, w, h, landmarks}, rules.crop.margin);
+  return Array.from(resizeGray(faceCrop(gray, box, rules.crop.margin, rules.crop.align), size));
+});
+process.stdout.write(JSON.stringify(faces));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (it runs the browser engine's crop.js)")
+def test_both_engines_give_the_model_the_same_face(face_photo):
+    """The 48x48 grey face the model reads, from a real photo, upright and tilted, at the edges and small:
+    the browser's crop and the server's (fer.recognizer and fer.preprocessing) agree to a grey level or two."""
+    import base64
+
+    from fer.preprocessing import prepare_face
+    from fer.recognizer import EmotionRecognizer
+
+    rng = np.random.default_rng(4)
+    height, width = face_photo.shape[:2]
+    boxes = []
+    for _ in range(40):
+        side = int(rng.integers(30, 260))
+        x, y = int(rng.integers(-side // 3, width - side // 2)), int(rng.integers(-side // 3, height - side // 2))
+        angle = float(rng.choice([0.0, rng.uniform(-40, 40)]))
+        cx, cy, half = x + side / 2, y + side / 3, side / 5
+        dx, dy = half * np.cos(np.radians(angle)), half * np.sin(np.radians(angle))
+        boxes.append([x, y, side, side, [[cx - dx, cy - dy], [cx + dx, cy + dy]]])
+    rules = engine_rules()
+    browser = run_module(BROWSER_CROP % json.dumps(CROP_JS.as_uri()),
+                         {"rules": rules, "width": width, "height": height, "size": 48, "boxes": boxes,
+                          "rgb": base64.b64encode(np.ascontiguousarray(face_photo).tobytes()).decode()})
+    worst = []
+    for (x, y, w, h, eyes), theirs in zip(boxes, browser):
+        box = Box(x, y, w, h, 0.9, tuple(map(tuple, eyes)))
+        ours = prepare_face(EmotionRecognizer.face_crop(face_photo, box, align=rules["crop"]["align"]), (48, 48), 1)
+        difference = np.abs(ours[:, :, 0].astype(int) - np.array(theirs).reshape(48, 48))
+        worst.append((difference.mean(), difference.max()))
+    assert max(mean for mean, _ in worst) < 0.3 and max(top for _, top in worst) <= 2, worst

@@ -15,12 +15,10 @@ from pathlib import Path
 
 import streamlit.components.v1 as components
 
-from app_pages.browser_live.build import LABEL_FONT_FILE
 from app_pages.browser_live.reports import PROBLEMS, engine_limits
+from app_pages.browser_live.rules import engine_rules
 from app_pages.browser_live.session import BrowserSession, browser_models, model_args
 from app_pages.timeline_views import timeline_csv
-from fer.drawing import browser_drawing_rules
-from fer.video import browser_tracking_rules
 
 STATIC = Path(__file__).resolve().parent / "static"
 _engine = components.declare_component("browser_live", path=str(STATIC))
@@ -33,7 +31,7 @@ def browser_engine(model: Path, settings: dict, session: BrowserSession, key: st
     csv_text = timeline_csv(session.timeline) if session.recorded and not session.playing else None
     return _engine(model=model_args(model), settings=settings, acknowledged=session.acknowledged(),
                    report_seconds=2.0, limits=engine_limits(), problems=PROBLEMS, timeline_csv=csv_text, key=key,
-                   drawing={**browser_drawing_rules(), "font_file": LABEL_FONT_FILE}, tracking=browser_tracking_rules(),
+                   rules=engine_rules(),
                    default=None)
 
 

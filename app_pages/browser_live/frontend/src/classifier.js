@@ -18,14 +18,16 @@ async function startLiteRt(folder) {
   // The build LiteRT.js itself would pick: relaxed SIMD where the browser has it, the compatible one
   // elsewhere. Its WebAssembly is handed over unpacked (Emscripten's Module.wasmBinary), not fetched.
   const name = await supportsFeature('relaxedSimd') ? 'litert_wasm_internal' : 'litert_wasm_compat_internal';
-  self.Module = {wasmBinary: await fetchGzipped(new URL(`${name}.wasm.gz`, folder))};
+  /** @type {any} */ (self).Module = {wasmBinary: await fetchGzipped(new URL(`${name}.wasm.gz`, folder))};
   return loadLiteRt(new URL(`${name}.js`, folder).href);
 }
 
+/** @returns {Promise<'webgpu' | 'wasm'>} */
 async function acceleratorFor() {
   // WebGPU where the browser has an adapter; the WebAssembly CPU path otherwise, quietly.
+  const gpu = /** @type {any} */ (navigator).gpu;
   try {
-    if (navigator.gpu && await navigator.gpu.requestAdapter()) return 'webgpu';
+    if (gpu && await gpu.requestAdapter()) return 'webgpu';
   } catch {
     // no adapter: the CPU path below
   }

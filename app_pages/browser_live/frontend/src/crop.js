@@ -1,9 +1,17 @@
 // The 48x48 grey face the classifier reads, made as the server makes it (fer.recognizer.face_crop and
 // fer.preprocessing.prepare_face): a square around the box with a 10% margin, rotated about its centre
 // so the eyes are level, edges replicated, converted to grey with OpenCV's weights and shrunk by area
-// averaging (cv2.INTER_AREA; bilinear when it has to grow).
+// averaging (cv2.INTER_AREA; bilinear when it has to grow). The margin and whether to align come from
+// Python with the page's arguments (fer.recognizer.CROP_MARGIN, fer.settings.DEFAULTS.align_faces).
 
-const CROP_MARGIN = 0.1;  // fer.recognizer.CROP_MARGIN
+/** Python's round(): halves go to the even neighbour (Math.round takes them up, and a crop one pixel wider
+ *  than the server's shifts the whole face). */
+export function roundHalfEven(/** @type {number} */ value) {
+  const floor = Math.floor(value);
+  const fraction = value - floor;
+  if (fraction !== 0.5) return Math.round(value);
+  return floor % 2 === 0 ? floor : floor + 1;
+}
 
 export function eyeAngle(box) {
   if (!box.landmarks || box.landmarks.length < 2) return 0;
@@ -11,14 +19,14 @@ export function eyeAngle(box) {
   return Math.atan2(ly - ry, lx - rx) * 180 / Math.PI;
 }
 
-/** The square crop of `box` in a grey image, as a side x side grey image. */
-export function faceCrop(gray, box, align = true) {
+/** The square crop of `box` in a grey image, `margin` wider than the box, as a side x side grey image. */
+export function faceCrop(gray, box, /** @type {number} */ margin, align = true) {
   const cx = box.x + box.w / 2, cy = box.y + box.h / 2;
   const angle = align ? eyeAngle(box) : 0;
   if (Math.abs(angle) < 1) {
-    const side = Math.max(box.w, box.h) * (1 + CROP_MARGIN);
-    const x0 = Math.round(cx - side / 2), y0 = Math.round(cy - side / 2);
-    const x1 = Math.round(cx + side / 2), y1 = Math.round(cy + side / 2);
+    const side = Math.max(box.w, box.h) * (1 + margin);
+    const x0 = roundHalfEven(cx - side / 2), y0 = roundHalfEven(cy - side / 2);
+    const x1 = roundHalfEven(cx + side / 2), y1 = roundHalfEven(cy + side / 2);
     const w = x1 - x0, h = y1 - y0, out = new Uint8Array(w * h);
     for (let y = 0; y < h; y++) {
       const sy = Math.min(gray.height - 1, Math.max(0, y0 + y)) * gray.width;
@@ -28,7 +36,7 @@ export function faceCrop(gray, box, align = true) {
   }
   // cv2.getRotationMatrix2D((cx, cy), angle, 1) shifted so the centre lands mid-square, then warpAffine:
   // each output pixel samples the source at the inverse map, bilinearly, edges replicated.
-  const side = Math.max(1, Math.round(Math.max(box.w, box.h) * (1 + CROP_MARGIN)));
+  const side = Math.max(1, roundHalfEven(Math.max(box.w, box.h) * (1 + margin)));
   const a = Math.cos(angle * Math.PI / 180), b = Math.sin(angle * Math.PI / 180);
   // Forward: u = a*x + b*y + tx, v = -b*x + a*y + ty with (cx, cy) -> (side/2, side/2). Inverse below.
   const out = new Uint8Array(side * side);
@@ -104,8 +112,8 @@ function areaWeights(from, to) {
 
 /** The grey pixels around `box` that its crop can reach (the rotated square's corners included), with
  *  the box in that region's pixels: a frame's other pixels are never converted. */
-export function grayAround(image, box) {
-  const reach = Math.max(box.w, box.h) * (1 + CROP_MARGIN) * 0.75 + 2;
+export function grayAround(image, box, /** @type {number} */ margin) {
+  const reach = Math.max(box.w, box.h) * (1 + margin) * 0.75 + 2;
   const cx = box.x + box.w / 2, cy = box.y + box.h / 2;
   const x0 = Math.max(0, Math.floor(cx - reach)), y0 = Math.max(0, Math.floor(cy - reach));
   const x1 = Math.min(image.width, Math.ceil(cx + reach)), y1 = Math.min(image.height, Math.ceil(cy + reach));

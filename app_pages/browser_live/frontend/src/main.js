@@ -4,7 +4,8 @@
 import {zipSync} from 'fflate';
 import {classifyFaces} from './faces.js';
 import {loadClassifier} from './classifier.js';
-import {detectionSide, loadDetector, readingOrder, toFramePixels} from './detector.js';
+import {detectionSide, readingOrder, toFramePixels} from './boxes.js';
+import {loadDetector} from './detector.js';
 import {drawFaces, drawFps, loadLabelFont} from './draw.js';
 import {connect, setHeight, setValue} from './streamlit.js';
 import {FaceTracker} from './tracker.js';
@@ -12,24 +13,24 @@ import {Outbox, faceRecord} from './outbox.js';
 
 const BASE = new URL('./', import.meta.url);
 const MAX_PROCESS_SIDE = 1280;  // a 4K camera is analysed and shown at this size: the faces stay large
-const DETECT_EVERY = 3;  // fer.settings.DEFAULTS.detect_every_n_frames
 const MAX_CLASSIFY_EVERY = 3;  // a slow device reads each face every few frames (smoothing carries it) ...
 const MAX_DETECT_EVERY = 12;  // ... and then finds faces less often, before the shown rate drops
 const SLOW_FPS = 15;
-const RECORDING_MAX_SECONDS = 120;  // as the server engine's recording
 
 const ui = {
-  button: document.getElementById('start'),
-  status: document.getElementById('status'),
-  canvas: document.getElementById('view'),
-  video: document.getElementById('camera'),
-  clip: document.getElementById('clip'),
+  button: /** @type {HTMLButtonElement} */ (document.getElementById('start')),
+  status: /** @type {HTMLElement} */ (document.getElementById('status')),
+  canvas: /** @type {HTMLCanvasElement} */ (document.getElementById('view')),
+  video: /** @type {HTMLVideoElement} */ (document.getElementById('camera')),
+  clip: /** @type {HTMLElement} */ (document.getElementById('clip')),
 };
+/** For the tests and benchmarks: hooks on the page's window, set by nothing in the app itself. */
+const hooks = /** @type {any} */ (window);
 const ctx = ui.canvas.getContext('2d', {willReadFrequently: true});
 const detectionCanvas = document.createElement('canvas');
 const detectionCtx = detectionCanvas.getContext('2d', {willReadFrequently: true});
 
-let args = null;  // the page's latest settings
+let args = null;  // the page's latest arguments; args.rules: what both engines share (browser_live/rules.py)
 let detector = null;
 let loadingDetector = null;  // one load, however many renders ask before it is done
 let loadingFont = null;
@@ -67,12 +68,12 @@ function problemText(kind) {
 }
 
 async function ensureModels() {
-  loadingDetector ??= loadDetector(BASE).catch((err) => {
+  loadingDetector ??= loadDetector(BASE, args.rules.detection).catch((err) => {
     loadingDetector = null;  // the next Start tries again
     throw err;
   });
   // Without the label font the tags keep their sizes and places, in the browser's sans-serif.
-  loadingFont ??= loadLabelFont(BASE, args.drawing).catch(() => undefined);
+  loadingFont ??= loadLabelFont(BASE, args.rules.drawing).catch(() => undefined);
   detector = await loadingDetector;
   await loadingFont;
   const wanted = args.model.file;
@@ -87,7 +88,7 @@ async function ensureModels() {
     old?.delete();
     loadingModel = null;
     // For the tests: the classifier alone, on a grey face already at the model's size.
-    window.ferEngine = {modelFile: loaded.model.file, analyzeStill,
+    hooks.ferEngine = {modelFile: loaded.model.file, analyzeStill,
                         classifyFace: async (pixels) => Array.from(await loaded.classify(pixels))};
   });
   loadingModel = {file: wanted, promise};
@@ -135,9 +136,10 @@ async function start() {
   }
   ui.video.srcObject = stream;
   await ui.video.play();
-  run = {id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, seq: 0,
-         tracker: new FaceTracker(args.settings.smoothing, args.tracking), boxes: [], raw: [], sinceDetection: DETECT_EVERY,
-         detectEvery: DETECT_EVERY, classifyEvery: 1, busyMs: 0, cursor: 0, started: performance.now(), times: [], fps: 0, busy: false,
+  const detectEvery = args.rules.detection.every_n_frames;
+  run = {id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, seq: 0, rules: args.rules,
+         tracker: new FaceTracker(args.settings.smoothing, args.rules.tracking), boxes: [], raw: [],
+         sinceDetection: detectEvery, detectEvery, classifyEvery: 1, busyMs: 0, cursor: 0, started: performance.now(), times: [], fps: 0, busy: false,
          lastReport: performance.now(), recorder: null};
   outbox = new Outbox(run.id, args.limits);
   ui.clip.replaceChildren();
@@ -165,7 +167,7 @@ function stop() {
   report();
 }
 
-// The annotated canvas, recorded in this browser (never sent anywhere) for up to RECORDING_MAX_SECONDS;
+// The annotated canvas, recorded in this browser (never sent anywhere) for up to rules.recording.max_seconds;
 // after Stop it is offered alone (WebM) and, once the page sends the timeline, with it in one ZIP.
 function startRecording() {
   recording = null;
@@ -185,7 +187,7 @@ function startRecording() {
       full = true;
       recorder.stop();
     }
-  }, RECORDING_MAX_SECONDS * 1000);
+  }, run.rules.recording.max_seconds * 1000);
   run.recorder = recorder;
 }
 
@@ -212,7 +214,7 @@ function showDownloads() {
       const video = new Uint8Array(await recording.blob.arrayBuffer());
       const archive = zipSync({'live_session.webm': [video, {level: 0}],  // WebM is compressed already
                                'live_session.csv': new TextEncoder().encode(csv)});
-      download(new Blob([archive], {type: 'application/zip'}), 'live_session.zip');
+      download(new Blob([/** @type {BlobPart} */ (archive)], {type: 'application/zip'}), 'live_session.zip');
     };
     buttons.push(both);
   }
@@ -279,7 +281,8 @@ async function processFrame(current, meta) {
   const reading = current.seq % current.classifyEvery === 0;  // else the faces keep their last reading
   if (reading || current.raw.some((p) => !p)) {
     const image = ctx.getImageData(0, 0, width, height);
-    current.raw = await classifyFaces(model, image, current.boxes, current.raw, current, reading ? undefined : 0);
+    current.raw = await classifyFaces(model, image, current.boxes, current.raw, current, current.rules.crop,
+                                      reading ? undefined : 0);
   }
   const tracked = current.tracker.update(current.boxes.map((box, i) => ({box, probs: current.raw[i]})));
   const names = model.model.class_names;
@@ -287,11 +290,11 @@ async function processFrame(current, meta) {
     const best = probs.indexOf(Math.max(...probs));
     return {id, box, probs, label: names[best], score: probs[best]};
   });
-  drawFaces(ctx, faces, names, settings.show_probabilities, args.drawing);
+  drawFaces(ctx, faces, names, settings.show_probabilities, current.rules.drawing);
   const fps = tick(current);
-  if (fps > 0) drawFps(ctx, fps, args.drawing);
+  if (fps > 0) drawFps(ctx, fps, current.rules.drawing);
   const shownAt = performance.now();
-  window.__ferFrameShown?.(ui.canvas, meta, shownAt);  // benchmarks read frames here; nothing in the app sets it
+  hooks.__ferFrameShown?.(ui.canvas, meta, shownAt);  // benchmarks read frames here; nothing in the app sets it
   current.seq += 1;
   current.busyMs += shownAt - started;
   outbox.push({seq: current.seq, t: Number(((shownAt - current.started) / 1000).toFixed(3)),
@@ -304,13 +307,14 @@ async function processFrame(current, meta) {
  *  `detectionSide`, boxes back in the canvas's pixels, in reading order. */
 async function findFaces(canvas, minConfidence) {
   const {width, height} = canvas;
-  const scale = detectionSide(height, width) / Math.max(width, height);
+  const rules = args.rules.detection;
+  const scale = detectionSide(height, width, rules) / Math.max(width, height);
   detectionCanvas.width = Math.max(1, Math.round(width * scale));
   detectionCanvas.height = Math.max(1, Math.round(height * scale));
   detectionCtx.drawImage(canvas, 0, 0, detectionCanvas.width, detectionCanvas.height);
   const small = detectionCtx.getImageData(0, 0, detectionCanvas.width, detectionCanvas.height);
   const found = await detector.detect(small, minConfidence);
-  return readingOrder(toFramePixels(found, detectionCanvas.width / width, width, height));
+  return readingOrder(toFramePixels(found, detectionCanvas.width / width, width, height, rules.max_faces));
 }
 
 /** For the tests: one still image (a data URL) through detection and the classifier, no tracking. */
@@ -324,7 +328,8 @@ async function analyzeStill(url, minConfidence = 0.8) {
   still.drawImage(bitmap, 0, 0);
   const boxes = await findFaces(canvas, minConfidence);
   const image = still.getImageData(0, 0, canvas.width, canvas.height);
-  const probs = await classifyFaces(classifier, image, boxes, new Array(boxes.length).fill(null), {cursor: 0});
+  const probs = await classifyFaces(classifier, image, boxes, new Array(boxes.length).fill(null), {cursor: 0},
+                                    args.rules.crop);
   return boxes.map((box, i) => ({box: [box.x, box.y, box.w, box.h], score: box.score, probs: Array.from(probs[i])}));
 }
 
@@ -350,7 +355,7 @@ function adapt(current, fps) {
     if (current.classifyEvery < MAX_CLASSIFY_EVERY) current.classifyEvery += 1;
     else if (current.detectEvery < MAX_DETECT_EVERY) current.detectEvery += 1;
   } else if (fps >= 28 && busy < 0.35) {
-    if (current.detectEvery > DETECT_EVERY) current.detectEvery -= 1;
+    if (current.detectEvery > current.rules.detection.every_n_frames) current.detectEvery -= 1;
     else if (current.classifyEvery > 1) current.classifyEvery -= 1;
   }
   const slow = fps < SLOW_FPS;

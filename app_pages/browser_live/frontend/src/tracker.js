@@ -1,20 +1,15 @@
 // @ts-check
 // fer.video.FaceTracker: each frame's faces matched to the last frame's by overlap (greedy IoU), else to the
 // nearest face left unmatched, their probabilities averaged over time, and a face that comes back where it
-// left gets its old number. Its thresholds come from Python (fer.video.TRACKING) with the page's arguments.
+// left gets its old number. Its thresholds come from Python (fer.video.browser_tracking_rules) with the page's
+// arguments.
+import {iou} from './boxes.js';
 
 /**
  * @typedef {{x: number, y: number, w: number, h: number}} Box
  * @typedef {{min_iou: number, max_missed: number, remember_frames: number}} TrackingRules
  * @typedef {{id: number, box: Box, probs: number[], lastSeen: number}} Track
  */
-
-export function iou(/** @type {Box} */ a, /** @type {Box} */ b) {
-  const w = Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x));
-  const h = Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
-  const union = a.w * a.h + b.w * b.h - w * h;
-  return union > 0 ? w * h / union : 0;
-}
 
 /**
  * Which of `boxes` is nearest `box`, if within one box width (centre to centre) and half to twice its size:
