@@ -1,7 +1,6 @@
 // The Live page's browser engine: the camera, YuNet and the shipped live model all run in this page;
 // no video leaves the browser. Per-frame face records go to the Python page in batches, where they feed
 // the same timeline, charts and CSV as the server engine's.
-import {zipSync} from 'fflate';
 import {classifyFaces} from './faces.js';
 import {loadClassifier} from './classifier.js';
 import {detectionSide, readingOrder, toFramePixels} from './boxes.js';
@@ -10,6 +9,7 @@ import {drawFaces, drawFps, loadLabelFont} from './draw.js';
 import {connect, setHeight, setValue} from './streamlit.js';
 import {FaceTracker} from './tracker.js';
 import {Outbox, faceRecord} from './outbox.js';
+import {clipFiles, startRecorder, zipWithTimeline} from './recording.js';
 
 const BASE = new URL('./', import.meta.url);
 const MAX_PROCESS_SIDE = 1280;  // a 4K camera is analysed and shown at this size: the faces stay large
@@ -39,7 +39,7 @@ let loadingModel = null;
 let stream = null;
 let run = null;  // the current stream's state
 let outbox = null;  // the current (or last) stream's frames on their way to the page
-let recording = null;  // the last stream's annotated clip: {blob, full}, kept in this browser only
+let recording = null;  // the last stream's annotated clip (recording.js), kept in this browser only
 
 function say(text, kind = 'info') {
   ui.status.textContent = text;
@@ -134,8 +134,13 @@ async function start() {
     reportProblem(kind);
     return;
   }
-  ui.video.srcObject = stream;
-  await ui.video.play();
+  try {
+    ui.video.srcObject = stream;
+    await ui.video.play();
+  } catch (err) {
+    startFailed(err);
+    return;
+  }
   const detectEvery = args.rules.detection.every_n_frames;
   run = {id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, seq: 0, rules: args.rules,
          tracker: new FaceTracker(args.settings.smoothing, args.rules.tracking), boxes: [], raw: [],
@@ -143,12 +148,24 @@ async function start() {
          lastReport: performance.now(), recorder: null};
   outbox = new Outbox(run.id, args.limits);
   ui.clip.replaceChildren();
-  if (args.settings.record) startRecording();
   ui.button.textContent = 'Stop';
   ui.button.disabled = false;
   say(`Running in this browser (${classifier.accelerator === 'webgpu' ? 'WebGPU' : 'WebAssembly'}); the video stays on this device.`);
+  if (args.settings.record) startRecording();
   ui.video.requestVideoFrameCallback(onFrame);
   report();
+}
+
+// Anything else that fails while starting: the camera is released and the page stays usable.
+function startFailed(err) {
+  stream?.getTracks().forEach((t) => t.stop());
+  stream = null;
+  ui.video.srcObject = null;
+  run = null;
+  ui.button.textContent = 'Start';
+  ui.button.disabled = false;
+  say(`${problemText('camera')} (${err?.name ?? 'error'}: ${err?.message ?? err})`, 'error');
+  reportProblem('camera');
 }
 
 function stop() {
@@ -167,28 +184,19 @@ function stop() {
   report();
 }
 
-// The annotated canvas, recorded in this browser (never sent anywhere) for up to rules.recording.max_seconds;
-// after Stop it is offered alone (WebM) and, once the page sends the timeline, with it in one ZIP.
+// The annotated canvas, recorded in this browser (recording.js). A browser that cannot record says so, and
+// the analysis goes on without a clip.
 function startRecording() {
   recording = null;
-  if (typeof MediaRecorder === 'undefined') return;
-  const recorder = new MediaRecorder(ui.canvas.captureStream(30), {mimeType: 'video/webm',
-                                                                   videoBitsPerSecond: 1_000_000});
-  const chunks = [];
-  let full = false;
-  recorder.ondataavailable = (e) => e.data.size && chunks.push(e.data);
-  recorder.onstop = () => {
-    recording = {blob: new Blob(chunks, {type: 'video/webm'}), full};
-    showDownloads();
-  };
-  recorder.start(1000);
-  setTimeout(() => {
-    if (recorder.state === 'recording') {
-      full = true;
-      recorder.stop();
-    }
-  }, run.rules.recording.max_seconds * 1000);
-  run.recorder = recorder;
+  try {
+    run.recorder = startRecorder(ui.canvas, run.rules.recording.max_seconds, (clip) => {
+      recording = clip;
+      showDownloads();
+    });
+  } catch (err) {
+    say(`This browser cannot record the video (${err?.message ?? err}); the analysis goes on without a recording.`,
+        'warning');
+  }
 }
 
 function download(blob, name) {
@@ -201,24 +209,31 @@ function download(blob, name) {
 
 function showDownloads() {
   if (!recording || run) return;
-  const buttons = [];
-  const clip = document.createElement('button');
-  clip.textContent = 'Download the clip (WebM)';
-  clip.onclick = () => download(recording.blob, 'live_session.webm');
-  buttons.push(clip);
+  const clip = recording;
+  if (!clip.blob.size) {  // a recorder that ran and gave nothing (WebKitGTK without GStreamer's fMP4 muxer)
+    ui.clip.replaceChildren(Object.assign(document.createElement('span'), {
+      textContent: 'This browser recorded no video (its recorder gave an empty file); the timeline is on the page.'}));
+    resize();
+    return;
+  }
+  const names = clipFiles(clip);
+  const alone = document.createElement('button');
+  alone.textContent = `Download the clip (${clip.format.name})`;
+  alone.onclick = () => download(clip.blob, names.clip);
+  /** @type {HTMLElement[]} */
+  const buttons = [alone];
   const csv = args?.timeline_csv;
   if (csv) {
     const both = document.createElement('button');
     both.textContent = 'Download the clip and the timeline (ZIP)';
-    both.onclick = async () => {
-      const video = new Uint8Array(await recording.blob.arrayBuffer());
-      const archive = zipSync({'live_session.webm': [video, {level: 0}],  // WebM is compressed already
-                               'live_session.csv': new TextEncoder().encode(csv)});
-      download(new Blob([/** @type {BlobPart} */ (archive)], {type: 'application/zip'}), 'live_session.zip');
-    };
+    both.onclick = async () => download(await zipWithTimeline(clip, csv), names.zip);
     buttons.push(both);
   }
-  if (recording.full) buttons.push(Object.assign(document.createElement('span'), {textContent: 'The first two minutes were kept.'}));
+  if (clip.full) {
+    const minutes = clip.maxSeconds / 60;
+    const kept = minutes >= 1 ? `${Number(minutes.toFixed(1))} minute${minutes === 1 ? '' : 's'}` : `${clip.maxSeconds} seconds`;
+    buttons.push(Object.assign(document.createElement('span'), {textContent: `The first ${kept} were kept.`}));
+  }
   ui.clip.replaceChildren(...buttons);
   resize();
 }
@@ -376,7 +391,7 @@ document.addEventListener('visibilitychange', () => {
   }
 });
 
-ui.button.addEventListener('click', () => (run ? stop() : start()));
+ui.button.addEventListener('click', () => (run ? stop() : start().catch(startFailed)));
 
 connect((newArgs) => {
   const modelChanged = args && newArgs.model.file !== args.model.file;

@@ -1,0 +1,62 @@
+// @ts-check
+// The annotated canvas, recorded in this browser (never sent anywhere) in a format the browser can record:
+// WebM in Chromium and Firefox, MP4 in Safari (WebKit records no WebM). After Stop it is offered alone and,
+// once the page sends the timeline, zipped with it; every file is named for the format it holds.
+import {zipSync} from 'fflate';
+
+/** @typedef {{mimeType: string, extension: string, name: string}} Format */
+/** @typedef {{blob: Blob, format: Format, full: boolean, maxSeconds: number}} Clip */
+
+/** @type {Format[]} */
+const FORMATS = [{mimeType: 'video/webm', extension: 'webm', name: 'WebM'},
+                 {mimeType: 'video/mp4', extension: 'mp4', name: 'MP4'}];
+const BASENAME = 'live_session';
+
+/**
+ * The first format this browser records in; null where it records none (or has no MediaRecorder).
+ * @param {(mimeType: string) => boolean} [isTypeSupported] @returns {Format | null}
+ */
+export function recordingFormat(isTypeSupported) {
+  const supported = isTypeSupported ?? ((type) => typeof MediaRecorder !== 'undefined' && MediaRecorder.isTypeSupported(type));
+  return FORMATS.find((format) => supported(format.mimeType)) ?? null;
+}
+
+/**
+ * Starts recording `canvas` for at most `maxSeconds`; `done` gets the clip when it stops (by `stop()` or at
+ * the limit). Throws, with the reason in words, where the browser cannot record: the caller carries on without.
+ * @param {HTMLCanvasElement} canvas @param {number} maxSeconds @param {(clip: Clip) => void} done
+ * @returns {MediaRecorder}
+ */
+export function startRecorder(canvas, maxSeconds, done) {
+  const format = recordingFormat();
+  if (!format) throw new Error('this browser records neither WebM nor MP4');
+  const recorder = new MediaRecorder(canvas.captureStream(30), {mimeType: format.mimeType, videoBitsPerSecond: 1_000_000});
+  /** @type {Blob[]} */
+  const chunks = [];
+  let full = false;
+  recorder.ondataavailable = (e) => {
+    if (e.data.size) chunks.push(e.data);
+  };
+  recorder.onstop = () => done({blob: new Blob(chunks, {type: format.mimeType}), format, full, maxSeconds});
+  recorder.start(1000);
+  setTimeout(() => {
+    if (recorder.state === 'recording') {
+      full = true;
+      recorder.stop();
+    }
+  }, maxSeconds * 1000);
+  return recorder;
+}
+
+/** The files a clip is offered as: the clip alone, and with the timeline's CSV in one ZIP where there is one. */
+export function clipFiles(/** @type {Clip} */ clip) {
+  return {clip: `${BASENAME}.${clip.format.extension}`, csv: `${BASENAME}.csv`, zip: `${BASENAME}.zip`};
+}
+
+/** The clip and the timeline in one ZIP, the clip stored as it is (video is compressed already). */
+export async function zipWithTimeline(/** @type {Clip} */ clip, /** @type {string} */ csv) {
+  const names = clipFiles(clip);
+  const video = new Uint8Array(await clip.blob.arrayBuffer());
+  const archive = zipSync({[names.clip]: [video, {level: 0}], [names.csv]: new TextEncoder().encode(csv)});
+  return new Blob([/** @type {BlobPart} */ (archive)], {type: 'application/zip'});
+}
