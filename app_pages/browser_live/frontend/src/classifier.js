@@ -18,8 +18,24 @@ async function startLiteRt(folder) {
   // The build LiteRT.js itself would pick: relaxed SIMD where the browser has it, the compatible one
   // elsewhere. Its WebAssembly is handed over unpacked (Emscripten's Module.wasmBinary), not fetched.
   const name = await supportsFeature('relaxedSimd') ? 'litert_wasm_internal' : 'litert_wasm_compat_internal';
-  /** @type {any} */ (self).Module = {wasmBinary: await fetchGzipped(new URL(`${name}.wasm.gz`, folder))};
-  return loadLiteRt(new URL(`${name}.js`, folder).href);
+  /** @type {any} */ (self).Module = {wasmBinary: await fetchGzipped(new URL(`${name}.wasm.gz`, folder)),
+                                     printErr: runtimeLog};
+  // LiteRT.js asks for a WebGPU device while it loads and warns where there is none (Firefox, Safari, most
+  // machines); acceleratorFor below decides for itself, so that warning is a note, not a problem.
+  const warn = console.warn;
+  console.warn = (...parts) => (/WebGPU device/.test(String(parts[0])) ? console.debug(...parts) : warn(...parts));
+  try {
+    return await loadLiteRt(new URL(`${name}.js`, folder).href);
+  } finally {
+    console.warn = warn;
+  }
+}
+
+/** LiteRT's runtime logs its start-up (INFO and WARNING lines) on stderr, which Emscripten sends to
+ *  console.error: a healthy page would show a dozen red lines. They go to the debug level; errors stay. */
+function runtimeLog(/** @type {string} */ text) {
+  if (/^(INFO|WARNING): /.test(text)) console.debug(text);
+  else console.error(text);
 }
 
 /** @returns {Promise<'webgpu' | 'wasm'>} */
