@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the tests need on a fresh machine, then lint and run the whole suite.
-# Browser tests use Debian's Chromium, and the TURN relay test Debian's coturn: installed here when we are
-# root (CI), skipped with a reason otherwise.
+# Browser tests use Debian's Chromium, Firefox ESR and WebKitGTK (Safari's engine, driven by WebKitWebDriver on
+# an Xvfb display), and the TURN relay test Debian's coturn: installed here when we are root (CI), skipped with
+# a reason otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/python_env.sh
@@ -9,6 +10,9 @@ ensure_venv requirements-dev.txt
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v turnserver >/dev/null 2>&1 || missing="$missing coturn"
+command -v firefox-esr >/dev/null 2>&1 || missing="$missing firefox-esr"
+command -v WebKitWebDriver >/dev/null 2>&1 || missing="$missing webkit2gtk-driver gstreamer1.0-gl gstreamer1.0-libav gstreamer1.0-plugins-bad"
+command -v Xvfb >/dev/null 2>&1 || missing="$missing xvfb"
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq
   # shellcheck disable=SC2086 # one word per package

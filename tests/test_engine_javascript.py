@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-FRONTEND = Path(__file__).resolve().parents[1] / "app_pages" / "browser_live" / "frontend"
+from app_pages.browser_live.build import FRONTEND, install_packages, packages_installed
+
 NPM = shutil.which("npm")
 pytestmark = pytest.mark.skipif(shutil.which("node") is None or NPM is None,
                                 reason="node and npm are not installed: the engine's JavaScript checks need them")
@@ -19,11 +20,9 @@ pytestmark = pytest.mark.skipif(shutil.which("node") is None or NPM is None,
 @pytest.fixture(scope="module")
 def packages() -> Path:
     """The frontend's pinned development packages (`npm ci`, as the bundle's rebuild does), once."""
-    tools = FRONTEND / "node_modules" / ".bin"
-    if not (tools / "tsc").exists() or not (tools / "eslint").exists():
-        subprocess.run([NPM, "ci", "--no-audit", "--no-fund", "--loglevel", "error"], cwd=FRONTEND, check=True,
-                       timeout=600)
-    return tools
+    if not packages_installed("typescript", "eslint"):
+        install_packages(NPM)
+    return FRONTEND / "node_modules" / ".bin"
 
 
 def run(command: list[str]) -> None:

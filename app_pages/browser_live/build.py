@@ -48,6 +48,16 @@ def open_input_size(source: Path, output: Path) -> None:
     onnx.save(model, str(output))
 
 
+def install_packages(npm: str) -> None:
+    """frontend/node_modules as package-lock.json pins it (the build's tools, and the tests' type checker,
+    linter and Firefox driver)."""
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel", "error"], cwd=FRONTEND, check=True, timeout=600)
+
+
+def packages_installed(*names: str) -> bool:
+    return all((FRONTEND / "node_modules" / name).is_dir() for name in names)
+
+
 def write_label_font(output: Path) -> None:
     from fer.label_font import font_bytes
 
@@ -66,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     output = args.output.resolve()
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel", "error"], cwd=FRONTEND, check=True)
+    install_packages(npm)
     subprocess.run([node, "build.mjs", str(output)], cwd=FRONTEND, check=True)
     open_input_size(YUNET, output / DYNAMIC_YUNET.relative_to(STATIC))
     write_label_font(output / LABEL_FONT_FILE)

@@ -1,0 +1,99 @@
+"""Safari's engine, WebKitGTK's MiniBrowser, driven over WebDriver (Selenium and Debian's WebKitWebDriver) on
+a virtual display: what ../shared/guides/browsers-beyond-chromium.md found to work here.
+
+Plain WebDriver runs no script before a page's own, so `watch_engine_frame` patches the Live page's engine
+iframe from the top page as soon as its document exists: the fake camera (app_harness.fake_camera), the
+download catcher (page_downloads.js), a console that keeps its lines for the test and, where a test wants
+it, WebAssembly taken away.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from selenium import webdriver
+from selenium.webdriver.webkitgtk.options import Options
+from selenium.webdriver.webkitgtk.service import Service
+
+WEBKIT_DRIVER = shutil.which("WebKitWebDriver")
+MINIBROWSER = next(iter(sorted(glob.glob("/usr/lib/*/webkit2gtk-4.*/MiniBrowser"))), None)
+XVFB = shutil.which("Xvfb")
+MISSING = ("WebKitGTK is not installed (apt-get install webkit2gtk-driver xvfb)"
+           if not (WEBKIT_DRIVER and MINIBROWSER and XVFB) else None)
+
+
+class MiniBrowserOptions(Options):
+    """WebKitWebDriver refuses a session that names its browser ("Failed to match capabilities")."""
+
+    def to_capabilities(self) -> dict:
+        capabilities = super().to_capabilities()
+        capabilities.pop("browserName", None)
+        return capabilities
+
+
+@contextmanager
+def virtual_display(size: str = "1400x1100x24") -> Iterator[str]:
+    """An Xvfb display for the browser; yields its name (":N")."""
+    for number in range(90, 120):
+        if not os.path.exists(f"/tmp/.X11-unix/X{number}") and not os.path.exists(f"/tmp/.X{number}-lock"):
+            break
+    display = f":{number}"
+    process = subprocess.Popen([XVFB, display, "-screen", "0", size, "-nolisten", "tcp"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            assert process.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
+            time.sleep(0.1)
+        yield display
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def webkit(display: str) -> Iterator[webdriver.WebKitGTK]:
+    """MiniBrowser with media streams on, driven over WebDriver."""
+    options = MiniBrowserOptions()
+    options.binary_location = MINIBROWSER
+    for argument in ("--automation", "--enable-media-stream=true", "--enable-mock-capture-devices=true"):
+        options.add_argument(argument)
+    service = Service(executable_path=WEBKIT_DRIVER, env={**os.environ, "DISPLAY": display})
+    driver = webdriver.WebKitGTK(options=options, service=service)
+    driver.set_script_timeout(120)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+WATCHER = """
+const scripts = arguments[0], withoutWasm = arguments[1];
+const patch = (frame) => {
+  const w = frame.contentWindow;
+  if (!w || w.__patched || !w.document || w.location.href === 'about:blank') return;
+  w.__patched = true;
+  if (withoutWasm) delete w.WebAssembly;
+  scripts.forEach((script) => w.eval(script));
+  // Console lines, read back by the tests (under the driver they reach no log).
+  w.__console = [];
+  for (const level of ['log', 'info', 'warn', 'error']) {
+    const original = w.console[level].bind(w.console);
+    w.console[level] = (...args) => { w.__console.push([level, args.map(String).join(' ')]); original(...args); };
+  }
+};
+const scan = () => document.querySelectorAll('iframe[title*="browser_live"]').forEach(patch);
+new MutationObserver(scan).observe(document, {childList: true, subtree: true});
+setInterval(scan, 2);
+"""
+
+
+def watch_engine_frame(driver: webdriver.WebKitGTK, scripts: list[str], without_webassembly: bool = False) -> None:
+    """From now on, run `scripts` in the engine's iframe on this page as soon as its document exists."""
+    driver.execute_script(WATCHER, scripts, without_webassembly)

@@ -1,0 +1,99 @@
+// Drives Debian's Firefox ESR over WebDriver BiDi (puppeteer-core; no browser download, no geckodriver) for
+// tests/test_other_browsers.py: `node e2e/firefox.mjs SCENARIO URL FAKE_CAMERA_SCRIPT_FILE [PHOTO]`, SCENARIO one of
+// live, record, webassembly-off, photos. Prints one JSON object of what it saw; the Python test asserts on it.
+import {readFileSync} from 'node:fs';
+import puppeteer from 'puppeteer-core';
+
+const [scenario, url, cameraFile, photo] = process.argv.slice(2);
+const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
+const ENGINE = 'iframe[title*="browser_live"]';
+
+/** Waits until `condition()` (run in `frame`) is truthy; returns its value. */
+async function until(frame, condition, arg, timeout = 90_000) {
+  const handle = await frame.waitForFunction(condition, {timeout, polling: 250}, arg);
+  return handle.jsonValue();
+}
+
+async function engineFrame(page) {
+  const element = await page.waitForSelector(ENGINE, {timeout: 90_000});
+  return element.contentFrame();
+}
+
+/** What clicking `button` downloads, read back in the page (app_harness/page_downloads.js). */
+async function downloaded(frame, button) {
+  await frame.evaluate(() => window.__catchDownloads());
+  await button.click();
+  await until(frame, () => window.__downloads.length > 0);
+  return frame.evaluate(() => window.__downloaded(0));
+}
+
+const byText = (frame, tag, words) => frame.waitForSelector(`xpath/.//${tag}[contains(., "${words}")]`, {timeout: 90_000});
+
+async function main() {
+  const prefs = {'media.navigator.permission.disabled': true};
+  if (scenario === 'webassembly-off') prefs['javascript.options.wasm'] = false;
+  const browser = await puppeteer.launch({browser: 'firefox', executablePath: FIREFOX, headless: true,
+                                          extraPrefsFirefox: prefs, protocolTimeout: 120_000});
+  const seen = {scenario, console: []};
+  try {
+    const page = await browser.newPage();
+    page.on('console', (message) => seen.console.push([message.type(), message.text()]));
+    await page.setViewport({width: 1280, height: 1000});
+    await page.evaluateOnNewDocument(readFileSync(cameraFile, 'utf8'));
+    const downloads = new URL('../../../../app_harness/page_downloads.js', import.meta.url);
+    await page.evaluateOnNewDocument(readFileSync(downloads, 'utf8'));
+    if (scenario === 'photos') return await photos(page, seen);
+    await page.goto(`${url}/live`, {waitUntil: 'domcontentloaded'});
+    const engine = await engineFrame(page);
+    const started = Date.now();
+    seen.status = await until(engine, () => {
+      const status = document.getElementById('status')?.textContent ?? '';
+      return /Ready|could not start|WebAssembly turned off/.test(status) && status;
+    });
+    seen.readySeconds = (Date.now() - started) / 1000;
+    if (scenario === 'webassembly-off') {
+      seen.pageText = await until(page.mainFrame(), () => /on the server instead/i.test(document.body.innerText)
+                                                       && document.body.innerText);
+      return seen;
+    }
+    if (scenario === 'record') {
+      await (await byText(page.mainFrame(), 'label', 'Record the annotated video')).click();
+      await new Promise((resolve) => setTimeout(resolve, 1500));  // the page reruns with the new setting
+    }
+    await (await engine.waitForSelector('#start')).click();
+    seen.running = await until(engine, () => /stays on this device/.test(document.getElementById('status').textContent)
+                                            && document.getElementById('status').textContent);
+    await until(page.mainFrame(), () => /Faces now/.test(document.body.innerText));
+    await until(page.mainFrame(), () => {
+      const match = document.body.innerText.match(/Frames analysed\s+([\d,]+)/);
+      return match && Number(match[1].replace(/,/g, '')) >= 40;
+    }, undefined, 120_000);
+    seen.pixels = await engine.evaluate(() => {  // the canvas as drawn: a box and tag in an emotion's colour
+      const canvas = document.getElementById('view');
+      const bytes = new Uint8Array(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data.buffer);
+      return {width: canvas.width, height: canvas.height, base64: window.__toBase64(bytes)};
+    });
+    await (await engine.waitForSelector('#start')).click();  // Stop
+    await until(page.mainFrame(), () => /Session summary/.test(document.body.innerText));
+    seen.csv = await downloaded(page.mainFrame(), await byText(page.mainFrame(), 'button', 'Download the session (CSV)'));
+    if (scenario === 'record') {
+      seen.clip = await downloaded(engine, await byText(engine, 'button', 'Download the clip ('));
+      seen.zip = await downloaded(engine, await byText(engine, 'button', 'Download the clip and the timeline (ZIP)'));
+    }
+    return seen;
+  } finally {
+    await browser.close();
+    process.stdout.write(JSON.stringify(seen));
+  }
+}
+
+async function photos(page, seen) {
+  await page.goto(`${url}/upload`, {waitUntil: 'domcontentloaded'});
+  const input = await page.waitForSelector('input[type="file"]', {timeout: 90_000});
+  await input.uploadFile(photo);
+  seen.pageText = await until(page.mainFrame(), () => /\b1 face\b/.test(document.body.innerText) && document.body.innerText,
+                              undefined, 120_000);
+  return seen;
+}
+
+await main();
