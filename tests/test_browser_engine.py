@@ -299,7 +299,11 @@ def test_webassembly_that_does_not_load_is_said_and_the_server_engine_offered(se
         said = "turned off" if how == "turned off" else "could not start"
         page.frame_locator(ENGINE_IFRAME).get_by_text(said).wait_for()
         page.get_by_text(said).wait_for()  # the page says it too ...
-        page.get_by_role("button", name="Analyse the video on the server instead").click()  # ... and offers
+        offer = page.get_by_role("button", name="Analyse the video on the server instead")
+        offer.wait_for()
+        box = offer.bounding_box()  # where the eye is: on the first screen, not under an empty canvas
+        assert box["y"] + box["height"] <= page.viewport_size["height"], box
+        offer.click()  # ... and offers
         start_button(page).wait_for()  # streamlit-webrtc's START: the server engine
     finally:
         context.close()

@@ -76,6 +76,7 @@ async function ensureModels() {
   loadingFont ??= loadLabelFont(BASE, args.rules.drawing).catch(() => undefined);
   detector = await loadingDetector;
   await loadingFont;
+  ui.canvas.hidden = false;
   const wanted = args.model.file;
   if (classifier?.model.file === wanted) return;
   if (loadingModel?.file === wanted) return loadingModel.promise;
@@ -98,6 +99,7 @@ async function ensureModels() {
 // The runtimes or models did not load (WebAssembly turned off or blocked, a file that did not arrive):
 // said here, and reported to the page, which offers the server engine.
 function runtimeFailed(err) {
+  ui.canvas.hidden = true;  // nothing will be drawn: the page's button to the server engine moves up to the eye
   const kind = typeof WebAssembly === 'undefined' ? 'webassembly_off' : 'runtime';
   const detail = kind === 'runtime' ? ` (${err?.message ?? err})` : '';
   say(`${problemText(kind)}${detail} Choose "on the server" above to analyse the video there.`, 'error');
