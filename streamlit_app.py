@@ -22,6 +22,10 @@ ICON = PAGES / "icon.png"
 # The tab icon is a file of ours: a ":material/...:" icon would be fetched from Google's font server.
 st.set_page_config(page_title="Facial expression recognition", page_icon=str(ICON), layout="wide")
 
+# On a phone in portrait Streamlit's 6rem top margin alone pushed the Live page's camera view below the first
+# screen; narrow screens get half of it (the sidebar's button keeps its own place).
+st.html("<style>@media (max-width: 640px) { [data-testid='stMainBlockContainer'] { padding-top: 3rem; } }</style>")
+
 pages = st.navigation([
     st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
     st.Page(PAGES / "upload.py", title="Photos", icon=":material/photo_library:"),

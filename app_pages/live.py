@@ -225,13 +225,13 @@ if "live_engine" not in st.session_state:
 engine = st.radio("Analyse the video", (IN_BROWSER, ON_SERVER), key="live_engine", horizontal=True,
                   help="In this browser: the video never leaves your device and needs no TURN server. On the "
                        "server: frames travel to this app's server over WebRTC and back, annotated.")
+# One short caption: on a phone in portrait the live view must fit on the first screen.
 if engine == IN_BROWSER:
-    st.write("Press **Start** and allow the camera. Faces are found and read in this browser: the video never "
-             "leaves your device; only the emotions per face reach this page, for the charts and the CSV.")
+    st.caption("Press **Start** and allow the camera. The video never leaves your device: only each face's "
+               "emotions reach this page, for the charts and the CSV.")
 else:
-    st.write("Press **START** and allow the camera. Video goes from your browser to this app's server and "
-             "straight back; nothing is stored unless you ask for a recording, which stays in memory for you "
-             "to download.")
+    st.caption("Press **START** and allow the camera. Video goes to this app's server and straight back; "
+               "nothing is stored unless you ask for a recording, kept in memory for you to download.")
 
 selected = selected_model_path("live")
 with st.sidebar:

@@ -509,3 +509,22 @@ def test_a_network_cut_longer_than_the_session_loses_nothing(playwright, camera_
         browser.close()
     assert times[0] < 1.0, times[:5]  # from the start, not from where the new session began
     assert max(b - a for a, b in itertools.pairwise(times)) < 2.0  # and nothing missing in between
+
+
+@needs_chromium
+@pytest.mark.parametrize("phone", ["iPhone 13", "Pixel 7"])
+def test_on_a_phone_in_portrait_the_live_view_fits_the_first_screen(server, chromium, playwright, phone):
+    """The camera view and its Start button on the first screen, without scrolling (on an iPhone 13 the
+    canvas ended about 90 px below it, under Streamlit's top margin and a long paragraph)."""
+    context = chromium.new_context(**playwright.devices[phone])
+    try:
+        page = context.new_page()
+        engine_ui = open_engine(page, server)
+        engine_ui.get_by_role("button", name="Start").click()
+        engine_ui.get_by_text("the video stays on this device").wait_for()
+        height = page.viewport_size["height"]
+        for element in (engine_ui.locator("canvas"), engine_ui.get_by_role("button", name="Stop")):
+            box = element.bounding_box()
+            assert box["y"] >= 0 and box["y"] + box["height"] <= height, (phone, box, height)
+    finally:
+        context.close()
