@@ -1,10 +1,11 @@
 // Drives Debian's Firefox ESR over WebDriver BiDi (puppeteer-core; no browser download, no geckodriver) for
-// tests/test_other_browsers.py: `node e2e/firefox.mjs SCENARIO URL FAKE_CAMERA_SCRIPT_FILE [PHOTO]`, SCENARIO one of
-// live, record, webassembly-off, photos. Prints one JSON object of what it saw; the Python test asserts on it.
+// tests/test_other_browsers.py and benchmarks/browser_matrix.py:
+// `node e2e/firefox.mjs SCENARIO URL FAKE_CAMERA_SCRIPT_FILE [PHOTO | FIGURES_SCRIPT_FILE SECONDS]`, SCENARIO one
+// of live, record, webassembly-off, photos, benchmark. Prints one JSON object of what it saw.
 import {readFileSync} from 'node:fs';
 import puppeteer from 'puppeteer-core';
 
-const [scenario, url, cameraFile, photo] = process.argv.slice(2);
+const [scenario, url, cameraFile, extra, seconds] = process.argv.slice(2);
 const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
 const ENGINE = 'iframe[title*="browser_live"]';
 
@@ -43,6 +44,7 @@ async function main() {
     const downloads = new URL('../../../../app_harness/page_downloads.js', import.meta.url);
     await page.evaluateOnNewDocument(readFileSync(downloads, 'utf8'));
     if (scenario === 'photos') return await photos(page, seen);
+    if (scenario === 'benchmark') return await benchmark(browser, page, seen);
     await page.goto(`${url}/live`, {waitUntil: 'domcontentloaded'});
     const engine = await engineFrame(page);
     const started = Date.now();
@@ -87,10 +89,35 @@ async function main() {
   }
 }
 
+/** Ready time, frames drawn a second, ms a frame and the engine's bytes (benchmarks/engine_figures.js), then
+ *  a second visit in the same profile: ready time and bytes again, from the cache. */
+async function benchmark(browser, page, seen) {
+  const figures = readFileSync(extra, 'utf8');
+  await page.evaluateOnNewDocument(figures);
+  const visit = async (tab) => {
+    const opened = Date.now();
+    await tab.goto(`${url}/live`, {waitUntil: 'domcontentloaded'});
+    const engine = await engineFrame(tab);
+    await until(engine, () => /Ready/.test(document.getElementById('status')?.textContent ?? ''));
+    return {engine, ready: (Date.now() - opened) / 1000};
+  };
+  const first = await visit(page);
+  await (await first.engine.waitForSelector('#start')).click();
+  await until(first.engine, () => /stays on this device/.test(document.getElementById('status').textContent));
+  await new Promise((resolve) => setTimeout(resolve, (Number(seconds) + 3) * 1000));
+  seen.first = {ready: first.ready, ...await first.engine.evaluate((s) => window.__engineFigures(s), Number(seconds))};
+  await (await first.engine.waitForSelector('#start')).click();  // Stop
+  const again = await browser.newPage();
+  await again.evaluateOnNewDocument(figures);
+  const second = await visit(again);
+  seen.repeat = {ready: second.ready, ...await second.engine.evaluate(() => window.__engineFigures(1))};
+  return seen;
+}
+
 async function photos(page, seen) {
   await page.goto(`${url}/upload`, {waitUntil: 'domcontentloaded'});
   const input = await page.waitForSelector('input[type="file"]', {timeout: 90_000});
-  await input.uploadFile(photo);
+  await input.uploadFile(extra);
   seen.pageText = await until(page.mainFrame(), () => /\b1 face\b/.test(document.body.innerText) && document.body.innerText,
                               undefined, 120_000);
   return seen;

@@ -311,7 +311,8 @@ async function processFrame(current, meta) {
   const fps = tick(current);
   if (fps > 0) drawFps(ctx, fps, current.rules.drawing);
   const shownAt = performance.now();
-  hooks.__ferFrameShown?.(ui.canvas, meta, shownAt);  // benchmarks read frames here; nothing in the app sets it
+  // Benchmarks read frames here (and what each cost, in ms); nothing in the app sets it.
+  hooks.__ferFrameShown?.(ui.canvas, meta, shownAt, shownAt - started);
   current.seq += 1;
   current.busyMs += shownAt - started;
   outbox.push({seq: current.seq, t: Number(((shownAt - current.started) / 1000).toFixed(3)),

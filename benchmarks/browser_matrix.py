@@ -1,0 +1,147 @@
+"""The Live page's browser engine in each browser and on emulated phones: what a visitor downloads, waits and
+gets.
+
+    python benchmarks/browser_matrix.py [--seconds 15] [--only chromium firefox webkit "iPhone 13" "Pixel 7"]
+
+For each: the engine's files on a first visit (bytes as served, summed from the Resource Timing entries of
+the engine's iframe) and what a second visit in the same profile fetched over the network (its cache at
+work), the time from opening the page to the engine's "Ready", frames drawn a second and the median ms of
+one analysed frame over `--seconds` of a camera showing one real face.
+- Chromium: Debian's, headless, with its fake camera playing a face (write_camera_video).
+- iPhone 13, Pixel 7: the same Chromium with Playwright's device profiles (screen, touch, user agent) and its
+  CPU slowed 4x (Emulation.setCPUThrottlingRate): an approximation of a phone, not one.
+- Firefox ESR (puppeteer-core over WebDriver BiDi) and WebKitGTK (Safari's engine, WebDriver on Xvfb): a
+  canvas fake camera (app_harness/fake_camera.py), which these browsers deliver at 16-27 frames a second on
+  2 cores: judge their engine by ms a frame as much as by frames a second.
+Everything shares this machine's cores with the app's server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from app_harness import webkit
+from app_harness.browser import launch_chromium, streamlit_server, write_camera_video
+from app_harness.fake_camera import fake_camera_script
+from app_pages.browser_live.build import FRONTEND, install_packages, packages_installed
+
+FIGURES = Path(__file__).resolve().parent / "engine_figures.js"
+ENGINE_IFRAME = 'iframe[title*="browser_live"]'
+PHONES = ("iPhone 13", "Pixel 7")
+
+
+def chromium_figures(playwright, browser, url: str, seconds: float, phone: str | None) -> dict:
+    profile = playwright.devices[phone] if phone else {"viewport": {"width": 1280, "height": 1000}}
+    context = browser.new_context(**profile)
+    context.add_init_script(FIGURES.read_text())
+    try:
+        def visit():
+            page = context.new_page()
+            page.set_default_timeout(120_000)
+            if phone:
+                page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": 4})
+            opened = time.monotonic()
+            page.goto(f"{url}/live")
+            page.frame_locator(ENGINE_IFRAME).get_by_text("Ready").wait_for()
+            return page, time.monotonic() - opened
+
+        page, ready = visit()
+        engine = page.frame_locator(ENGINE_IFRAME)
+        engine.get_by_role("button", name="Start").click()
+        engine.get_by_text("the video stays on this device").wait_for()
+        time.sleep(seconds + 3)
+        frame = next(f for f in page.frames if "browser_live" in f.url)
+        first = {"ready": ready, **frame.evaluate("(s) => window.__engineFigures(s)", seconds)}
+        engine.get_by_role("button", name="Stop").click()
+        again, ready_again = visit()
+        frame = next(f for f in again.frames if "browser_live" in f.url)
+        return {"first": first, "repeat": {"ready": ready_again, **frame.evaluate("() => window.__engineFigures(1)")}}
+    finally:
+        context.close()
+
+
+def firefox_figures(url: str, seconds: float, camera: Path) -> dict:
+    if not packages_installed("puppeteer-core"):
+        install_packages(shutil.which("npm"))
+    done = subprocess.run(["node", "e2e/firefox.mjs", "benchmark", url, str(camera), str(FIGURES), str(seconds)],
+                          cwd=FRONTEND, capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout)
+
+
+def webkit_figures(url: str, seconds: float, camera: str) -> dict:
+    scripts = [camera, FIGURES.read_text()]
+    with webkit.virtual_display() as display, webkit.webkit(display) as driver:
+        def visit() -> float:
+            opened = time.monotonic()
+            driver.get(f"{url}/live")
+            webkit.watch_engine_frame(driver, scripts)
+            while True:
+                frames = driver.find_elements("css selector", ENGINE_IFRAME)
+                if frames:
+                    driver.switch_to.frame(frames[0])
+                    status = driver.execute_script("return document.getElementById('status')?.textContent ?? ''")
+                    if "Ready" in status:
+                        return time.monotonic() - opened
+                    driver.switch_to.default_content()
+                assert time.monotonic() - opened < 120, "WebKit's engine never got ready"
+                time.sleep(0.1)
+
+        ready = visit()
+        driver.execute_script("document.getElementById('start').click()")
+        time.sleep(seconds + 3)
+        first = {"ready": ready, **driver.execute_script("return window.__engineFigures(arguments[0])", seconds)}
+        driver.execute_script("document.getElementById('start').click()")
+        driver.switch_to.default_content()
+        ready_again = visit()
+        repeat = driver.execute_script("return window.__engineFigures(1)")
+        return {"first": first, "repeat": {"ready": ready_again, **repeat}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--only", nargs="+", default=["chromium", *PHONES, "firefox", "webkit"])
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+    from skimage import data
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp, streamlit_server(None, Path(tmp) / "server.log") as (url, _pid):
+        camera_video = write_camera_video(Path(tmp) / "camera.mjpeg", data.astronaut())
+        camera_script = fake_camera_script(data.astronaut())
+        (Path(tmp) / "camera.js").write_text(camera_script)
+        chromium_ones = [name for name in args.only if name == "chromium" or name in PHONES]
+        if chromium_ones:
+            with sync_playwright() as playwright:
+                browser = launch_chromium(playwright, camera_video)
+                try:
+                    for name in chromium_ones:
+                        results[name] = chromium_figures(playwright, browser, url, args.seconds,
+                                                         None if name == "chromium" else name)
+                finally:
+                    browser.close()
+        if "firefox" in args.only:
+            results["firefox"] = firefox_figures(url, args.seconds, Path(tmp) / "camera.js")
+        if "webkit" in args.only and not webkit.MISSING:
+            results["webkit"] = webkit_figures(url, args.seconds, camera_script)
+    print(f"{'browser':<12} {'first visit':>12} {'ready':>7} {'fps shown':>10} {'ms/frame':>9} "
+          f"{'repeat visit':>13} {'ready':>7}")
+    for name, seen in results.items():
+        first, repeat = seen["first"], seen["repeat"]
+        print(f"{name:<12} {first['bytes'] / 1e6:>9.2f} MB {first['ready']:>6.1f}s {first['fps']:>10.1f} "
+              f"{first['ms'] or 0:>9.1f} {repeat['transferred'] / 1e6:>10.2f} MB {repeat['ready']:>6.1f}s")
+    print("first visit: the engine's files as served; repeat visit: what came over the network the second time "
+          "(0 where the browser reports no transfer sizes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
