@@ -129,6 +129,27 @@ def test_the_app_serves_the_engine_and_its_webassembly_itself(engine):
     assert all(url.startswith(base.split("/component/")[0]) for url in loaded), loaded
 
 
+@needs_chromium
+def test_a_repeat_visit_takes_the_runtimes_and_models_from_the_browser_cache(server, chromium):
+    """Streamlit serves a component's files without validators, so the HTTP cache fetched all 8.7 MB again
+    on every visit; the engine now keeps them in Cache Storage under versions the page sends."""
+    large = re.compile(r"\.(wasm\.gz|onnx|tflite|ttf)$")
+    context = chromium.new_context()
+    try:
+        fetched = []
+        for _ in range(2):
+            page = context.new_page()
+            open_engine(page, server)
+            frame = next(f for f in page.frames if "browser_live" in f.url)
+            names = frame.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
+            fetched.append(sorted(name.rsplit("/", 1)[-1] for name in names if large.search(name)))
+            page.close()
+        assert len(fetched[0]) >= 4, fetched  # two runtimes, two models and the font came over the network once
+        assert fetched[1] == [], fetched  # and from the cache the second time
+    finally:
+        context.close()
+
+
 def png_url(rgb: np.ndarray) -> str:
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]) if rgb.ndim == 3 else rgb)
     assert ok

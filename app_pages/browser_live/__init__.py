@@ -15,6 +15,7 @@ from pathlib import Path
 
 import streamlit.components.v1 as components
 
+from app_pages.browser_live.assets import asset_versions
 from app_pages.browser_live.reports import PROBLEMS, engine_limits
 from app_pages.browser_live.rules import engine_rules
 from app_pages.browser_live.session import BrowserSession, browser_models, model_args
@@ -31,7 +32,7 @@ def browser_engine(model: Path, settings: dict, session: BrowserSession, key: st
     csv_text = timeline_csv(session.timeline) if session.recorded and not session.playing else None
     return _engine(model=model_args(model), settings=settings, acknowledged=session.acknowledged(),
                    report_seconds=2.0, limits=engine_limits(), problems=PROBLEMS, timeline_csv=csv_text, key=key,
-                   rules=engine_rules(),
+                   rules=engine_rules(), assets=asset_versions(),
                    default=None)
 
 

@@ -2,30 +2,30 @@
 // open batch), made by `python -m training.export_litert ... --batch-size 1`, and the same correction of
 // its probabilities that fer.model_file.PriorCorrection applies.
 import {loadAndCompile, loadLiteRt, supportsFeature, Tensor} from '@litertjs/core';
-import {fetchGzipped} from './gzipped.js';
+import {engineFile} from './files.js';
 
 let runtime = null;
 
 async function litert(baseUrl) {
-  runtime ??= startLiteRt(new URL('runtime/', baseUrl)).catch((err) => {
+  runtime ??= startLiteRt(baseUrl).catch((err) => {
     runtime = null;  // the next Start tries again
     throw err;
   });
   return runtime;  // once per page: it is a process-wide runtime
 }
 
-async function startLiteRt(folder) {
+async function startLiteRt(baseUrl) {
   // The build LiteRT.js itself would pick: relaxed SIMD where the browser has it, the compatible one
   // elsewhere. Its WebAssembly is handed over unpacked (Emscripten's Module.wasmBinary), not fetched.
   const name = await supportsFeature('relaxedSimd') ? 'litert_wasm_internal' : 'litert_wasm_compat_internal';
-  /** @type {any} */ (self).Module = {wasmBinary: await fetchGzipped(new URL(`${name}.wasm.gz`, folder)),
+  /** @type {any} */ (self).Module = {wasmBinary: await engineFile(baseUrl, `runtime/${name}.wasm.gz`, {gzipped: true}),
                                      printErr: runtimeLog};
   // LiteRT.js asks for a WebGPU device while it loads and warns where there is none (Firefox, Safari, most
   // machines); acceleratorFor below decides for itself, so that warning is a note, not a problem.
   const warn = console.warn;
   console.warn = (...parts) => (/WebGPU device/.test(String(parts[0])) ? console.debug(...parts) : warn(...parts));
   try {
-    return await loadLiteRt(new URL(`${name}.js`, folder).href);
+    return await loadLiteRt(new URL(`runtime/${name}.js`, baseUrl).href);
   } finally {
     console.warn = warn;
   }
@@ -52,15 +52,15 @@ async function acceleratorFor() {
 
 export async function loadClassifier(baseUrl, model) {
   await litert(baseUrl);
-  const url = new URL(`models/${model.file}`, baseUrl).href;
+  const bytes = new Uint8Array(await engineFile(baseUrl, `models/${model.file}`));
   let accelerator = await acceleratorFor();
   let compiled;
   try {
-    compiled = await loadAndCompile(url, {accelerator});
+    compiled = await loadAndCompile(bytes, {accelerator});
   } catch (err) {
     if (accelerator === 'wasm') throw err;
     accelerator = 'wasm';
-    compiled = await loadAndCompile(url, {accelerator});
+    compiled = await loadAndCompile(bytes, {accelerator});
   }
   return new Classifier(compiled, model, accelerator);
 }

@@ -2,7 +2,7 @@
 // cv2.FaceDetectorYN decodes it: the same weights, input (BGR, 0-255, padded to a multiple of 32),
 // scores (sqrt(cls * obj)), boxes, landmarks and non-maximum suppression.
 import * as ort from 'onnxruntime-web/wasm';
-import {fetchGzipped} from './gzipped.js';
+import {engineFile} from './files.js';
 import {nonMaximumSuppression} from './boxes.js';
 
 // Its thresholds come from Python with the page's arguments (app_pages/browser_live/rules.py).
@@ -13,10 +13,10 @@ const STRIDES = [8, 16, 32];
 export async function loadDetector(baseUrl, /** @type {DetectionRules} */ rules) {
   ort.env.wasm.numThreads = 1;  // threads need cross-origin isolation, which an app in an iframe lacks
   // Served by the app itself, never a CDN; with the binary given, the glue code bundled in engine.js runs it.
-  ort.env.wasm.wasmBinary ??= await fetchGzipped(new URL('runtime/ort-wasm-simd-threaded.wasm.gz', baseUrl));
+  ort.env.wasm.wasmBinary ??= await engineFile(baseUrl, 'runtime/ort-wasm-simd-threaded.wasm.gz', {gzipped: true});
   ort.env.logLevel = 'error';
-  const session = await ort.InferenceSession.create(new URL('models/yunet_s_dynamic.onnx', baseUrl).href,
-                                                    {executionProviders: ['wasm']});
+  const model = new Uint8Array(await engineFile(baseUrl, 'models/yunet_s_dynamic.onnx'));
+  const session = await ort.InferenceSession.create(model, {executionProviders: ['wasm']});
   return new YuNet(session, rules);
 }
 

@@ -5,6 +5,8 @@
 // layout follows fer.drawing step for step, so both engines put each tag on the same pixels
 // (tests/test_engine_parity.py runs both on the same faces).
 
+import {engineFile} from './files.js';
+
 /**
  * @typedef {[number, number, number]} RGB
  * @typedef {[number, number, number, number]} Rect  x0, y0, x1, y1
@@ -240,6 +242,6 @@ export function drawFps(/** @type {CanvasRenderingContext2D} */ ctx, /** @type {
 
 /** Loads the label font, the file fer.label_font draws with (written beside the engine by build.py). */
 export async function loadLabelFont(/** @type {URL} */ base, /** @type {DrawingRules} */ rules) {
-  const face = new FontFace(rules.font.family, `url(${new URL(rules.font_file, base).href})`);
+  const face = new FontFace(rules.font.family, await engineFile(base, rules.font_file));
   document.fonts.add(await face.load());
 }

@@ -9,6 +9,7 @@ import {drawFaces, drawFps, loadLabelFont} from './draw.js';
 import {connect, setHeight, setValue} from './streamlit.js';
 import {FaceTracker} from './tracker.js';
 import {Outbox, faceRecord} from './outbox.js';
+import {setVersions} from './files.js';
 import {clipFiles, startRecorder, zipWithTimeline} from './recording.js';
 
 const BASE = new URL('./', import.meta.url);
@@ -406,6 +407,7 @@ ui.button.addEventListener('click', () => (run ? stop() : start().catch(startFai
 connect((newArgs) => {
   const modelChanged = args && newArgs.model.file !== args.model.file;
   args = newArgs;
+  setVersions(newArgs.assets);
   // A backlog (a hidden tab, a page that lost its session) goes out as fast as the page takes it.
   if (outbox?.acknowledge(newArgs.acknowledged) && outbox.backlog()) report();
   showDownloads();

@@ -1,0 +1,52 @@
+// @ts-check
+// The engine's large files (the WebAssembly runtimes, the models, the label font) come over the network once
+// and then from this browser's Cache Storage, under the content version the page sends with its arguments
+// (app_pages/browser_live/assets.py): Streamlit serves a component's files with no validator, so the HTTP
+// cache fetched all of them again on every visit. A new version replaces the old copy. Where Cache Storage
+// is missing (a page over plain http on another host) or refuses, the file comes from the network.
+// The runtimes are committed and served gzipped (a third of their size) and unpacked here.
+
+const CACHE = 'fer-engine';
+/** @type {Record<string, string>} */
+let versions = {};
+
+/** The content version of each file under the engine's folder, from the page. */
+export function setVersions(/** @type {Record<string, string> | undefined} */ sent) {
+  versions = sent ?? {};
+}
+
+async function openCache() {
+  try {
+    return globalThis.caches ? await caches.open(CACHE) : null;
+  } catch {
+    return null;  // storage off (private windows, policies): the network every time
+  }
+}
+
+/**
+ * The bytes of `path` (relative to the engine's folder `base`), unpacked if `gzipped`.
+ * @param {URL} base @param {string} path @param {{gzipped?: boolean}} [options] @returns {Promise<ArrayBuffer>}
+ */
+export async function engineFile(base, path, {gzipped = false} = {}) {
+  const url = new URL(path, base).href;
+  const version = versions[path];
+  const key = `${url}?v=${version}`;
+  const cache = version ? await openCache() : null;
+  let response = cache ? await cache.match(key) : undefined;
+  if (!response) {
+    response = await fetch(url);
+    if (!response.ok) throw new Error(`${url} could not be loaded (HTTP ${response.status})`);
+    if (cache) {
+      try {
+        await cache.put(key, response.clone());
+        for (const old of await cache.keys()) {
+          if (old.url.startsWith(`${url}?v=`) && old.url !== key) await cache.delete(old);
+        }
+      } catch {
+        // full or refused: this visit works from the network copy
+      }
+    }
+  }
+  const body = gzipped && response.body ? response.body.pipeThrough(new DecompressionStream('gzip')) : response.body;
+  return new Response(body).arrayBuffer();
+}
