@@ -15,9 +15,15 @@ export function setVersions(/** @type {Record<string, string> | undefined} */ se
   versions = sent ?? {};
 }
 
+/** `promise`, or `fallback` if it has not settled within `ms`: a cache that hangs (WebKitGTK's, under its
+ *  WebDriver, on a later visit) must not hold the engine up. */
+function within(promise, ms, fallback) {
+  return Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve(fallback), ms))]);
+}
+
 async function openCache() {
   try {
-    return globalThis.caches ? await caches.open(CACHE) : null;
+    return globalThis.caches ? await within(caches.open(CACHE), 2000, null) : null;
   } catch {
     return null;  // storage off (private windows, policies): the network every time
   }
@@ -32,21 +38,26 @@ export async function engineFile(base, path, {gzipped = false} = {}) {
   const version = versions[path];
   const key = `${url}?v=${version}`;
   const cache = version ? await openCache() : null;
-  let response = cache ? await cache.match(key) : undefined;
+  let response = cache ? await within(cache.match(key, {ignoreVary: true}), 2000, undefined).catch(() => undefined)
+    : undefined;
   if (!response) {
     response = await fetch(url);
     if (!response.ok) throw new Error(`${url} could not be loaded (HTTP ${response.status})`);
-    if (cache) {
-      try {
-        await cache.put(key, response.clone());
-        for (const old of await cache.keys()) {
-          if (old.url.startsWith(`${url}?v=`) && old.url !== key) await cache.delete(old);
-        }
-      } catch {
-        // full or refused: this visit works from the network copy
-      }
-    }
+    if (cache) keep(cache, key, url, response.clone());  // not awaited: the engine goes on meanwhile
   }
   const body = gzipped && response.body ? response.body.pipeThrough(new DecompressionStream('gzip')) : response.body;
   return new Response(body).arrayBuffer();
+}
+
+/** Stores this version and drops older ones of the same file; a full or refusing cache changes nothing. */
+async function keep(/** @type {Cache} */ cache, /** @type {string} */ key, /** @type {string} */ url,
+                    /** @type {Response} */ response) {
+  try {
+    await cache.put(key, response);
+    for (const old of await cache.keys()) {
+      if (old.url.startsWith(`${url}?v=`) && old.url !== key) await cache.delete(old);
+    }
+  } catch {
+    // this visit works from the network copy
+  }
 }
