@@ -195,9 +195,17 @@ def click_text(driver, tag: str, words: str) -> None:
 
 
 def downloaded(driver, tag: str, words: str) -> dict:
+    """What clicking the button downloads. A click can land on a button the page is just replacing (Streamlit
+    reruns it as a stream stops, and on a loaded machine that takes seconds): clicked again until it takes."""
     driver.execute_script("window.__catchDownloads()")
-    click_text(driver, tag, words)
-    wait_for(driver, "return window.__downloads.length > 0")
+    deadline = time.monotonic() + 90
+    while True:
+        click_text(driver, tag, words)
+        try:
+            wait_for(driver, "return window.__downloads.length > 0", timeout=5)
+            break
+        except AssertionError:
+            assert time.monotonic() < deadline, f"clicking {words!r} downloaded nothing"
     return driver.execute_async_script("window.__downloaded(0).then(arguments[arguments.length - 1])")
 
 

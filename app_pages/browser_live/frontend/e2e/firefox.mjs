@@ -20,12 +20,19 @@ async function engineFrame(page) {
   return element.contentFrame();
 }
 
-/** What clicking `button` downloads, read back in the page (app_harness/page_downloads.js). */
-async function downloaded(frame, button) {
+/** What clicking the button with `words` downloads, read back in the page (app_harness/page_downloads.js).
+ *  A click can land on a button the page is just replacing (a rerun as the stream stops): clicked again. */
+async function downloaded(frame, tag, words) {
   await frame.evaluate(() => window.__catchDownloads());
-  await button.click();
-  await until(frame, () => window.__downloads.length > 0);
-  return frame.evaluate(() => window.__downloaded(0));
+  for (let attempt = 0; ; attempt++) {
+    await (await byText(frame, tag, words)).click();
+    try {
+      await until(frame, () => window.__downloads.length > 0, undefined, 5000);
+      return frame.evaluate(() => window.__downloaded(0));
+    } catch (err) {
+      if (attempt >= 17) throw err;
+    }
+  }
 }
 
 const byText = (frame, tag, words) => frame.waitForSelector(`xpath/.//${tag}[contains(., "${words}")]`, {timeout: 90_000});
@@ -77,10 +84,10 @@ async function main() {
     });
     await (await engine.waitForSelector('#start')).click();  // Stop
     await until(page.mainFrame(), () => /Session summary/.test(document.body.innerText));
-    seen.csv = await downloaded(page.mainFrame(), await byText(page.mainFrame(), 'button', 'Download the session (CSV)'));
+    seen.csv = await downloaded(page.mainFrame(), 'button', 'Download the session (CSV)');
     if (scenario === 'record') {
-      seen.clip = await downloaded(engine, await byText(engine, 'button', 'Download the clip ('));
-      seen.zip = await downloaded(engine, await byText(engine, 'button', 'Download the clip and the timeline (ZIP)'));
+      seen.clip = await downloaded(engine, 'button', 'Download the clip (');
+      seen.zip = await downloaded(engine, 'button', 'Download the clip and the timeline (ZIP)');
     }
     return seen;
   } finally {
