@@ -24,6 +24,7 @@ CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") 
 CAMERA_BACKGROUND = 128  # mid-grey: the black fps tag stands out on processed frames
 START_BUTTON = r"^start$"
 WEBRTC_IFRAME = 'iframe[title*="streamlit_webrtc"]'
+ENGINE_IFRAME = 'iframe[title*="browser_live"]'  # the Live page's in-browser engine
 # What a user should never see in the server's log on a start: errors that are not errors, set-up work on a
 # warm start, questions, addresses beyond localhost.
 STARTUP_NOISE = ("E0000", "cuInit", "Inotify", "Email:", "Network URL", "External URL", "installing", "Traceback",
@@ -143,12 +144,18 @@ def _stop_group(process: subprocess.Popen) -> None:
             continue
 
 
+def camera_face(face_photo: np.ndarray, side: int) -> np.ndarray:
+    """The photo's face region (the astronaut's head with a little margin), `side` pixels square, RGB: what
+    every fake camera shows."""
+    return cv2.resize(face_photo[30:250, 120:340], (side, side))
+
+
 def write_camera_video(path: Path, face_photo: np.ndarray, seconds: float = 4.0, fps: int = 30,
                        faces: int = 1, size: tuple[int, int] = (640, 480)) -> Path:
     """MJPEG (concatenated JPEG frames) of `size` (width, height), 640x480 by default: a real face (or a
     2x2 group of `faces=4`) drifting slowly over a grey background. Chromium loops it as its fake camera."""
     side = 200 if faces == 1 else 150
-    face = cv2.resize(face_photo[30:250, 120:340], (side, side))
+    face = camera_face(face_photo, side)
     spots = [(140, 220)] if faces == 1 else [(40, 130), (40, 330), (260, 130), (260, 330)][:faces]
     with path.open("wb") as handle:
         for i in range(int(seconds * fps)):

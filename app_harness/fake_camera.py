@@ -10,7 +10,7 @@ import base64
 import cv2
 import numpy as np
 
-from app_harness.browser import CAMERA_BACKGROUND
+from app_harness.browser import CAMERA_BACKGROUND, camera_face
 
 SCRIPT = """
 (() => {
@@ -44,8 +44,8 @@ SCRIPT = """
 
 
 def fake_camera_script(face_photo: np.ndarray) -> str:
-    """The script, with the face (the photo's face region, as write_camera_video crops it) inlined."""
-    face = cv2.resize(face_photo[30:250, 120:340], (200, 200))
+    """The script, with the face (the same region write_camera_video shows) inlined."""
+    face = camera_face(face_photo, 200)
     ok, encoded = cv2.imencode(".png", face[:, :, ::-1])
     if not ok:
         raise RuntimeError("could not encode the fake camera's face")

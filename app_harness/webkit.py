@@ -14,12 +14,15 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from selenium import webdriver
+from selenium.webdriver.common.by import By
 from selenium.webdriver.webkitgtk.options import Options
 from selenium.webdriver.webkitgtk.service import Service
+
+from app_harness.browser import ENGINE_IFRAME
 
 WEBKIT_DRIVER = shutil.which("WebKitWebDriver")
 MINIBROWSER = next(iter(sorted(glob.glob("/usr/lib/*/webkit2gtk-4.*/MiniBrowser"))), None)
@@ -88,7 +91,7 @@ const patch = (frame) => {
     w.console[level] = (...args) => { w.__console.push([level, args.map(String).join(' ')]); original(...args); };
   }
 };
-const scan = () => document.querySelectorAll('iframe[title*="browser_live"]').forEach(patch);
+const scan = () => document.querySelectorAll(arguments[2]).forEach(patch);
 new MutationObserver(scan).observe(document, {childList: true, subtree: true});
 setInterval(scan, 2);
 """
@@ -96,4 +99,36 @@ setInterval(scan, 2);
 
 def watch_engine_frame(driver: webdriver.WebKitGTK, scripts: list[str], without_webassembly: bool = False) -> None:
     """From now on, run `scripts` in the engine's iframe on this page as soon as its document exists."""
-    driver.execute_script(WATCHER, scripts, without_webassembly)
+    driver.execute_script(WATCHER, scripts, without_webassembly, ENGINE_IFRAME)
+
+
+def wait_for(driver: webdriver.WebKitGTK, script: str, *args, timeout: float = 90.0):
+    """Polls `script` (a function body returning a value) in the current frame until it is truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = driver.execute_script(script, *args)
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for: {script}"
+        time.sleep(0.1)
+
+
+def open_live_page(driver: webdriver.WebKitGTK, url: str, engine_scripts: list[str], page_scripts: Sequence[str] = (),
+                   without_webassembly: bool = False) -> str:
+    """The Live page with `engine_scripts` run in its engine as it loads and `page_scripts` in the page;
+    returns the engine's status once it settles (ready, or why it cannot start), back in the page."""
+    driver.get(f"{url}/live")
+    watch_engine_frame(driver, engine_scripts, without_webassembly)
+    for script in page_scripts:
+        driver.execute_script(script)
+    driver.switch_to.frame(wait_for(driver, "return document.querySelector(arguments[0])", ENGINE_IFRAME))
+    status = wait_for(driver, "const s = document.getElementById('status')?.textContent ?? '';"
+                              "return /Ready|could not start|turned off/.test(s) && s;")
+    driver.switch_to.default_content()
+    return status
+
+
+def in_engine(driver: webdriver.WebKitGTK) -> None:
+    """Into the engine's iframe, from wherever the driver is."""
+    driver.switch_to.default_content()
+    driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, ENGINE_IFRAME))

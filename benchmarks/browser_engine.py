@@ -24,11 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from app_harness.browser import launch_chromium, process_memory_mb, streamlit_server
+from app_harness.browser import ENGINE_IFRAME, launch_chromium, process_memory_mb, streamlit_server
 from benchmarks.app_glass import BITS, CELL, PROBE, STRIP_Y, barcode_video, latencies, shown_per_second
 from benchmarks.live_capacity import cpu_seconds
-
-ENGINE_IFRAME = 'iframe[title*="browser_live"]'
 
 # app_glass's probe records the camera's frames; this adds the engine's canvas, read (mirrored, as the page
 # shows it by default) each time the engine has drawn a frame, into a list of its own: the probe's `remote`

@@ -27,12 +27,11 @@ import time
 from pathlib import Path
 
 from app_harness import webkit
-from app_harness.browser import launch_chromium, streamlit_server, write_camera_video
+from app_harness.browser import ENGINE_IFRAME, launch_chromium, streamlit_server, write_camera_video
 from app_harness.fake_camera import fake_camera_script
 from app_pages.browser_live.build import FRONTEND, install_packages, packages_installed
 
 FIGURES = Path(__file__).resolve().parent / "engine_figures.js"
-ENGINE_IFRAME = 'iframe[title*="browser_live"]'
 PHONES = ("iPhone 13", "Pixel 7")
 
 
@@ -81,25 +80,16 @@ def webkit_figures(url: str, seconds: float, camera: str) -> dict:
     with webkit.virtual_display() as display, webkit.webkit(display) as driver:
         def visit() -> float:
             opened = time.monotonic()
-            driver.get(f"{url}/live")
-            webkit.watch_engine_frame(driver, scripts)
-            while True:
-                frames = driver.find_elements("css selector", ENGINE_IFRAME)
-                if frames:
-                    driver.switch_to.frame(frames[0])
-                    status = driver.execute_script("return document.getElementById('status')?.textContent ?? ''")
-                    if "Ready" in status:
-                        return time.monotonic() - opened
-                    driver.switch_to.default_content()
-                assert time.monotonic() - opened < 120, "WebKit's engine never got ready"
-                time.sleep(0.1)
+            status = webkit.open_live_page(driver, url, scripts)
+            assert "Ready" in status, status
+            webkit.in_engine(driver)
+            return time.monotonic() - opened
 
         ready = visit()
         driver.execute_script("document.getElementById('start').click()")
         time.sleep(seconds + 3)
         first = {"ready": ready, **driver.execute_script("return window.__engineFigures(arguments[0])", seconds)}
         driver.execute_script("document.getElementById('start').click()")
-        driver.switch_to.default_content()
         ready_again = visit()
         repeat = driver.execute_script("return window.__engineFigures(1)")
         return {"first": first, "repeat": {"ready": ready_again, **repeat}}

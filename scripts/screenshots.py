@@ -15,6 +15,7 @@ from PIL import Image
 from skimage import data
 
 from app_harness.browser import (
+    ENGINE_IFRAME,
     launch_chromium,
     streamlit_server,
     write_camera_video,
@@ -60,7 +61,7 @@ def main() -> int:
             page.screenshot(path=str(OUT / "upload.png"))
 
             page.goto(f"{url}/live")  # its default engine, in this browser
-            engine = page.frame_locator('iframe[title*="browser_live"]')
+            engine = page.frame_locator(ENGINE_IFRAME)
             engine.get_by_text("Ready").wait_for()
             engine.get_by_role("button", name="Start").click()
             page.get_by_text("Processing rate").wait_for()

@@ -24,6 +24,7 @@ import pytest
 
 from app_harness.browser import (
     CHROMIUM,
+    ENGINE_IFRAME,
     frames_analysed,
     launch_chromium,
     start_button,
@@ -43,7 +44,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None,
                                     reason="Debian's chromium is not installed (apt-get install chromium)")
 pytestmark = pytest.mark.timeout(300, method="signal")  # the signal method still runs fixture teardown
-ENGINE_IFRAME = 'iframe[title*="browser_live"]'
 BROWSER_MODEL = ROOT / "models" / "ferplus_vgg48.int8.tflite"  # the live model, whose fixed-batch copy runs there
 HAPPY = (255, 183, 3)  # fer.drawing.EMOTION_COLORS["happy"]
 

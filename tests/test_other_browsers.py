@@ -24,6 +24,7 @@ import pytest
 from app_harness import webkit
 from app_harness.browser import streamlit_server
 from app_harness.fake_camera import fake_camera_script
+from app_harness.webkit import in_engine, open_live_page, wait_for
 from app_pages.browser_live.build import FRONTEND, install_packages, packages_installed
 from fer.drawing import color_for
 
@@ -35,7 +36,6 @@ FIREFOX_MISSING = next((why for why, missing in [
 ] if missing), None)
 needs_firefox = pytest.mark.skipif(FIREFOX_MISSING is not None, reason=FIREFOX_MISSING or "")
 needs_webkit = pytest.mark.skipif(webkit.MISSING is not None, reason=webkit.MISSING or "")
-ENGINE_IFRAME = 'iframe[title*="browser_live"]'
 
 
 @pytest.fixture(scope="module")
@@ -154,40 +154,6 @@ def safari(display):
         yield driver
 
 
-def wait_for(driver, script: str, *args, timeout: float = 90.0):
-    """Polls `script` (a function body returning a value) in the current frame until it is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = driver.execute_script(script, *args)
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for: {script}"
-        time.sleep(0.25)
-
-
-def open_live_page(driver, url: str, camera: str, without_webassembly: bool = False) -> str:
-    """The Live page with its engine patched as it loads; returns the engine's status once it settles."""
-    from selenium.webdriver.common.by import By
-
-    driver.get(f"{url}/live")
-    webkit.watch_engine_frame(driver, [camera, PAGE_DOWNLOADS], without_webassembly)
-    driver.execute_script(PAGE_DOWNLOADS)
-    frame = wait_for(driver, "return document.querySelector(arguments[0])", ENGINE_IFRAME)
-    driver.switch_to.frame(frame)
-    status = wait_for(driver, "const s = document.getElementById('status')?.textContent ?? '';"
-                              "return /Ready|could not start|turned off/.test(s) && s;")
-    driver.switch_to.default_content()
-    assert driver.find_element(By.CSS_SELECTOR, ENGINE_IFRAME)
-    return status
-
-
-def in_engine(driver):
-    from selenium.webdriver.common.by import By
-
-    driver.switch_to.default_content()
-    driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, ENGINE_IFRAME))
-
-
 def click_text(driver, tag: str, words: str) -> None:
     """Click the first `tag` whose text holds `words`, once there is one."""
     wait_for(driver, "return document.evaluate(arguments[0], document, null, 9, null).singleNodeValue",
@@ -211,7 +177,7 @@ def downloaded(driver, tag: str, words: str) -> dict:
 
 def run_a_stream(driver, url: str, camera: str, record: bool) -> dict:
     """Start, let 40 frames be analysed, read the canvas, stop; what the engine and the page gave."""
-    status = open_live_page(driver, url, camera)
+    status = open_live_page(driver, url, [camera, PAGE_DOWNLOADS], [PAGE_DOWNLOADS])
     assert status.startswith("Ready"), status
     if record:
         click_text(driver, "label", "Record the annotated video")
@@ -294,7 +260,7 @@ def test_webkit_records_mp4_and_zips_it_with_the_timeline(server, camera_script,
 
 @needs_webkit
 def test_webkit_without_webassembly_is_offered_the_server_engine(server, camera_script, safari):
-    status = open_live_page(safari, server, camera_script, without_webassembly=True)
+    status = open_live_page(safari, server, [camera_script], without_webassembly=True)
     assert "WebAssembly turned off" in status
     wait_for(safari, "return /on the server instead/.test(document.body.innerText)")
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import streamlit.components.v1 as components
 
 from app_pages.browser_live.assets import asset_versions
+from app_pages.browser_live.build import STATIC
 from app_pages.browser_live.reports import PROBLEMS, engine_limits
 from app_pages.browser_live.rules import engine_rules
 from app_pages.browser_live.session import BrowserSession, browser_models, model_args
 from app_pages.timeline_views import timeline_csv
 
-STATIC = Path(__file__).resolve().parent / "static"
 _engine = components.declare_component("browser_live", path=str(STATIC))
 
 

@@ -8,7 +8,7 @@ import functools
 import hashlib
 from pathlib import Path
 
-STATIC = Path(__file__).resolve().parent / "static"
+from app_pages.browser_live.build import STATIC
 
 
 @functools.cache
