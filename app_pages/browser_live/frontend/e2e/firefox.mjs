@@ -35,6 +35,18 @@ async function downloaded(frame, tag, words) {
   }
 }
 
+/** The Live page, until its engine is ready or says why it cannot start: its frame, status and seconds taken. */
+async function openLive(tab) {
+  const opened = Date.now();
+  await tab.goto(`${url}/live`, {waitUntil: 'domcontentloaded'});
+  const engine = await engineFrame(tab);
+  const status = await until(engine, () => {
+    const text = document.getElementById('status')?.textContent ?? '';
+    return /Ready|could not start|WebAssembly turned off/.test(text) && text;
+  });
+  return {engine, status, ready: (Date.now() - opened) / 1000};
+}
+
 const byText = (frame, tag, words) => frame.waitForSelector(`xpath/.//${tag}[contains(., "${words}")]`, {timeout: 90_000});
 
 async function main() {
@@ -52,14 +64,8 @@ async function main() {
     await page.evaluateOnNewDocument(readFileSync(downloads, 'utf8'));
     if (scenario === 'photos') return await photos(page, seen);
     if (scenario === 'benchmark') return await benchmark(browser, page, seen);
-    await page.goto(`${url}/live`, {waitUntil: 'domcontentloaded'});
-    const engine = await engineFrame(page);
-    const started = Date.now();
-    seen.status = await until(engine, () => {
-      const status = document.getElementById('status')?.textContent ?? '';
-      return /Ready|could not start|WebAssembly turned off/.test(status) && status;
-    });
-    seen.readySeconds = (Date.now() - started) / 1000;
+    const {engine, status} = await openLive(page);
+    seen.status = status;
     if (scenario === 'webassembly-off') {
       seen.pageText = await until(page.mainFrame(), () => /on the server instead/i.test(document.body.innerText)
                                                        && document.body.innerText);
@@ -67,7 +73,9 @@ async function main() {
     }
     if (scenario === 'record') {
       await (await byText(page.mainFrame(), 'label', 'Record the annotated video')).click();
-      await new Promise((resolve) => setTimeout(resolve, 1500));  // the page reruns with the new setting
+      await until(page.mainFrame(), () => [...document.querySelectorAll('label')].some(  // the page has rerun
+        (l) => /Record the annotated/.test(l.textContent) && l.querySelector('input').checked)
+        && !document.querySelector('[data-testid="stStatusWidget"] button'));
     }
     await (await engine.waitForSelector('#start')).click();
     seen.running = await until(engine, () => /stays on this device/.test(document.getElementById('status').textContent)
@@ -102,11 +110,9 @@ async function benchmark(browser, page, seen) {
   const figures = readFileSync(extra, 'utf8');
   await page.evaluateOnNewDocument(figures);
   const visit = async (tab) => {
-    const opened = Date.now();
-    await tab.goto(`${url}/live`, {waitUntil: 'domcontentloaded'});
-    const engine = await engineFrame(tab);
-    await until(engine, () => /Ready/.test(document.getElementById('status')?.textContent ?? ''));
-    return {engine, ready: (Date.now() - opened) / 1000};
+    const opened = await openLive(tab);
+    if (!opened.status.startsWith('Ready')) throw new Error(`the engine did not start: ${opened.status}`);
+    return opened;
   };
   const first = await visit(page);
   await (await first.engine.waitForSelector('#start')).click();
