@@ -13,6 +13,7 @@ import glob
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -60,6 +61,32 @@ def virtual_display(size: str = "1400x1100x24") -> Iterator[str]:
         process.wait(timeout=10)
 
 
+STARTS, START_SECONDS = 3, 60.0
+
+
+def _started(options: Options, display: str) -> webdriver.WebKitGTK | None:
+    """A session, or None if WebKitWebDriver has not opened one within START_SECONDS: on a loaded machine
+    it once waited for MiniBrowser for more than 8 minutes, with no browser running. Its driver process is
+    then stopped, which ends the waiting request."""
+    service = Service(executable_path=WEBKIT_DRIVER, env={**os.environ, "DISPLAY": display})
+    started: list[webdriver.WebKitGTK] = []
+
+    def start() -> None:
+        try:
+            started.append(webdriver.WebKitGTK(options=options, service=service))
+        except Exception:  # noqa: BLE001 - the caller tries again, or says it could not start
+            pass
+
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
+    thread.join(START_SECONDS)
+    if started:
+        return started[0]
+    service.stop()
+    thread.join(10)
+    return None
+
+
 @contextmanager
 def webkit(display: str) -> Iterator[webdriver.WebKitGTK]:
     """MiniBrowser with media streams on, driven over WebDriver."""
@@ -67,8 +94,12 @@ def webkit(display: str) -> Iterator[webdriver.WebKitGTK]:
     options.binary_location = MINIBROWSER
     for argument in ("--automation", "--enable-media-stream=true", "--enable-mock-capture-devices=true"):
         options.add_argument(argument)
-    service = Service(executable_path=WEBKIT_DRIVER, env={**os.environ, "DISPLAY": display})
-    driver = webdriver.WebKitGTK(options=options, service=service)
+    driver = None
+    for _ in range(STARTS):
+        driver = _started(options, display)
+        if driver is not None:
+            break
+    assert driver is not None, f"MiniBrowser did not start in {STARTS} tries of {START_SECONDS:.0f} s"
     driver.set_script_timeout(120)
     try:
         yield driver

@@ -36,6 +36,7 @@ FIREFOX_MISSING = next((why for why, missing in [
 ] if missing), None)
 needs_firefox = pytest.mark.skipif(FIREFOX_MISSING is not None, reason=FIREFOX_MISSING or "")
 needs_webkit = pytest.mark.skipif(webkit.MISSING is not None, reason=webkit.MISSING or "")
+pytestmark = pytest.mark.timeout(400, method="signal")  # a browser that hangs fails its test, not the suite
 
 
 @pytest.fixture(scope="module")
