@@ -37,7 +37,19 @@ export function startRecorder(canvas, maxSeconds, done) {
   recorder.ondataavailable = (e) => {
     if (e.data.size) chunks.push(e.data);
   };
-  recorder.onstop = () => done({blob: new Blob(chunks, {type: format.mimeType}), format, full, maxSeconds});
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    done({blob: new Blob(chunks, {type: format.mimeType}), format, full, maxSeconds});
+  };
+  recorder.onstop = finish;
+  // A recorder whose stop never completes (WebKitGTK's, on a loaded machine) still ends in what it gave.
+  const stop = recorder.stop.bind(recorder);
+  recorder.stop = () => {
+    stop();
+    setTimeout(finish, 10_000);
+  };
   recorder.start(1000);
   setTimeout(() => {
     if (recorder.state === 'recording') {
