@@ -175,6 +175,18 @@ def start_button(page):
     return page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name=re.compile(START_BUTTON, re.I))
 
 
+def download_from(page, button_name: str, timeout_ms: float = 60_000) -> Path:
+    """Click a Streamlit download button and return the downloaded file's path; when no download comes,
+    fail with the message Streamlit showed under the button (a deferred file it could not make)."""
+    try:
+        with page.expect_download(timeout=timeout_ms) as download:
+            page.get_by_role("button", name=button_name).click()
+        return Path(download.value.path())
+    except Exception as error:
+        shown = page.locator("[data-testid=stDownloadButtonError]").all_inner_texts()
+        raise AssertionError(f"no download from {button_name!r}; under the button: {shown or 'nothing'}") from error
+
+
 def start_live_stream(browser, url: str, *, init_script: str | None = None, timeout_ms: int = 120_000):
     """A new browser context on the live page with its stream started (its own Streamlit session and
     WebRTC connection); `init_script` runs in every frame of it before the page's own scripts."""

@@ -104,11 +104,12 @@ def summary_and_downloads(timeline: Timeline, class_names: tuple[str, ...], clip
                    "kept); the rest is every frame.")
     csv_text = timeline_csv(timeline)
     left, right = st.columns(2)
-    left.download_button("Download the session (CSV)", csv_text, "live_session.csv", "text/csv")
+    left.download_button("Download the session (CSV)", csv_text, "live_session.csv", "text/csv",
+                         on_click="ignore")
     if clip:
         right.download_button("Download the clip and the timeline (ZIP)",
                               lambda: video_zip(clip, csv_text, "live_session"),  # made on click: no copy held
-                              "live_session.zip", "application/zip")
+                              "live_session.zip", "application/zip", on_click="ignore")
         st.video(clip, format="video/mp4")
 
 

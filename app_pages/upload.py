@@ -112,7 +112,7 @@ def analyze_photo(recognizer: EmotionRecognizer, index: int, name: str, data: by
     if faces:  # a photo without one would download as a copy of itself
         stem = name.rsplit(".", 1)[0]
         left.download_button("Download annotated image", png_bytes(annotated), mime="image/png",
-                             file_name=f"{stem}_annotated.png", key=f"download-{index}")
+                             file_name=f"{stem}_annotated.png", key=f"download-{index}", on_click="ignore")
     if not faces and min(height, width) < MIN_FACE_PHOTO_SIDE:
         right.info(f"This photo is only {width}x{height} pixels: too small to hold a face the model can read.")
     elif not faces:
@@ -193,9 +193,9 @@ def main() -> None:
             st.dataframe(results_table(read, names), hide_index=True, width="stretch")
             col_csv, col_json = st.columns(2)
             col_csv.download_button("Download results (CSV)", records_text(read, "csv", names), "emotions.csv",
-                                    "text/csv")
+                                    "text/csv", on_click="ignore")
             col_json.download_button("Download results (JSON)", records_text(read, "json", names), "emotions.json",
-                                     "application/json")
+                                     "application/json", on_click="ignore")
         else:
             st.info("None of these photos could be read.")
     else:

@@ -65,10 +65,12 @@ def show_results(result: dict, name: str, class_names: tuple[str, ...]) -> None:
     stem = Path(name).stem or "video"
     csv_text = timeline_csv(timeline)
     cols = st.columns(3)
-    cols[0].download_button("Annotated video (MP4)", result["clip"], f"{stem}_annotated.mp4", "video/mp4")
-    cols[1].download_button("Timeline (CSV)", csv_text, f"{stem}_timeline.csv", "text/csv")
+    cols[0].download_button("Annotated video (MP4)", result["clip"], f"{stem}_annotated.mp4", "video/mp4",
+                            on_click="ignore")
+    cols[1].download_button("Timeline (CSV)", csv_text, f"{stem}_timeline.csv", "text/csv", on_click="ignore")
     cols[2].download_button("Both (ZIP)", lambda: video_zip(result["clip"], csv_text, f"{stem}_annotated"),
-                            f"{stem}_annotated.zip", "application/zip")  # made on click: no second copy held
+                            f"{stem}_annotated.zip", "application/zip",  # made on click: no second copy held
+                            on_click="ignore")
     if table.empty:
         st.info(f"No face was found in {literal(name)} ({len(timeline):,} frames). Faces smaller than about "
                 "30 pixels, strongly turned or in the dark are missed; try a lower detector confidence.")
