@@ -55,7 +55,7 @@ def test_the_committed_bundle_is_what_the_sources_build(tmp_path):
                            capture_output=True, text=True, timeout=240)
     assert built.returncode == 0, built.stdout + built.stderr
     files = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert Path("engine.js") in files and Path("models/yunet_s_dynamic.onnx") in files
+    assert Path("engine.js") in files and Path("detector/yunet_320x256.tflite") in files
     stale = [str(name) for name in files if (tmp_path / name).read_bytes() != (STATIC / name).read_bytes()]
     assert not stale, f"rebuild with `python app_pages/browser_live/build.py` and commit: {stale} differ"
 
@@ -115,8 +115,8 @@ def test_the_app_serves_the_engine_and_its_webassembly_itself(engine):
     _, frame = engine
     base = frame.url.split("index.html")[0]
     for name in ["engine.js", "runtime/litert_wasm_internal.js", "runtime/litert_wasm_internal.wasm.gz",
-                 "runtime/litert_wasm_compat_internal.wasm.gz", "runtime/ort-wasm-simd-threaded.wasm.gz",
-                 "models/yunet_s_dynamic.onnx", "models/ferplus_vgg48.b1.int8.tflite"]:
+                 "runtime/litert_wasm_compat_internal.wasm.gz", "detector/yunet_320x256.tflite",
+                 "models/ferplus_vgg48.b1.int8.tflite"]:
         request = urllib.request.Request(base + name, headers={"Accept-Encoding": "gzip"})
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200, name

@@ -293,3 +293,81 @@ def test_both_engines_give_the_model_the_same_face(face_photo):
         difference = np.abs(ours[:, :, 0].astype(int) - np.array(theirs).reshape(48, 48))
         worst.append((difference.mean(), difference.max()))
     assert max(mean for mean, _ in worst) < 0.3 and max(top for _, top in worst) <= 2, worst
+
+
+YUNET_JS = ROOT / "app_pages" / "browser_live" / "frontend" / "src" / "yunet.js"
+BROWSER_DETECTOR = """
+import {readFileSync} from 'node:fs';
+import {decodeFaces, detectionPlan} from %s;
+import {nonMaximumSuppression} from %s;
+const {rules, frames, outputs, minConfidence} = JSON.parse(readFileSync(0, 'utf8'));
+const plans = frames.map(([height, width]) => detectionPlan(height, width, rules.detection));
+const faces = outputs.map((values, i) => values && nonMaximumSuppression(
+  decodeFaces(values, plans[i].canvas, minConfidence), rules.detection.nms_threshold)
+  .map((f) => [f.x, f.y, f.w, f.h, f.score, ...f.landmarks.flat()]));
+process.stdout.write(JSON.stringify({plans, faces}));
+"""
+
+
+def camera_frames(face_photo: np.ndarray) -> list[np.ndarray]:
+    """Webcam-like frames holding the photo's face: 4:3, 16:9 with two faces, portrait, and 1080p."""
+    import cv2
+
+    frames = []
+    layouts = [((480, 640), [(60, 150, 360)]), ((720, 1280), [(100, 100, 400), (250, 700, 300)]),
+               ((640, 480), [(150, 40, 400)]), ((1080, 1920), [(200, 800, 500)])]
+    for (height, width), placements in layouts:
+        frame = np.full((height, width, 3), 90, np.uint8)
+        for top, left, side in placements:
+            frame[top:top + side, left:left + side] = cv2.resize(face_photo, (side, side), interpolation=cv2.INTER_AREA)
+        frames.append(frame)
+    return frames
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (it runs the browser engine's yunet.js)")
+def test_the_browser_detector_finds_the_faces_opencv_finds(face_photo):
+    """The detector's LiteRT files (YuNet rebuilt from OpenCV's ONNX file) and yunet.js's decoding give the
+    boxes, landmarks and scores cv2.FaceDetectorYN gives the server on the same scaled frame."""
+    import cv2
+    from ai_edge_litert.interpreter import Interpreter
+
+    from fer.detection import WEIGHTS
+
+    rules = engine_rules()
+    frames = camera_frames(face_photo)
+    plans = run_module(BROWSER_DETECTOR % (json.dumps(YUNET_JS.as_uri()), json.dumps(BOXES_JS.as_uri())),
+                       {"rules": rules, "frames": [f.shape[:2] for f in frames], "outputs": [None] * len(frames),
+                        "minConfidence": 0.5})["plans"]
+    outputs, expected = [], []
+    for frame, plan in zip(frames, plans):
+        small = cv2.cvtColor(cv2.resize(frame, (plan["width"], plan["height"]), interpolation=cv2.INTER_AREA),
+                             cv2.COLOR_RGB2BGR)
+        canvas = plan["canvas"]
+        padded = np.zeros((1, canvas["height"], canvas["width"], 3), np.float32)
+        padded[0, :plan["height"], :plan["width"]] = small
+        interpreter = Interpreter(str(STATIC / canvas["file"]))
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], padded)
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).reshape(-1).tolist())
+        opencv = cv2.FaceDetectorYN.create(str(WEIGHTS), "", (plan["width"], plan["height"]), 0.5,
+                                           rules["detection"]["nms_threshold"], 5000)
+        _, rows = opencv.detect(small)
+        expected.append(sorted(rows[:, [0, 1, 2, 3, 14, *range(4, 14)]].tolist(), key=lambda r: -r[4]))
+    found = run_module(BROWSER_DETECTOR % (json.dumps(YUNET_JS.as_uri()), json.dumps(BOXES_JS.as_uri())),
+                       {"rules": rules, "frames": [f.shape[:2] for f in frames], "outputs": outputs,
+                        "minConfidence": 0.5})["faces"]
+    assert [len(faces) for faces in found] == [1, 2, 1, 1]
+    for browser, server in zip(found, expected):
+        assert len(browser) == len(server)
+        for ours, theirs in zip(browser, server):
+            assert np.allclose(ours[:4], theirs[:4], atol=0.05) and abs(ours[4] - theirs[4]) < 1e-4
+            assert np.allclose(ours[5:], theirs[5:], atol=0.05)
+
+
+def test_every_detector_file_the_engine_is_told_of_is_served():
+    """Each input size has its file, and the largest is square, so every frame fits one (yunet.js)."""
+    canvases = engine_rules()["detection"]["canvases"]
+    assert all((STATIC / c["file"]).is_file() for c in canvases)
+    largest = max(canvases, key=lambda c: c["width"] * c["height"])
+    assert largest["width"] == largest["height"] == max(max(c["width"], c["height"]) for c in canvases)

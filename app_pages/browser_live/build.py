@@ -3,11 +3,10 @@
 1. `npm ci` and `npm run build` in frontend/: the engine bundle (static/engine.js) and the WebAssembly
    runtimes it loads (static/runtime/), from the versions package-lock.json pins.
 2. static/fonts/label.ttf: the font fer.drawing labels faces in (fer.label_font), so both engines draw alike.
-3. static/models/yunet_s_dynamic.onnx: the project's YuNet (fer/weights/) with its input's height and width
-   left open. The network itself takes any multiple of 32 (OpenCV's FaceDetectorYN feeds it so), but the
-   file declares 640x640, which onnxruntime-web enforces; at 320x256 a webcam frame costs a fifth of that.
+3. static/detector/yunet_WxH.tflite: the project's YuNet (fer/weights/) rebuilt for LiteRT, one file per input
+   size the engine detects at (yunet_litert.py), so one WebAssembly runtime runs both networks.
 The browser's copies of the emotion models are written by `training.export_litert --batch-size 1`
-(models/README.md). Needs node and npm, and the `onnx` package (requirements-dev.txt).
+(models/README.md). Needs node and npm, and TensorFlow and `onnx` (requirements-dev.txt).
 """
 
 from __future__ import annotations
@@ -24,28 +23,7 @@ if __name__ == "__main__":  # run as a script: fer/ is beside app_pages/
 FRONTEND = HERE / "frontend"
 STATIC = HERE / "static"
 YUNET = HERE.parents[1] / "fer" / "weights" / "yunet_s_640_640.onnx"
-DYNAMIC_YUNET = STATIC / "models" / "yunet_s_dynamic.onnx"
 LABEL_FONT_FILE = "fonts/label.ttf"  # under static/; the engine is told where (app_pages.browser_live)
-
-
-def open_input_size(source: Path, output: Path) -> None:
-    """Write `source` with its input's height and width, and so its outputs' anchor counts, named instead
-    of fixed; nothing else changes."""
-    import onnx
-
-    model = onnx.load(str(source))
-    dims = model.graph.input[0].type.tensor_type.shape.dim
-    for dim, name in zip(dims[2:], ("height", "width")):
-        dim.Clear()
-        dim.dim_param = name
-    for tensor in model.graph.output:  # cls_8 ... kps_32: (1, anchors at that stride, values)
-        anchors = tensor.type.tensor_type.shape.dim[1]
-        anchors.Clear()
-        anchors.dim_param = f"anchors_{tensor.name.split('_')[-1]}"
-    del model.graph.value_info[:]  # the inner tensors' recorded 640x640 shapes: onnxruntime infers them again
-    onnx.checker.check_model(model)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(output))
 
 
 def install_packages(npm: str) -> None:
@@ -78,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output.resolve()
     install_packages(npm)
     subprocess.run([node, "build.mjs", str(output)], cwd=FRONTEND, check=True)
-    open_input_size(YUNET, output / DYNAMIC_YUNET.relative_to(STATIC))
+    from app_pages.browser_live.yunet_litert import write_detector_files
+
+    write_detector_files(YUNET, output)
     write_label_font(output / LABEL_FONT_FILE)
     print(f"built {output}")
     return 0

@@ -8,6 +8,7 @@ JavaScript holds none of them (tests/test_engine_parity.py runs its pure parts a
 from __future__ import annotations
 
 from app_pages.browser_live.build import LABEL_FONT_FILE
+from app_pages.browser_live.yunet_litert import CANVASES, litert_name
 from app_pages.live_session import RECORDING_MAX_SECONDS
 from fer.detection import MAX_FACES, NMS_THRESHOLD
 from fer.drawing import browser_drawing_rules
@@ -27,6 +28,8 @@ def engine_rules(defaults: Defaults = DEFAULTS) -> dict:
             "video_side": defaults.video_detection_side,
             "min_face": defaults.min_face,
             "reliable_face_width": RELIABLE_FACE_WIDTH,
+            # the detector's files, one per input size (LiteRT.js runs fixed sizes only)
+            "canvases": [{"width": w, "height": h, "file": litert_name(w, h)} for w, h in CANVASES],
         },
         "crop": {"margin": CROP_MARGIN, "align": defaults.align_faces},
         "tracking": browser_tracking_rules(),

@@ -1,6 +1,6 @@
 // Builds the engine into ../static, the folder the app serves (or into the folder given as argument):
 // `npm ci && npm run build` here, or `python app_pages/browser_live/build.py` from the project root,
-// which also makes the detector's copy. The output is committed, so users and Streamlit Community Cloud
+// which also makes the detector's copies. The output is committed, so users and Streamlit Community Cloud
 // never need node.
 import {build} from 'esbuild';
 import {copyFileSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
@@ -23,15 +23,12 @@ await build({
   logLevel: 'warning',
 });
 
-// The WebAssembly runtimes, served beside the engine, gzipped (src/gzipped.js unpacks them): LiteRT's
-// plain CPU build and its glue, its build for browsers without relaxed SIMD, and onnxruntime-web's
-// single-threaded CPU build, whose glue code is in the bundle.
-const LITERT = 'node_modules/@litertjs/core/wasm/', ORT = 'node_modules/onnxruntime-web/dist/';
+// The WebAssembly runtime, served beside the engine, gzipped (src/files.js unpacks it): LiteRT's plain CPU
+// build and its glue, and its build for browsers without relaxed SIMD. Both networks run in it.
+const LITERT = 'node_modules/@litertjs/core/wasm/';
 for (const name of ['litert_wasm_internal.js', 'litert_wasm_compat_internal.js']) {
   copyFileSync(LITERT + name, new URL(name, RUNTIME));
 }
-const gzipped = [[LITERT, 'litert_wasm_internal.wasm'], [LITERT, 'litert_wasm_compat_internal.wasm'],
-                 [ORT, 'ort-wasm-simd-threaded.wasm']];
-for (const [folder, name] of gzipped) {
-  writeFileSync(new URL(`${name}.gz`, RUNTIME), gzipSync(readFileSync(folder + name), {level: 9}));
+for (const name of ['litert_wasm_internal.wasm', 'litert_wasm_compat_internal.wasm']) {
+  writeFileSync(new URL(`${name}.gz`, RUNTIME), gzipSync(readFileSync(LITERT + name), {level: 9}));
 }

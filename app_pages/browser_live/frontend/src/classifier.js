@@ -1,42 +1,9 @@
 // The shipped live model in LiteRT.js: a copy with its batch fixed at one face (LiteRT.js refuses an
 // open batch), made by `python -m training.export_litert ... --batch-size 1`, and the same correction of
 // its probabilities that fer.model_file.PriorCorrection applies.
-import {loadAndCompile, loadLiteRt, supportsFeature, Tensor} from '@litertjs/core';
+import {loadAndCompile, Tensor} from '@litertjs/core';
 import {engineFile} from './files.js';
-
-let runtime = null;
-
-async function litert(baseUrl) {
-  runtime ??= startLiteRt(baseUrl).catch((err) => {
-    runtime = null;  // the next Start tries again
-    throw err;
-  });
-  return runtime;  // once per page: it is a process-wide runtime
-}
-
-async function startLiteRt(baseUrl) {
-  // The build LiteRT.js itself would pick: relaxed SIMD where the browser has it, the compatible one
-  // elsewhere. Its WebAssembly is handed over unpacked (Emscripten's Module.wasmBinary), not fetched.
-  const name = await supportsFeature('relaxedSimd') ? 'litert_wasm_internal' : 'litert_wasm_compat_internal';
-  /** @type {any} */ (self).Module = {wasmBinary: await engineFile(baseUrl, `runtime/${name}.wasm.gz`, {gzipped: true}),
-                                     printErr: runtimeLog};
-  // LiteRT.js asks for a WebGPU device while it loads and warns where there is none (Firefox, Safari, most
-  // machines); acceleratorFor below decides for itself, so that warning is a note, not a problem.
-  const warn = console.warn;
-  console.warn = (...parts) => (/WebGPU device/.test(String(parts[0])) ? console.debug(...parts) : warn(...parts));
-  try {
-    return await loadLiteRt(new URL(`runtime/${name}.js`, baseUrl).href);
-  } finally {
-    console.warn = warn;
-  }
-}
-
-/** LiteRT's runtime logs its start-up (INFO and WARNING lines) on stderr, which Emscripten sends to
- *  console.error: a healthy page would show a dozen red lines. They go to the debug level; errors stay. */
-function runtimeLog(/** @type {string} */ text) {
-  if (/^(INFO|WARNING): /.test(text)) console.debug(text);
-  else console.error(text);
-}
+import {liteRt} from './runtime.js';
 
 /** @returns {Promise<'webgpu' | 'wasm'>} */
 async function acceleratorFor() {
@@ -51,7 +18,7 @@ async function acceleratorFor() {
 }
 
 export async function loadClassifier(baseUrl, model) {
-  await litert(baseUrl);
+  await liteRt(baseUrl);
   const bytes = new Uint8Array(await engineFile(baseUrl, `models/${model.file}`));
   let accelerator = await acceleratorFor();
   let compiled;

@@ -1,71 +1,66 @@
-// YuNet, the project's one face detector (fer/detection.py), in onnxruntime-web, decoded as OpenCV's
-// cv2.FaceDetectorYN decodes it: the same weights, input (BGR, 0-255, padded to a multiple of 32),
-// scores (sqrt(cls * obj)), boxes, landmarks and non-maximum suppression.
-import * as ort from 'onnxruntime-web/wasm';
-import {engineFile} from './files.js';
+// @ts-check
+// YuNet, the project's one face detector (fer/detection.py), in LiteRT.js beside the emotion model: the
+// same weights as OpenCV's file, rebuilt for LiteRT (app_pages/browser_live/yunet_litert.py), one small
+// file per input size since LiteRT.js runs fixed sizes only. Each is fetched and compiled the first time a
+// frame of its size comes, then kept.
+import {loadAndCompile, Tensor} from '@litertjs/core';
 import {nonMaximumSuppression} from './boxes.js';
+import {engineFile} from './files.js';
+import {liteRt} from './runtime.js';
+import {decodeFaces, detectionPlan, detectorInput} from './yunet.js';
 
-// Its thresholds come from Python with the page's arguments (app_pages/browser_live/rules.py).
-/** @typedef {import('./boxes.js').DetectionRules} DetectionRules */
+/** @typedef {import('./yunet.js').DetectorRules} DetectorRules */
+/** @typedef {import('./yunet.js').Canvas} Canvas */
 
-const STRIDES = [8, 16, 32];
-
-export async function loadDetector(baseUrl, /** @type {DetectionRules} */ rules) {
-  ort.env.wasm.numThreads = 1;  // threads need cross-origin isolation, which an app in an iframe lacks
-  // Served by the app itself, never a CDN; with the binary given, the glue code bundled in engine.js runs it.
-  ort.env.wasm.wasmBinary ??= await engineFile(baseUrl, 'runtime/ort-wasm-simd-threaded.wasm.gz', {gzipped: true});
-  ort.env.logLevel = 'error';
-  const model = new Uint8Array(await engineFile(baseUrl, 'models/yunet_s_dynamic.onnx'));
-  const session = await ort.InferenceSession.create(model, {executionProviders: ['wasm']});
-  return new YuNet(session, rules);
+/** The detector, with the file for a webcam's usual size (`width` x `height`) compiled and ready. */
+export async function loadDetector(/** @type {URL} */ baseUrl, /** @type {DetectorRules} */ rules,
+                                   width = 640, height = 480) {
+  await liteRt(baseUrl);
+  const detector = new YuNet(baseUrl, rules);
+  await detector.compiled(detectionPlan(height, width, rules).canvas);
+  return detector;
 }
 
 class YuNet {
-  constructor(session, /** @type {DetectionRules} */ rules) {
-    this.session = session;
+  constructor(/** @type {URL} */ baseUrl, /** @type {DetectorRules} */ rules) {
+    this.baseUrl = baseUrl;
     this.rules = rules;
+    /** @type {Map<string, Promise<any>>} */
+    this.models = new Map();
   }
 
-  /** Faces in an RGBA ImageData, as [{x, y, w, h, score, landmarks: [[x, y] x 5]}] in its pixels. */
-  async detect(image, minConfidence) {
-    const {width, height, data} = image;
-    const padW = Math.ceil(width / 32) * 32, padH = Math.ceil(height / 32) * 32;
-    const plane = padW * padH;
-    const input = new Float32Array(3 * plane);  // zeros beyond the image, as OpenCV pads
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const i = (y * width + x) * 4, o = y * padW + x;
-        input[o] = data[i + 2];  // B
-        input[plane + o] = data[i + 1];  // G
-        input[2 * plane + o] = data[i];  // R
-      }
+  /** The compiled network for one input size, loaded once (a load that failed is tried again). */
+  compiled(/** @type {Canvas} */ canvas) {
+    let model = this.models.get(canvas.file);
+    if (!model) {
+      model = engineFile(this.baseUrl, canvas.file)
+        .then((bytes) => loadAndCompile(new Uint8Array(bytes), {accelerator: 'wasm'}));
+      model.catch(() => this.models.delete(canvas.file));
+      this.models.set(canvas.file, model);
     }
-    const feeds = {input: new ort.Tensor('float32', input, [1, 3, padH, padW])};
-    const out = await this.session.run(feeds);
-    const faces = [];
-    for (const stride of STRIDES) {
-      const cols = padW / stride, rows = padH / stride;
-      const cls = out[`cls_${stride}`].data, obj = out[`obj_${stride}`].data;
-      const bbox = out[`bbox_${stride}`].data, kps = out[`kps_${stride}`].data;
-      for (let r = 0; r < rows; r++) {
-        for (let c = 0; c < cols; c++) {
-          const idx = r * cols + c;
-          const score = Math.sqrt(clamp01(cls[idx]) * clamp01(obj[idx]));
-          if (score < minConfidence) continue;
-          const cx = (c + bbox[idx * 4]) * stride, cy = (r + bbox[idx * 4 + 1]) * stride;
-          const w = Math.exp(bbox[idx * 4 + 2]) * stride, h = Math.exp(bbox[idx * 4 + 3]) * stride;
-          const landmarks = [];
-          for (let n = 0; n < 5; n++) {
-            landmarks.push([(kps[idx * 10 + 2 * n] + c) * stride, (kps[idx * 10 + 2 * n + 1] + r) * stride]);
-          }
-          faces.push({x: cx - w / 2, y: cy - h / 2, w, h, score, landmarks});
-        }
-      }
-    }
+    return model;
+  }
+
+  /** The plan for a frame: the size to scale it to, and the detector file it goes into. */
+  plan(/** @type {number} */ height, /** @type {number} */ width) {
+    return detectionPlan(height, width, this.rules);
+  }
+
+  /** Faces in an RGBA ImageData scaled as plan() says, in its pixels, after suppression. */
+  async detect(/** @type {ImageData} */ image, /** @type {Canvas} */ canvas, /** @type {number} */ minConfidence) {
+    const model = await this.compiled(canvas);
+    const input = new Tensor(detectorInput(image, canvas), [1, canvas.height, canvas.width, 3]);
+    const outputs = await model.run(input);
+    input.delete();
+    const output = Array.isArray(outputs) ? outputs[0] : outputs;
+    const values = /** @type {Float32Array} */ (output.toTypedArray());
+    const faces = decodeFaces(values, canvas, minConfidence);
+    output.delete();
     return nonMaximumSuppression(faces, this.rules.nms_threshold);
   }
-}
 
-function clamp01(v) {
-  return Math.min(1, Math.max(0, v));
+  delete() {
+    for (const model of this.models.values()) model.then((m) => m.delete?.()).catch(() => undefined);
+    this.models.clear();
+  }
 }

@@ -3,7 +3,7 @@
 // the same timeline, charts and CSV as the server engine's.
 import {classifyFaces} from './faces.js';
 import {loadClassifier} from './classifier.js';
-import {detectionSide, readingOrder, toFramePixels} from './boxes.js';
+import {readingOrder, toFramePixels} from './boxes.js';
 import {loadDetector} from './detector.js';
 import {drawFaces, drawFps, loadLabelFont} from './draw.js';
 import {connect, setHeight, setValue} from './streamlit.js';
@@ -323,16 +323,16 @@ async function processFrame(current, meta) {
 }
 
 /** The faces in a canvas, as the server finds them in a video frame: YuNet on a copy scaled to
- *  `detectionSide`, boxes back in the canvas's pixels, in reading order. */
+ *  the detection size (yunet.js detectionPlan), boxes back in the canvas's pixels, in reading order. */
 async function findFaces(canvas, minConfidence) {
   const {width, height} = canvas;
   const rules = args.rules.detection;
-  const scale = detectionSide(height, width, rules) / Math.max(width, height);
-  detectionCanvas.width = Math.max(1, Math.round(width * scale));
-  detectionCanvas.height = Math.max(1, Math.round(height * scale));
+  const plan = detector.plan(height, width);
+  detectionCanvas.width = plan.width;
+  detectionCanvas.height = plan.height;
   detectionCtx.drawImage(canvas, 0, 0, detectionCanvas.width, detectionCanvas.height);
   const small = detectionCtx.getImageData(0, 0, detectionCanvas.width, detectionCanvas.height);
-  const found = await detector.detect(small, minConfidence);
+  const found = await detector.detect(small, plan.canvas, minConfidence);
   return readingOrder(toFramePixels(found, detectionCanvas.width / width, width, height, rules.max_faces));
 }
 
