@@ -87,6 +87,16 @@ def timeline_panel(timeline: Timeline, class_names: tuple[str, ...]) -> None:
                             key=f"live-chart-{number}", config=LIVE_CHART_CONFIG, width="stretch")
 
 
+def waiting_chart(class_names: tuple[str, ...]) -> None:
+    """Before Start, once the engine is ready: where each face's chart will be. Drawing it now also loads the
+    charting library (4.7 MB of JavaScript, seconds of a phone's CPU) before the video runs, not during
+    its first seconds, when it held an emulated phone's engine at 10 frames a second."""
+    empty = pd.DataFrame({"face": [], "t": [], **{name: [] for name in class_names}})
+    figure = face_chart(empty, 1, class_names, height=260)
+    figure.update_layout(title="Each face's emotions over the last minute: press Start")
+    st.plotly_chart(figure, key="live-chart-waiting", config=LIVE_CHART_CONFIG, width="stretch")
+
+
 def summary_and_downloads(timeline: Timeline, class_names: tuple[str, ...], clip: bytes = b"") -> None:
     """After a stream stops: what each emotion's share was, and the timeline (and clip) to download."""
     table = timeline_table(timeline)
@@ -144,6 +154,8 @@ def browser_section(selected: Path, settings: VideoSettings, record: bool) -> No
             st.warning(lost_note(session))
         if session.playing:
             timeline_panel(session.timeline, class_names)
+        elif session.ready:
+            waiting_chart(class_names)
         if was_playing != session.playing:
             st.rerun(scope="app")  # the summary below appears (or goes) with the stream
 

@@ -51,6 +51,15 @@ def test_a_session_takes_each_frame_once_and_counts_the_ones_that_never_came():
     assert len(session.timeline) == 1 and session.lost_frames == 4
 
 
+def test_a_session_knows_when_the_engine_is_ready_and_when_it_plays():
+    session = BrowserSession(CLASSES)
+    assert not session.ready
+    assert session.take({"run": None, "state": "ready", "frames": []}) == 0
+    assert session.ready and not session.playing and len(session.timeline) == 0
+    session.take(report([frame(1)]))
+    assert session.playing and not session.ready
+
+
 def test_a_refused_report_changes_nothing_and_is_logged_in_one_short_line(caplog):
     session = BrowserSession(CLASSES)
     session.take(report([frame(1)]))

@@ -86,7 +86,7 @@ class Report(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     run: Annotated[str, Field(pattern=r"^[a-z0-9]{1,32}$")] | None = None
-    state: Literal["playing", "stopped"]
+    state: Literal["ready", "playing", "stopped"]  # ready: loaded, not started yet
     frames: Annotated[list[FrameRecord], Field(max_length=MAX_FRAMES_PER_REPORT)] = []
     kept_from: Annotated[int, Field(ge=1, le=MAX_SEQ)] = 1  # the oldest frame the engine still holds, to resend
     recorded: bool = False

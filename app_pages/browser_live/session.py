@@ -58,6 +58,7 @@ class BrowserSession:
         self.last_seq = 0
         self.timeline = Timeline(class_names, DEFAULTS.live_timeline_rows)
         self.playing = False
+        self.ready = False  # loaded and waiting for Start (the engine said so)
         self.recorded = False  # the stream was recorded (in the browser, which keeps the clip)
         self.error: str | None = None  # why the engine could not start: a reports.ProblemKind
         self.lost_frames = 0  # frames of this run that never reached the page
@@ -85,6 +86,7 @@ class BrowserSession:
             self.timeline = Timeline(self.class_names, DEFAULTS.live_timeline_rows)
             self.lost_frames, self.lost_seconds = 0, 0.0
         self.playing = report.state == "playing"
+        self.ready = report.state == "ready"
         self.recorded = report.recorded
         self.error = report.error
         added = 0

@@ -18,9 +18,11 @@ async function acceleratorFor() {
 }
 
 export async function loadClassifier(baseUrl, model) {
-  await liteRt(baseUrl);
-  const bytes = new Uint8Array(await engineFile(baseUrl, `models/${model.file}`));
-  let accelerator = await acceleratorFor();
+  // The model comes over the network while the runtime starts, and the accelerator is asked for meanwhile.
+  const [, file, chosen] = await Promise.all([liteRt(baseUrl), engineFile(baseUrl, `models/${model.file}`),
+                                              acceleratorFor()]);
+  const bytes = new Uint8Array(file);
+  let accelerator = chosen;
   let compiled;
   try {
     compiled = await loadAndCompile(bytes, {accelerator});

@@ -15,7 +15,6 @@ import {decodeFaces, detectionPlan, detectorInput} from './yunet.js';
 /** The detector, with the file for a webcam's usual size (`width` x `height`) compiled and ready. */
 export async function loadDetector(/** @type {URL} */ baseUrl, /** @type {DetectorRules} */ rules,
                                    width = 640, height = 480) {
-  await liteRt(baseUrl);
   const detector = new YuNet(baseUrl, rules);
   await detector.compiled(detectionPlan(height, width, rules).canvas);
   return detector;
@@ -33,8 +32,9 @@ class YuNet {
   compiled(/** @type {Canvas} */ canvas) {
     let model = this.models.get(canvas.file);
     if (!model) {
-      model = engineFile(this.baseUrl, canvas.file)
-        .then((bytes) => loadAndCompile(new Uint8Array(bytes), {accelerator: 'wasm'}));
+      // The file comes over the network while the runtime starts (the first time).
+      model = Promise.all([liteRt(this.baseUrl), engineFile(this.baseUrl, canvas.file)])
+        .then(([, bytes]) => loadAndCompile(new Uint8Array(bytes), {accelerator: 'wasm'}));
       model.catch(() => this.models.delete(canvas.file));
       this.models.set(canvas.file, model);
     }

@@ -75,12 +75,18 @@ async function ensureModels() {
   });
   // Without the label font the tags keep their sizes and places, in the browser's sans-serif.
   loadingFont ??= loadLabelFont(BASE, args.rules.drawing).catch(() => undefined);
+  const wanted = args.model.file;
+  // The detector, the font and the emotion model load side by side (one runtime, started once).
+  const model = classifier?.model.file === wanted ? undefined
+    : loadingModel?.file === wanted ? loadingModel.promise : loadModel(wanted);
+  model?.catch(() => undefined);  // its failure is reported below, once, even if the detector fails first
   detector = await loadingDetector;
   await loadingFont;
   ui.canvas.hidden = false;
-  const wanted = args.model.file;
-  if (classifier?.model.file === wanted) return;
-  if (loadingModel?.file === wanted) return loadingModel.promise;
+  return model;
+}
+
+function loadModel(/** @type {string} */ wanted) {
   const promise = loadClassifier(BASE, args.model).catch((err) => {
     loadingModel = null;  // the next Start tries again
     throw err;
@@ -413,7 +419,11 @@ connect((newArgs) => {
   showDownloads();
   if (modelChanged && run) ensureModels().catch((err) => say(`The new model could not be loaded (${err.message}); the last one carries on.`, 'error'));
   if (!loadingDetector && !loadingModel) {  // warm up before Start, so the first frame is analysed at once
-    ensureModels().then(() => !run && say('Ready: press Start and allow the camera.')).catch(runtimeFailed);
+    ensureModels().then(() => {
+      if (run) return;
+      say('Ready: press Start and allow the camera.');
+      setValue({run: null, state: 'ready', frames: []});  // the page draws the empty chart meanwhile
+    }).catch(runtimeFailed);
   }
   resize();
 });
