@@ -14,6 +14,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import sys
 import time
 from dataclasses import asdict
@@ -47,6 +48,25 @@ class TrainingError(Exception):
     use, an --init file that does not fit); `main` turns it into one line and exit status 2."""
 
 
+class CtrlC:
+    """Ctrl+C during training, made certain. Python raises KeyboardInterrupt wherever the main thread is,
+    and where that is code called back from C (a finaliser, a TensorFlow hook) the exception is printed
+    and dropped, and training went on to the end (exit 0, seen once in CI). So the press is also noted
+    here, and the next batch that ends raises it again (EpochKeeper)."""
+
+    pressed = False
+
+    @classmethod
+    def handle(cls, signum, frame) -> None:
+        cls.pressed = True
+        raise KeyboardInterrupt
+
+    @classmethod
+    def raise_if_pressed(cls) -> None:
+        if cls.pressed:
+            raise KeyboardInterrupt
+
+
 class EpochKeeper(keras.callbacks.Callback):
     """Per-epoch bookkeeping: learning rate, reseeding, history, checkpoints, early stopping."""
 
@@ -54,6 +74,12 @@ class EpochKeeper(keras.callbacks.Callback):
         super().__init__()
         self.config, self.run_dir, self.batches, self.state = config, run_dir, batches, state
         self.epoch_start = 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        CtrlC.raise_if_pressed()
+
+    def on_test_batch_end(self, batch, logs=None):
+        CtrlC.raise_if_pressed()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.batches.epoch = epoch
@@ -408,6 +434,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
 
 def main(argv: list[str] | None = None) -> int:
     config, resume, given = parse_args(argv)
+    signal.signal(signal.SIGINT, CtrlC.handle)
     try:
         path = train(config, resume=resume, given=given)
     except (DatasetError, ModelFileError, TrainingError) as err:
