@@ -11,12 +11,11 @@ import {FaceTracker} from './tracker.js';
 import {Outbox, faceRecord} from './outbox.js';
 import {setVersions} from './files.js';
 import {clipFiles, startRecorder, zipWithTimeline} from './recording.js';
+import {FrameRate, Pace} from './pace.js';
+import {cameraProblem, closeCamera, openCamera} from './camera.js';
 
 const BASE = new URL('./', import.meta.url);
 const MAX_PROCESS_SIDE = 1280;  // a 4K camera is analysed and shown at this size: the faces stay large
-const MAX_CLASSIFY_EVERY = 3;  // a slow device reads each face every few frames (smoothing carries it) ...
-const MAX_DETECT_EVERY = 12;  // ... and then finds faces less often, before the shown rate drops
-const SLOW_FPS = 15;
 
 const ui = {
   button: /** @type {HTMLButtonElement} */ (document.getElementById('start')),
@@ -113,15 +112,6 @@ function runtimeFailed(err) {
   reportProblem(kind);
 }
 
-function cameraProblem(err) {
-  switch (err?.name) {
-    case 'NotAllowedError': case 'SecurityError': return 'camera_blocked';
-    case 'NotFoundError': case 'OverconstrainedError': return 'camera_missing';
-    case 'NotReadableError': case 'AbortError': return 'camera_busy';
-    default: return 'camera';
-  }
-}
-
 async function start() {
   ui.button.disabled = true;
   try {
@@ -133,8 +123,7 @@ async function start() {
     return;
   }
   try {
-    if (!navigator.mediaDevices?.getUserMedia) throw Object.assign(new Error('no camera API'), {name: 'SecurityError'});
-    stream = await navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}}, audio: false});
+    stream = await openCamera();
   } catch (err) {
     ui.button.disabled = false;
     const kind = cameraProblem(err);
@@ -151,10 +140,11 @@ async function start() {
     return;
   }
   const detectEvery = args.rules.detection.every_n_frames;
+  const started = performance.now();
   run = {id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, seq: 0, rules: args.rules,
          tracker: new FaceTracker(args.settings.smoothing, args.rules.tracking), boxes: [], raw: [],
-         sinceDetection: detectEvery, detectEvery, classifyEvery: 1, busyMs: 0, cursor: 0, started: performance.now(), times: [], fps: 0, busy: false,
-         lastReport: performance.now(), recorder: null};
+         sinceDetection: detectEvery, pace: new Pace(detectEvery, started), rate: new FrameRate(), cursor: 0,
+         started, busy: false, lastReport: started, recorder: null};
   outbox = new Outbox(run.id, args.limits);
   ui.clip.replaceChildren();
   ui.button.textContent = 'Stop';
@@ -167,7 +157,7 @@ async function start() {
 
 // Anything else that fails while starting: the camera is released and the page stays usable.
 function startFailed(err) {
-  stream?.getTracks().forEach((t) => t.stop());
+  closeCamera(stream);
   stream = null;
   ui.video.srcObject = null;
   run = null;
@@ -181,7 +171,7 @@ function stop() {
   if (!run) return;
   const finished = run;
   finished.recorder?.stop();
-  stream?.getTracks().forEach((t) => t.stop());
+  closeCamera(stream);
   stream = null;
   ui.video.srcObject = null;
   ui.button.textContent = 'Start';
@@ -294,7 +284,7 @@ async function processFrame(current, meta) {
   ctx.drawImage(ui.video, 0, 0, width, height);
   ctx.restore();
   current.tracker.smoothing = settings.smoothing;
-  if (current.sinceDetection >= current.detectEvery) {
+  if (current.sinceDetection >= current.pace.detectEvery) {
     current.boxes = await findFaces(ui.canvas, settings.min_confidence);
     current.raw = new Array(current.boxes.length).fill(null);
     current.sinceDetection = 1;
@@ -302,7 +292,7 @@ async function processFrame(current, meta) {
     current.sinceDetection += 1;
   }
   const model = classifier;
-  const reading = current.seq % current.classifyEvery === 0;  // else the faces keep their last reading
+  const reading = current.seq % current.pace.classifyEvery === 0;  // else the faces keep their last reading
   if (reading || current.raw.some((p) => !p)) {
     const image = ctx.getImageData(0, 0, width, height);
     current.raw = await classifyFaces(model, image, current.boxes, current.raw, current, current.rules.crop,
@@ -315,16 +305,15 @@ async function processFrame(current, meta) {
     return {id, box, probs, label: names[best], score: probs[best]};
   });
   drawFaces(ctx, faces, names, settings.show_probabilities, current.rules.drawing);
-  const fps = tick(current);
+  const fps = current.rate.tick(performance.now());
   if (fps > 0) drawFps(ctx, fps, current.rules.drawing);
   const shownAt = performance.now();
   // Benchmarks read frames here (and what each cost, in ms); nothing in the app sets it.
   hooks.__ferFrameShown?.(ui.canvas, meta, shownAt, shownAt - started);
   current.seq += 1;
-  current.busyMs += shownAt - started;
   outbox.push({seq: current.seq, t: Number(((shownAt - current.started) / 1000).toFixed(3)),
                fps: Number(fps.toFixed(2)), ms: Number((shownAt - started).toFixed(1)), faces: faces.map(faceRecord)});
-  adapt(current, fps);
+  sayPace(current.pace.update(shownAt - started, fps, shownAt), fps, current.pace.detectEvery);
   if (shownAt - current.lastReport >= (args.report_seconds ?? 2) * 1000) report();
 }
 
@@ -358,38 +347,15 @@ async function analyzeStill(url, minConfidence = 0.8) {
   return boxes.map((box, i) => ({box: [box.x, box.y, box.w, box.h], score: box.score, probs: Array.from(probs[i])}));
 }
 
-function tick(current) {
-  const now = performance.now();
-  current.times.push(now);
-  while (current.times.length && now - current.times[0] > 2000) current.times.shift();
-  const span = current.times[current.times.length - 1] - current.times[0];
-  current.fps = current.times.length >= 2 && span > 0 ? (current.times.length - 1) * 1000 / span : 0;
-  return current.fps;
-}
-
-// A slow (or shared) device: first read each face every second, then third frame, then detect less often (the boxes
-// in between are the last ones found), before the shown rate drops below the camera's; say so when it
-// falls under SLOW_FPS anyway. Back to full work when the rate holds with time to spare. The work is
-// re-tuned twice a second and the line checked every frame (on 15 frames at 2 fps it stayed for seconds).
-function adapt(current, fps) {
-  const now = performance.now();
-  if (now - current.started < 3000) return;
-  const slow = current.slowShown ? fps < SLOW_FPS + 3 : fps < SLOW_FPS;  // a margin, so the line does not flicker
-  if (slow !== !!current.slowShown) {
-    current.slowShown = slow;
-    if (slow) say(`This device analyses ${fps.toFixed(0)} frame${fps.toFixed(0) === '1' ? '' : 's'} a second; faces are found every ${current.detectEvery} frames.`, 'warning');
-    else say(runningStatus());
-  }
-  if (now - (current.adaptedAt ?? current.started) < 500) return;
-  const busy = current.busyMs / Math.max(1, now - (current.adaptedAt ?? current.started));
-  current.busyMs = 0;
-  current.adaptedAt = now;
-  if (fps < 26) {
-    if (current.classifyEvery < MAX_CLASSIFY_EVERY) current.classifyEvery += 1;
-    else if (current.detectEvery < MAX_DETECT_EVERY) current.detectEvery += 1;
-  } else if (fps >= 28 && busy < 0.35) {
-    if (current.detectEvery > current.rules.detection.every_n_frames) current.detectEvery -= 1;
-    else if (current.classifyEvery > 1) current.classifyEvery -= 1;
+// A slow device does less work per frame (pace.js); the page's line says so while the rate stays low.
+function sayPace(/** @type {import('./pace.js').PaceChange} */ change, /** @type {number} */ fps,
+                 /** @type {number} */ detectEvery) {
+  if (change === 'slow') {
+    const shown = fps.toFixed(0);
+    say(`This device analyses ${shown} frame${shown === '1' ? '' : 's'} a second; faces are found every ${detectEvery} frames.`,
+        'warning');
+  } else if (change === 'recovered') {
+    say(runningStatus());
   }
 }
 
@@ -403,7 +369,7 @@ document.addEventListener('visibilitychange', () => {
     report();
     say('Paused while this tab is hidden; it carries on when you come back.', 'warning');
   } else {
-    run.slowShown = false;  // the rate is measured afresh: the next frames say whether it is slow
+    run.pace.forgetSlow();
     say(runningStatus());
   }
 });
