@@ -238,6 +238,7 @@ def test_the_camera_is_analysed_in_the_browser_and_its_rows_reach_the_timeline_a
     # Ready before Start: the page draws the empty chart, so the charting library loads before the video runs
     page.locator(".js-plotly-plot").filter(has_text="press Start").wait_for()
     page.get_by_text("Record the annotated video").click()  # from this Start on, recorded in the browser
+    engine_ui.get_by_text("will be recorded").wait_for()  # the setting reached the engine before Start
     engine_ui.get_by_role("button", name="Start").click()
     engine_ui.get_by_text("the video stays on this device").wait_for()
     page.get_by_text("Faces now").wait_for(timeout=60_000)  # a report reached Python and the panel drew it

@@ -182,10 +182,9 @@ def run_a_stream(driver, url: str, camera: str, record: bool) -> dict:
     assert status.startswith("Ready"), status
     if record:
         click_text(driver, "label", "Record the annotated video")
-        wait_for(driver, "return [...document.querySelectorAll('label')].some((l) => /Record the annotated/"
-                         ".test(l.textContent) && l.querySelector('input').checked)"
-                         " && !document.querySelector('[data-testid=\"stStatusWidget\"] button')")
     in_engine(driver)
+    if record:  # the setting has reached the engine, which says so before Start
+        wait_for(driver, "return /will be recorded/.test(document.getElementById('status').textContent)")
     driver.execute_script("document.getElementById('start').click()")
     running = wait_for(driver, "const s = document.getElementById('status').textContent;"
                                "return /stays on this device/.test(s) && s;")

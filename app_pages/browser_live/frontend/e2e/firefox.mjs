@@ -73,9 +73,8 @@ async function main() {
     }
     if (scenario === 'record') {
       await (await byText(page.mainFrame(), 'label', 'Record the annotated video')).click();
-      await until(page.mainFrame(), () => [...document.querySelectorAll('label')].some(  // the page has rerun
-        (l) => /Record the annotated/.test(l.textContent) && l.querySelector('input').checked)
-        && !document.querySelector('[data-testid="stStatusWidget"] button'));
+      // the setting has reached the engine, which says so before Start
+      await until(engine, () => /will be recorded/.test(document.getElementById('status').textContent));
     }
     await (await engine.waitForSelector('#start')).click();
     seen.running = await until(engine, () => /stays on this device/.test(document.getElementById('status').textContent)

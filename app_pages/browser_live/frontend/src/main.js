@@ -181,6 +181,7 @@ function stop() {
   outbox.state = 'stopped';
   outbox.recorded = !!finished.recorder;
   report();
+  showDownloads();  // a clip that ended before Stop (its recorder failed mid-stream) is offered now
 }
 
 // The annotated canvas, recorded in this browser (recording.js). A browser that cannot record says so, and
@@ -359,6 +360,11 @@ function sayPace(/** @type {import('./pace.js').PaceChange} */ change, /** @type
   }
 }
 
+function readyStatus() {
+  return args.settings.record ? 'Ready: press Start and allow the camera. The annotated video will be recorded in this browser.'
+    : 'Ready: press Start and allow the camera.';
+}
+
 function runningStatus() {
   return `Running in this browser (${classifier.accelerator === 'webgpu' ? 'WebGPU' : 'WebAssembly'}); the video stays on this device.`;
 }
@@ -387,9 +393,11 @@ connect((newArgs) => {
   if (!loadingDetector && !loadingModel) {  // warm up before Start, so the first frame is analysed at once
     ensureModels().then(() => {
       if (run) return;
-      say('Ready: press Start and allow the camera.');
+      say(readyStatus());
       setValue({run: null, state: 'ready', frames: []});  // the page draws the empty chart meanwhile
     }).catch(runtimeFailed);
+  } else if (!run && ui.status.textContent?.startsWith('Ready')) {
+    say(readyStatus());  // "Record the annotated video" turned on or off on the page: said before Start
   }
   resize();
 });

@@ -44,9 +44,15 @@ export function startRecorder(canvas, maxSeconds, done) {
     done({blob: new Blob(chunks, {type: format.mimeType}), format, full, maxSeconds});
   };
   recorder.onstop = finish;
-  // A recorder whose stop never completes (WebKitGTK's, on a loaded machine) still ends in what it gave.
+  recorder.onerror = finish;  // a pipeline that fails mid-stream (WebKitGTK's) ends in what it gave
+  // A recorder whose stop never completes (WebKitGTK's, on a loaded machine) still ends in what it gave,
+  // and one that already ended on its own (stop() would throw) ends at once.
   const stop = recorder.stop.bind(recorder);
   recorder.stop = () => {
+    if (recorder.state === 'inactive') {
+      finish();
+      return;
+    }
     stop();
     setTimeout(finish, 10_000);
   };

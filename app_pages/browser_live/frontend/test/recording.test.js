@@ -1,7 +1,7 @@
 // node --test: the recording's format, chosen from what the browser records, and the files named for it.
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
-import {clipFiles, recordingFormat} from '../src/recording.js';
+import {clipFiles, recordingFormat, startRecorder} from '../src/recording.js';
 
 test('WebM where the browser records it, MP4 where it records only that (Safari), none where neither', () => {
   assert.equal(recordingFormat((type) => type === 'video/webm' || type === 'video/mp4').extension, 'webm');
@@ -13,4 +13,64 @@ test('WebM where the browser records it, MP4 where it records only that (Safari)
 test('every download is named for the format the clip holds', () => {
   const clip = {blob: null, format: recordingFormat((type) => type === 'video/mp4'), full: false, maxSeconds: 120};
   assert.deepEqual(clipFiles(clip), {clip: 'live_session.mp4', csv: 'live_session.csv', zip: 'live_session.zip'});
+});
+
+/** A MediaRecorder as WebKitGTK's behaves: records, may fail mid-stream, may never finish stopping. */
+class FakeRecorder {
+  static isTypeSupported(type) {
+    return type === 'video/mp4';
+  }
+
+  constructor(stream, options) {
+    this.options = options;
+    this.state = 'inactive';
+    FakeRecorder.last = this;
+  }
+
+  start() {
+    this.state = 'recording';
+  }
+
+  stop() {
+    if (this.state === 'inactive') throw new Error('InvalidStateError');
+    this.state = 'inactive';  // and never fires onstop
+  }
+
+  fail() {
+    this.ondataavailable({data: {size: 3}});
+    this.state = 'inactive';
+    this.onerror?.(new Event('error'));
+  }
+}
+
+test('a recorder that failed mid-stream ends in what it gave, and Stop afterwards does not throw', (t) => {
+  t.mock.timers.enable({apis: ['setTimeout']});
+  globalThis.MediaRecorder = FakeRecorder;
+  try {
+    const clips = [];
+    const recorder = startRecorder({captureStream: () => ({})}, 120, (clip) => clips.push(clip));
+    FakeRecorder.last.fail();
+    assert.equal(clips.length, 1);
+    recorder.stop();
+    assert.equal(clips.length, 1);
+    assert.equal(clips[0].format.extension, 'mp4');
+  } finally {
+    delete globalThis.MediaRecorder;
+  }
+});
+
+test('a recorder whose stop never completes still ends 10 s after Stop', (t) => {
+  t.mock.timers.enable({apis: ['setTimeout']});
+  globalThis.MediaRecorder = FakeRecorder;
+  try {
+    const clips = [];
+    const recorder = startRecorder({captureStream: () => ({})}, 120, (clip) => clips.push(clip));
+    recorder.stop();
+    t.mock.timers.tick(9_999);
+    assert.equal(clips.length, 0);
+    t.mock.timers.tick(1);
+    assert.equal(clips.length, 1);
+  } finally {
+    delete globalThis.MediaRecorder;
+  }
 });
