@@ -23,7 +23,6 @@ import numpy as np
 CANVASES = ((320, 256), (256, 320), (320, 192), (192, 320), (416, 256), (256, 416), (640, 352), (352, 640),
             (640, 640))
 STRIDES = (8, 16, 32)
-VALUES = 16  # cls, obj, box (4), landmarks (10)
 HEADS = ("cls", "obj", "bbox", "kps")
 
 
@@ -92,25 +91,16 @@ def convolution(source, kernel: np.ndarray, bias: np.ndarray, attributes: dict):
     return output
 
 
-def onnx_outputs_as_one(outputs: dict[str, np.ndarray]) -> np.ndarray:
-    """The ONNX file's twelve outputs in the converted network's layout, (1, anchors, 16)."""
-    return np.concatenate([np.concatenate([outputs[f"{head}_{stride}"] for head in HEADS], axis=-1)
-                           for stride in STRIDES], axis=1)
-
-
 def litert_name(width: int, height: int) -> str:
     """The browser's file for one input size, under the engine's folder (the engine is told these names)."""
     return f"detector/yunet_{width}x{height}.tflite"
 
 
-def write_detector_files(onnx_path: Path, static: Path) -> list[Path]:
+def write_detector_files(onnx_path: Path, static: Path) -> None:
     """Every size in CANVASES, under `static` (the engine's folder)."""
     model = keras_yunet(onnx_path)
-    written = []
     for width, height in CANVASES:
-        written.append(static / litert_name(width, height))
-        write_litert(model, width, height, written[-1])
-    return written
+        write_litert(model, width, height, static / litert_name(width, height))
 
 
 def write_litert(model, width: int, height: int, output: Path) -> None:

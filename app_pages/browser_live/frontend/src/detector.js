@@ -12,11 +12,10 @@ import {decodeFaces, detectionPlan, detectorInput} from './yunet.js';
 /** @typedef {import('./yunet.js').DetectorRules} DetectorRules */
 /** @typedef {import('./yunet.js').Canvas} Canvas */
 
-/** The detector, with the file for a webcam's usual size (`width` x `height`) compiled and ready. */
-export async function loadDetector(/** @type {URL} */ baseUrl, /** @type {DetectorRules} */ rules,
-                                   width = 640, height = 480) {
+/** The detector, with the file for a webcam's usual 640x480 frame compiled and ready. */
+export async function loadDetector(/** @type {URL} */ baseUrl, /** @type {DetectorRules} */ rules) {
   const detector = new YuNet(baseUrl, rules);
-  await detector.compiled(detectionPlan(height, width, rules).canvas);
+  await detector.compiled(detectionPlan(480, 640, rules).canvas);
   return detector;
 }
 
@@ -57,10 +56,5 @@ class YuNet {
     const faces = decodeFaces(values, canvas, minConfidence);
     output.delete();
     return nonMaximumSuppression(faces, this.rules.nms_threshold);
-  }
-
-  delete() {
-    for (const model of this.models.values()) model.then((m) => m.delete?.()).catch(() => undefined);
-    this.models.clear();
   }
 }
