@@ -43,34 +43,34 @@ class FakeRecorder {
   }
 }
 
-test('a recorder that failed mid-stream ends in what it gave, and Stop afterwards does not throw', (t) => {
+/** `body(clips, recorder)` with FakeRecorder as the browser's MediaRecorder and timers under the test's control. */
+function withFakeRecorder(t, body) {
   t.mock.timers.enable({apis: ['setTimeout']});
   globalThis.MediaRecorder = FakeRecorder;
   try {
     const clips = [];
-    const recorder = startRecorder({captureStream: () => ({})}, 120, (clip) => clips.push(clip));
+    body(clips, startRecorder({captureStream: () => ({})}, 120, (clip) => clips.push(clip)));
+  } finally {
+    delete globalThis.MediaRecorder;
+  }
+}
+
+test('a recorder that failed mid-stream ends in what it gave, and Stop afterwards does not throw', (t) => {
+  withFakeRecorder(t, (clips, recorder) => {
     FakeRecorder.last.fail();
     assert.equal(clips.length, 1);
     recorder.stop();
     assert.equal(clips.length, 1);
     assert.equal(clips[0].format.extension, 'mp4');
-  } finally {
-    delete globalThis.MediaRecorder;
-  }
+  });
 });
 
 test('a recorder whose stop never completes still ends 10 s after Stop', (t) => {
-  t.mock.timers.enable({apis: ['setTimeout']});
-  globalThis.MediaRecorder = FakeRecorder;
-  try {
-    const clips = [];
-    const recorder = startRecorder({captureStream: () => ({})}, 120, (clip) => clips.push(clip));
+  withFakeRecorder(t, (clips, recorder) => {
     recorder.stop();
     t.mock.timers.tick(9_999);
     assert.equal(clips.length, 0);
     t.mock.timers.tick(1);
     assert.equal(clips.length, 1);
-  } finally {
-    delete globalThis.MediaRecorder;
-  }
+  });
 });
