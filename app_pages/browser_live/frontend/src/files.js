@@ -33,7 +33,16 @@ async function openCache() {
  * The bytes of `path` (relative to the engine's folder `base`), unpacked if `gzipped`.
  * @param {URL} base @param {string} path @param {{gzipped?: boolean}} [options] @returns {Promise<ArrayBuffer>}
  */
-export async function engineFile(base, path, {gzipped = false} = {}) {
+export async function engineFile(base, path, options = {}) {
+  return (await engineResponse(base, path, options)).arrayBuffer();
+}
+
+/**
+ * `path` as a response whose body streams in (unpacked if `gzipped`) as it arrives, for a consumer that
+ * can start on the first bytes (the runtime's WebAssembly compiles while it downloads).
+ * @param {URL} base @param {string} path @param {{gzipped?: boolean}} [options] @returns {Promise<Response>}
+ */
+export async function engineResponse(base, path, {gzipped = false} = {}) {
   const url = new URL(path, base).href;
   const version = versions[path];
   const key = `${url}?v=${version}`;
@@ -46,7 +55,7 @@ export async function engineFile(base, path, {gzipped = false} = {}) {
     if (cache) keep(cache, key, url, response.clone());  // not awaited: the engine goes on meanwhile
   }
   const body = gzipped && response.body ? response.body.pipeThrough(new DecompressionStream('gzip')) : response.body;
-  return new Response(body).arrayBuffer();
+  return new Response(body);
 }
 
 /** Stores this version and drops older ones of the same file; a full or refusing cache changes nothing. */
