@@ -41,7 +41,10 @@ let run = null;  // the current stream's state
 let outbox = null;  // the current (or last) stream's frames on their way to the page
 let recording = null;  // the last stream's annotated clip (recording.js), kept in this browser only
 
+let saysReady = false;  // the status line is the ready line (which follows the page's settings until Start)
+
 function say(text, kind = 'info') {
+  saysReady = false;
   ui.status.textContent = text;
   ui.status.className = kind;
   resize();
@@ -360,9 +363,10 @@ function sayPace(/** @type {import('./pace.js').PaceChange} */ change, /** @type
   }
 }
 
-function readyStatus() {
-  return args.settings.record ? 'Ready: press Start and allow the camera. The annotated video will be recorded in this browser.'
-    : 'Ready: press Start and allow the camera.';
+function sayReady() {
+  say(args.settings.record ? 'Ready: press Start and allow the camera. The annotated video will be recorded in this browser.'
+    : 'Ready: press Start and allow the camera.');
+  saysReady = true;
 }
 
 function runningStatus() {
@@ -392,12 +396,13 @@ connect((newArgs) => {
   if (modelChanged && run) ensureModels().catch((err) => say(`The new model could not be loaded (${err.message}); the last one carries on.`, 'error'));
   if (!loadingDetector && !loadingModel) {  // warm up before Start, so the first frame is analysed at once
     ensureModels().then(() => {
+      performance.mark('engine-ready');  // what benchmarks time the ready state by, in the browser's own clock
       if (run) return;
-      say(readyStatus());
+      sayReady();
       setValue({run: null, state: 'ready', frames: []});  // the page draws the empty chart meanwhile
     }).catch(runtimeFailed);
-  } else if (!run && ui.status.textContent?.startsWith('Ready')) {
-    say(readyStatus());  // "Record the annotated video" turned on or off on the page: said before Start
+  } else if (!run && saysReady) {
+    sayReady();  // "Record the annotated video" turned on or off on the page: said before Start
   }
   resize();
 });
