@@ -35,16 +35,15 @@ async function downloaded(frame, tag, words) {
   }
 }
 
-/** The Live page, until its engine is ready or says why it cannot start: its frame, status and seconds taken. */
+/** The Live page, until its engine is ready or says why it cannot start: its frame and status. */
 async function openLive(tab) {
-  const opened = Date.now();
   await tab.goto(`${url}/live`, {waitUntil: 'domcontentloaded'});
   const engine = await engineFrame(tab);
   const status = await until(engine, () => {
     const text = document.getElementById('status')?.textContent ?? '';
     return /Ready|could not start|WebAssembly turned off/.test(text) && text;
   });
-  return {engine, status, ready: (Date.now() - opened) / 1000};
+  return {engine, status};
 }
 
 const byText = (frame, tag, words) => frame.waitForSelector(`xpath/.//${tag}[contains(., "${words}")]`, {timeout: 90_000});
@@ -117,12 +116,12 @@ async function benchmark(browser, page, seen) {
   await (await first.engine.waitForSelector('#start')).click();
   await until(first.engine, () => /stays on this device/.test(document.getElementById('status').textContent));
   await new Promise((resolve) => setTimeout(resolve, (Number(seconds) + 3) * 1000));
-  seen.first = {ready: first.ready, ...await first.engine.evaluate((s) => window.__engineFigures(s), Number(seconds))};
+  seen.first = await first.engine.evaluate((s) => window.__engineFigures(s), Number(seconds));
   await (await first.engine.waitForSelector('#start')).click();  // Stop
   const again = await browser.newPage();
   await again.evaluateOnNewDocument(figures);
   const second = await visit(again);
-  seen.repeat = {ready: second.ready, ...await second.engine.evaluate(() => window.__engineFigures(1))};
+  seen.repeat = await second.engine.evaluate(() => window.__engineFigures(1));
   return seen;
 }
 
