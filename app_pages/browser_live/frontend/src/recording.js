@@ -78,3 +78,45 @@ export async function zipWithTimeline(/** @type {Clip} */ clip, /** @type {strin
   const archive = zipSync({[names.clip]: [video, {level: 0}], [names.csv]: new TextEncoder().encode(csv)});
   return new Blob([/** @type {BlobPart} */ (archive)], {type: 'application/zip'});
 }
+
+/** How much of a clip that reached the recording limit was kept, in words. */
+export function keptWords(/** @type {number} */ maxSeconds) {
+  const minutes = maxSeconds / 60;
+  if (minutes === 1) return 'The first minute was kept.';
+  return `The first ${minutes > 1 ? `${Number(minutes.toFixed(1))} minutes` : `${maxSeconds} seconds`} were kept.`;
+}
+
+/**
+ * What the page shows for a finished clip: its download buttons (the clip alone, and with the timeline
+ * `csv` in a ZIP once the page has sent it), or why there is nothing to download.
+ * @param {Clip} clip @param {string | null | undefined} csv @returns {HTMLElement[]}
+ */
+export function clipDownloads(clip, csv) {
+  const words = (/** @type {string} */ text) => Object.assign(document.createElement('span'), {textContent: text});
+  if (!clip.blob.size) {  // a recorder that ran and gave nothing (WebKitGTK without GStreamer's fMP4 muxer)
+    return [words('This browser recorded no video (its recorder gave an empty file); the timeline is on the page.')];
+  }
+  const names = clipFiles(clip);
+  const alone = document.createElement('button');
+  alone.textContent = `Download the clip (${clip.format.name})`;
+  alone.onclick = () => download(clip.blob, names.clip);
+  /** @type {HTMLElement[]} */
+  const controls = [alone];
+  if (csv) {
+    const both = document.createElement('button');
+    both.textContent = 'Download the clip and the timeline (ZIP)';
+    both.onclick = async () => download(await zipWithTimeline(clip, csv), names.zip);
+    controls.push(both);
+  }
+  if (clip.full) controls.push(words(keptWords(clip.maxSeconds)));
+  return controls;
+}
+
+/** Saves `blob` as `name` through the browser's own download. */
+function download(/** @type {Blob} */ blob, /** @type {string} */ name) {
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}

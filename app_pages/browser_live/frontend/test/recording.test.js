@@ -1,7 +1,7 @@
 // node --test: the recording's format, chosen from what the browser records, and the files named for it.
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
-import {clipFiles, recordingFormat, startRecorder} from '../src/recording.js';
+import {clipFiles, keptWords, recordingFormat, startRecorder} from '../src/recording.js';
 
 test('WebM where the browser records it, MP4 where it records only that (Safari), none where neither', () => {
   assert.equal(recordingFormat((type) => type === 'video/webm' || type === 'video/mp4').extension, 'webm');
@@ -73,4 +73,11 @@ test('a recorder whose stop never completes still ends 10 s after Stop', (t) => 
     t.mock.timers.tick(1);
     assert.equal(clips.length, 1);
   });
+});
+
+test('a clip cut at the recording limit says how much was kept, in minutes or seconds', () => {
+  assert.equal(keptWords(120), 'The first 2 minutes were kept.');
+  assert.equal(keptWords(60), 'The first minute was kept.');
+  assert.equal(keptWords(90), 'The first 1.5 minutes were kept.');
+  assert.equal(keptWords(30), 'The first 30 seconds were kept.');
 });
