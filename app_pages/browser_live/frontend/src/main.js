@@ -1,16 +1,16 @@
 // The Live page's browser engine: the camera, YuNet and the shipped live model all run in this page;
 // no video leaves the browser. Per-frame face records go to the Python page in batches, where they feed
-// the same timeline, charts and CSV as the server engine's.
+// the same timeline, charts and CSV as the server engine's. This module holds the page's state: the
+// status line, Start and Stop, and the frame loop; each part it drives has a module of its own.
 import {classifyFaces} from './faces.js';
-import {loadClassifier} from './classifier.js';
 import {readingOrder, toFramePixels} from './boxes.js';
-import {loadDetector} from './detector.js';
-import {drawFaces, drawFps, loadLabelFont} from './draw.js';
+import {drawFaces, drawFps} from './draw.js';
+import {EngineModels} from './models.js';
 import {connect, setHeight, setValue} from './streamlit.js';
 import {FaceTracker} from './tracker.js';
 import {Outbox, faceRecord} from './outbox.js';
 import {setVersions} from './files.js';
-import {clipFiles, startRecorder, zipWithTimeline} from './recording.js';
+import {clipDownloads, startRecorder} from './recording.js';
 import {FrameRate, Pace} from './pace.js';
 import {cameraProblem, closeCamera, openCamera} from './camera.js';
 
@@ -31,11 +31,12 @@ const detectionCanvas = document.createElement('canvas');
 const detectionCtx = detectionCanvas.getContext('2d', {willReadFrequently: true});
 
 let args = null;  // the page's latest arguments; args.rules: what both engines share (browser_live/rules.py)
-let detector = null;
-let loadingDetector = null;  // one load, however many renders ask before it is done
-let loadingFont = null;
-let classifier = null;  // {model, ...}
-let loadingModel = null;
+// The detector, the emotion model and the font. For the tests: each new classifier alone, on a grey face
+// already at the model's size, and analyzeStill.
+const models = new EngineModels(BASE, (loaded) => {
+  hooks.ferEngine = {modelFile: loaded.model.file, analyzeStill,
+                     classifyFace: async (pixels) => Array.from(await loaded.classify(pixels))};
+});
 let stream = null;
 let run = null;  // the current stream's state
 let outbox = null;  // the current (or last) stream's frames on their way to the page
@@ -71,38 +72,8 @@ function problemText(kind) {
 }
 
 async function ensureModels() {
-  loadingDetector ??= loadDetector(BASE, args.rules.detection).catch((err) => {
-    loadingDetector = null;  // the next Start tries again
-    throw err;
-  });
-  // Without the label font the tags keep their sizes and places, in the browser's sans-serif.
-  loadingFont ??= loadLabelFont(BASE, args.rules.drawing).catch(() => undefined);
-  const wanted = args.model.file;
-  // The detector, the font and the emotion model load side by side (one runtime, started once).
-  const model = classifier?.model.file === wanted ? undefined
-    : loadingModel?.file === wanted ? loadingModel.promise : loadModel(wanted);
-  model?.catch(() => undefined);  // its failure is reported below, once, even if the detector fails first
-  detector = await loadingDetector;
-  await loadingFont;
+  await models.ensure(args);
   ui.canvas.hidden = false;
-  return model;
-}
-
-function loadModel(/** @type {string} */ wanted) {
-  const promise = loadClassifier(BASE, args.model).catch((err) => {
-    loadingModel = null;  // the next Start tries again
-    throw err;
-  }).then((loaded) => {  // the old model runs until this one is ready
-    const old = classifier;
-    classifier = loaded;
-    old?.delete();
-    loadingModel = null;
-    // For the tests: the classifier alone, on a grey face already at the model's size.
-    hooks.ferEngine = {modelFile: loaded.model.file, analyzeStill,
-                        classifyFace: async (pixels) => Array.from(await loaded.classify(pixels))};
-  });
-  loadingModel = {file: wanted, promise};
-  return promise;
 }
 
 // The runtimes or models did not load (WebAssembly turned off or blocked, a file that did not arrive):
@@ -202,42 +173,10 @@ function startRecording() {
   }
 }
 
-function download(blob, name) {
-  const link = document.createElement('a');
-  link.href = URL.createObjectURL(blob);
-  link.download = name;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-}
-
+// After Stop: the last stream's clip to download, with the timeline once the page has sent it.
 function showDownloads() {
   if (!recording || run) return;
-  const clip = recording;
-  if (!clip.blob.size) {  // a recorder that ran and gave nothing (WebKitGTK without GStreamer's fMP4 muxer)
-    ui.clip.replaceChildren(Object.assign(document.createElement('span'), {
-      textContent: 'This browser recorded no video (its recorder gave an empty file); the timeline is on the page.'}));
-    resize();
-    return;
-  }
-  const names = clipFiles(clip);
-  const alone = document.createElement('button');
-  alone.textContent = `Download the clip (${clip.format.name})`;
-  alone.onclick = () => download(clip.blob, names.clip);
-  /** @type {HTMLElement[]} */
-  const buttons = [alone];
-  const csv = args?.timeline_csv;
-  if (csv) {
-    const both = document.createElement('button');
-    both.textContent = 'Download the clip and the timeline (ZIP)';
-    both.onclick = async () => download(await zipWithTimeline(clip, csv), names.zip);
-    buttons.push(both);
-  }
-  if (clip.full) {
-    const minutes = clip.maxSeconds / 60;
-    const kept = minutes >= 1 ? `${Number(minutes.toFixed(1))} minute${minutes === 1 ? '' : 's'}` : `${clip.maxSeconds} seconds`;
-    buttons.push(Object.assign(document.createElement('span'), {textContent: `The first ${kept} were kept.`}));
-  }
-  ui.clip.replaceChildren(...buttons);
+  ui.clip.replaceChildren(...clipDownloads(recording, args?.timeline_csv));
   resize();
 }
 
@@ -295,7 +234,7 @@ async function processFrame(current, meta) {
   } else {
     current.sinceDetection += 1;
   }
-  const model = classifier;
+  const model = models.classifier;
   const reading = current.seq % current.pace.classifyEvery === 0;  // else the faces keep their last reading
   if (reading || current.raw.some((p) => !p)) {
     const image = ctx.getImageData(0, 0, width, height);
@@ -326,6 +265,7 @@ async function processFrame(current, meta) {
 async function findFaces(canvas, minConfidence) {
   const {width, height} = canvas;
   const rules = args.rules.detection;
+  const detector = models.detector;
   const plan = detector.plan(height, width);
   detectionCanvas.width = plan.width;
   detectionCanvas.height = plan.height;
@@ -346,7 +286,7 @@ async function analyzeStill(url, minConfidence = 0.8) {
   still.drawImage(bitmap, 0, 0);
   const boxes = await findFaces(canvas, minConfidence);
   const image = still.getImageData(0, 0, canvas.width, canvas.height);
-  const probs = await classifyFaces(classifier, image, boxes, new Array(boxes.length).fill(null), {cursor: 0},
+  const probs = await classifyFaces(models.classifier, image, boxes, new Array(boxes.length).fill(null), {cursor: 0},
                                     args.rules.crop);
   return boxes.map((box, i) => ({box: [box.x, box.y, box.w, box.h], score: box.score, probs: Array.from(probs[i])}));
 }
@@ -370,7 +310,7 @@ function sayReady() {
 }
 
 function runningStatus() {
-  return `Running in this browser (${classifier.accelerator === 'webgpu' ? 'WebGPU' : 'WebAssembly'}); the video stays on this device.`;
+  return `Running in this browser (${models.classifier.accelerator === 'webgpu' ? 'WebGPU' : 'WebAssembly'}); the video stays on this device.`;
 }
 
 document.addEventListener('visibilitychange', () => {
@@ -394,7 +334,7 @@ connect((newArgs) => {
   if (outbox?.acknowledge(newArgs.acknowledged) && outbox.backlog()) report();
   showDownloads();
   if (modelChanged && run) ensureModels().catch((err) => say(`The new model could not be loaded (${err.message}); the last one carries on.`, 'error'));
-  if (!loadingDetector && !loadingModel) {  // warm up before Start, so the first frame is analysed at once
+  if (!models.started) {  // warm up before Start, so the first frame is analysed at once
     ensureModels().then(() => {
       performance.mark('engine-ready');  // what benchmarks time the ready state by, in the browser's own clock
       if (run) return;
