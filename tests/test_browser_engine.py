@@ -143,6 +143,9 @@ def test_a_repeat_visit_takes_the_runtimes_and_models_from_the_browser_cache(ser
             frame = next(f for f in page.frames if "browser_live" in f.url)
             names = frame.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
             fetched.append(sorted(name.rsplit("/", 1)[-1] for name in names if large.search(name)))
+            # The engine stores its files while it goes on: a page closed at once can leave a write unfinished.
+            frame.wait_for_function("async (n) => (await (await caches.open('fer-engine')).keys()).length >= n",
+                                    arg=len(fetched[0]))
             page.close()
         assert len(fetched[0]) >= 4, fetched  # two runtimes, two models and the font came over the network once
         assert fetched[1] == [], fetched  # and from the cache the second time
