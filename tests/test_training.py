@@ -269,3 +269,32 @@ def test_best_checkpoint_holds_the_best_epoch_not_the_last(tmp_path):
     for path, epoch in ((tmp_path / BEST, 2), (tmp_path / CHECKPOINT, 3)):
         for got, want in zip(keras.models.load_model(path).get_weights(), weights_at[epoch], strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+def test_a_float16_copy_is_half_the_size_loads_as_float32_and_starts_a_run(tmp_path):
+    """models/float/ keeps shipped networks' weights as float16 copies: the app and --init read them as
+    ordinary float32 models, within the copy's tolerance, and the original is never overwritten."""
+    import keras
+
+    from training.float16_copy import TOLERANCE, largest_difference, main
+    from training.model import build_model
+    from training.train import start_from
+
+    model = build_model((24, 24, 1), 3, width=32, blocks=2, dense_units=128, dropout=0.0, name="small")
+    rng = np.random.default_rng(0)
+    # positive weights: the batch norms' variances must be
+    model.set_weights([rng.uniform(0.01, 0.1, w.shape).astype(np.float32) for w in model.get_weights()])
+    original, copy = tmp_path / "small.keras", tmp_path / "float" / "small.keras"
+    model.save(original)
+    before = original.read_bytes()
+    assert main([str(original), "--output", str(original)]) == 2 and original.read_bytes() == before
+    assert main([str(original), "--output", str(copy)]) == 0
+    assert copy.stat().st_size < 0.75 * original.stat().st_size
+    loaded = keras.models.load_model(copy, compile=False)
+    assert all(w.dtype == np.float32 for w in loaded.get_weights())
+    assert 0 < largest_difference(original, copy) <= TOLERANCE  # rounded, not identical, and close
+    fresh = build_model((24, 24, 1), 3, width=32, blocks=2, dense_units=128, dropout=0.0, name="small")
+    start_from(fresh, str(copy))
+    for got, want in zip(fresh.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-3)
+    assert list(tmp_path.rglob(".staging-*")) == []
