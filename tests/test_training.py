@@ -286,10 +286,13 @@ def test_a_float16_copy_is_half_the_size_loads_as_float32_and_starts_a_run(tmp_p
     model.set_weights([rng.uniform(0.01, 0.1, w.shape).astype(np.float32) for w in model.get_weights()])
     original, copy = tmp_path / "small.keras", tmp_path / "float" / "small.keras"
     model.save(original)
+    (tmp_path / "small.json").write_text(json.dumps({"report_version": 1, "model": {"file_bytes": 1}}))
     before = original.read_bytes()
     assert main([str(original), "--output", str(original)]) == 2 and original.read_bytes() == before
     assert main([str(original), "--output", str(copy)]) == 0
     assert copy.stat().st_size < 0.75 * original.stat().st_size
+    carried = json.loads((tmp_path / "float" / "small.json").read_text())["model"]  # the report goes with it
+    assert carried == {"file_bytes": copy.stat().st_size, "stored_weights": "float16"}
     loaded = keras.models.load_model(copy, compile=False)
     assert all(w.dtype == np.float32 for w in loaded.get_weights())
     assert 0 < largest_difference(original, copy) <= TOLERANCE  # rounded, not identical, and close

@@ -7,7 +7,9 @@ The copy is an ordinary `.keras` file of the same float32 network: Keras convert
 array to the layer's float32 weight as it loads, so the app, `training.train --init` and
 `training.ensemble` read it as they read the original. Only the weights' precision changes (about three
 significant digits); the copy's probabilities are checked against the original's on random faces before
-it is written, and it is not written when they differ by more than `TOLERANCE`.
+it is written, and it is not written when they differ by more than `TOLERANCE`. The model's report (NAME.json
+beside it) goes with it, or is updated where it is shared: `model.file_bytes` is the copy's, and
+`model.stored_weights` says "float16".
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import keras
 import numpy as np
 
 from fer.atomic import staged_path
+from fer.report import load_report, report_path_for, save_report
 
 WEIGHTS = "model.weights.h5"  # where a .keras archive keeps its weights
 TOLERANCE = 0.01  # largest probability difference accepted between the copy and the original
@@ -57,6 +60,18 @@ def write_float16_copy(source: Path, output: Path) -> None:
                 copy.writestr(info, halved.read_bytes() if info.filename == WEIGHTS else archive.read(info))
 
 
+def carry_report(source: Path, output: Path) -> Path | None:
+    """The source's report, with the copy's size and weight storage, beside the copy; None where it has none."""
+    report_path = report_path_for(source)
+    if not report_path.exists():
+        return None
+    report = load_report(report_path)
+    report["model"].update(file_bytes=output.stat().st_size, stored_weights="float16")
+    target = report_path_for(output)
+    save_report(target, report)
+    return target
+
+
 def largest_difference(first: Path, second: Path, faces: int = 64, seed: int = 0) -> float:
     """The largest probability difference between two models on the same random faces."""
     models = [keras.models.load_model(path, compile=False) for path in (first, second)]
@@ -85,11 +100,13 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             with staged_path(args.output) as staged:
                 staged.write_bytes(candidate.read_bytes())
+        report = carry_report(args.model, args.output)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
         print(f"error: {args.model}: {err}", file=sys.stderr)
         return 1
     print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.1f} MB, from {args.model.stat().st_size / 1e6:.1f} "
-          f"MB): probabilities within {difference:.1e} of the original's on random faces")
+          f"MB): probabilities within {difference:.1e} of the original's on random faces"
+          + (f"; its report: {report}" if report else ""))
     return 0
 
 
