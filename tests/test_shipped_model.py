@@ -117,7 +117,11 @@ def test_report_test_accuracy_reproduces_on_fer2013(shipped, model, fer2013_path
     test = dataset.splits["test"]
     correction = read_model_info(shipped).prior_correction  # the report scores what the file gives, as fer runs it
     metrics = evaluate_model(model, test.images, test.labels, dataset.class_names, "none", correction=correction)
-    assert metrics["confusion_matrix"] == report.metrics("test")["confusion_matrix"]
+    if report.model.get("stored_weights") == "float16":  # training.float16_copy: weights rounded after the report
+        moved = np.abs(np.array(metrics["confusion_matrix"]) - report.metrics("test")["confusion_matrix"]).sum() / 2
+        assert moved <= 0.001 * len(test.labels), f"{moved:.0f} faces read otherwise than the report says"
+    else:
+        assert metrics["confusion_matrix"] == report.metrics("test")["confusion_matrix"]
 
 
 def test_litert_copies_match_the_report(report_path, report):
