@@ -44,7 +44,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None,
                                     reason="Debian's chromium is not installed (apt-get install chromium)")
 pytestmark = pytest.mark.timeout(300, method="signal")  # the signal method still runs fixture teardown
-BROWSER_MODEL = ROOT / "models" / "ferplus_vgg48.int8.tflite"  # the live model, whose fixed-batch copy runs there
+BROWSER_MODEL = ROOT / "models" / "ferplus_vgg48_votes.int8.tflite"  # the live model, whose fixed-batch copy runs there
 HAPPY = (255, 183, 3)  # fer.drawing.EMOTION_COLORS["happy"]
 
 
@@ -116,7 +116,7 @@ def test_the_app_serves_the_engine_and_its_webassembly_itself(engine):
     base = frame.url.split("index.html")[0]
     for name in ["engine.js", "runtime/litert_wasm_internal.js", "runtime/litert_wasm_internal.wasm.gz",
                  "runtime/litert_wasm_compat_internal.wasm.gz", "detector/yunet_320x256.tflite",
-                 "models/ferplus_vgg48.b1.int8.tflite"]:
+                 "models/ferplus_vgg48_votes.b1.int8.tflite"]:
         request = urllib.request.Request(base + name, headers={"Accept-Encoding": "gzip"})
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200, name
