@@ -64,27 +64,29 @@ def virtual_display(size: str = "1400x1100x24") -> Iterator[str]:
 STARTS, START_SECONDS = 3, 60.0
 
 
-def _started(options: Options, display: str) -> webdriver.WebKitGTK | None:
-    """A session, or None if WebKitWebDriver has not opened one within START_SECONDS: on a loaded machine
-    it once waited for MiniBrowser for more than 8 minutes, with no browser running. Its driver process is
-    then stopped, which ends the waiting request."""
+def _started(options: Options, display: str) -> tuple[webdriver.WebKitGTK | None, str]:
+    """A session, or None and why: WebKitWebDriver failed to start, or has not opened a session within
+    START_SECONDS (on a loaded machine it once waited for MiniBrowser for more than 8 minutes, with no
+    browser running; its driver process is then stopped, which ends the waiting request)."""
     service = Service(executable_path=WEBKIT_DRIVER, env={**os.environ, "DISPLAY": display})
     started: list[webdriver.WebKitGTK] = []
+    failures: list[str] = []
 
     def start() -> None:
         try:
             started.append(webdriver.WebKitGTK(options=options, service=service))
-        except Exception:  # noqa: BLE001 - the caller tries again, or says it could not start
-            pass
+        except Exception as err:  # noqa: BLE001 - the caller tries again, or says it could not start
+            failures.append(f"{type(err).__name__}: {err}")
 
     thread = threading.Thread(target=start, daemon=True)
     thread.start()
     thread.join(START_SECONDS)
     if started:
-        return started[0]
-    service.stop()
+        return started[0], ""
+    if getattr(service, "process", None) is not None:  # a driver that never ran has nothing to stop
+        service.stop()
     thread.join(10)
-    return None
+    return None, failures[-1] if failures else f"no session within {START_SECONDS:.0f} s"
 
 
 @contextmanager
@@ -94,12 +96,12 @@ def webkit(display: str) -> Iterator[webdriver.WebKitGTK]:
     options.binary_location = MINIBROWSER
     for argument in ("--automation", "--enable-media-stream=true", "--enable-mock-capture-devices=true"):
         options.add_argument(argument)
-    driver = None
+    driver, why = None, ""
     for _ in range(STARTS):
-        driver = _started(options, display)
+        driver, why = _started(options, display)
         if driver is not None:
             break
-    assert driver is not None, f"MiniBrowser did not start in {STARTS} tries of {START_SECONDS:.0f} s"
+    assert driver is not None, f"MiniBrowser did not start in {STARTS} tries (the last: {why})"
     driver.set_script_timeout(120)
     try:
         yield driver
