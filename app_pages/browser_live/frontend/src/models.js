@@ -39,14 +39,15 @@ export class EngineModels {
     this.loadingFont ??= loadLabelFont(this.base, args.rules.drawing).catch(() => undefined);
     const wanted = args.model.file;
     const model = this.classifier?.model.file === wanted ? undefined
-      : this.loadingModel?.file === wanted ? this.loadingModel.promise : this.loadClassifier(args.model);
+      : this.loadingModel?.file === wanted ? this.loadingModel.promise : this.replaceClassifier(args.model);
     model?.catch(() => undefined);  // its failure is reported below, once, even if the detector fails first
     this.detector = await this.loadingDetector;
     await this.loadingFont;
     return model;
   }
 
-  loadClassifier(/** @type {any} */ model) {
+  /** Loads `model` beside the runtime; it replaces the current classifier once it is ready. */
+  replaceClassifier(/** @type {any} */ model) {
     const promise = loadClassifier(this.base, model).catch((err) => {
       this.loadingModel = null;  // the next Start tries again
       throw err;
