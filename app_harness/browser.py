@@ -175,6 +175,16 @@ def start_button(page):
     return page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name=re.compile(START_BUTTON, re.I))
 
 
+def toggle_live_setting(page, label: str) -> None:
+    """Flip one of the Live page's settings: they sit in its Settings popover, closed again afterwards so that
+    it does not cover the video."""
+    settings = page.get_by_role("button", name="Settings")
+    settings.click()
+    page.get_by_text(label).click()
+    settings.click()
+    page.get_by_text(label).wait_for(state="hidden")
+
+
 def download_from(page, button_name: str, timeout_ms: float = 60_000) -> Path:
     """Click a Streamlit download button and return the downloaded file's path; when no download comes,
     fail with the message Streamlit showed under the button (a deferred file it could not make)."""

@@ -64,13 +64,14 @@ def model_problem(model_path: Path) -> str | None:
     return None
 
 
-def recognizer_or_stop(model_path: Path) -> EmotionRecognizer:
-    """The page's model, or a clear message and the end of the page when it cannot be loaded."""
+def recognizer_or_stop(model_path: Path, chooser: str = "in the sidebar") -> EmotionRecognizer:
+    """The page's model, or a clear message and the end of the page when it cannot be loaded; `chooser` says
+    where the page offers the other models."""
     try:
         return load_recognizer(str(model_path))
     except Exception as err:  # noqa: BLE001 - a missing or broken model file must not crash the page
         st.error(f"The model {model_path.name} could not be loaded ({err}). Train one with "
-                 "`python -m training.train`, or pick another in the sidebar.")
+                 f"`python -m training.train`, or pick another {chooser}.")
         st.stop()
 
 

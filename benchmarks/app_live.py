@@ -25,6 +25,7 @@ from app_harness.browser import (
     read_stats,
     start_button,
     streamlit_server,
+    toggle_live_setting,
     wait_for_stats,
     write_camera_video,
 )
@@ -61,7 +62,7 @@ def main() -> int:
                     start.wait_for()
                     cold_start = time.monotonic() - started
                     if args.record:
-                        page.get_by_text("Record the annotated video").click()
+                        toggle_live_setting(page, "Record the annotated video")
                     clicked = time.monotonic()
                     start.click()
                     first = wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 1, timeout=60)

@@ -245,11 +245,11 @@ def test_photos_default_to_the_accurate_model_and_video_to_the_fast_one(models_f
     photos = open_page("app_pages/upload.py")
     assert photos.sidebar.selectbox[0].value == f"{PHOTOS_MODEL}.tflite"
     assert photos.sidebar.selectbox[0].options[0] == f"{PHOTOS_MODEL}.tflite"
-    live = open_page("app_pages/live.py")
-    assert live.sidebar.selectbox[0].value == f"{FALLBACK_MODEL}.tflite"  # no live model here: its float copy
+    live = open_page("app_pages/live.py")  # the Live page's settings are in its Settings popover
+    assert live.selectbox[0].value == f"{FALLBACK_MODEL}.tflite"  # no live model here: its float copy
     shutil.copy(SHIPPED, models_folder / f"{LIVE_MODEL}.tflite")
     live = open_page("app_pages/live.py")
-    assert live.sidebar.selectbox[0].value == f"{LIVE_MODEL}.tflite"
+    assert live.selectbox[0].value == f"{LIVE_MODEL}.tflite"
 
 
 def video_frame(rgb: np.ndarray) -> av.VideoFrame:
@@ -300,7 +300,7 @@ def test_changing_the_model_mid_stream_keeps_the_stream_its_timeline_and_recordi
         session(video_frame(face_photo))
     session.drain()
     before, recorder = session.recognizer, session.recorder
-    chooser = at.sidebar.selectbox[0]
+    chooser = at.selectbox[0]
     other = next(name for name in chooser.options if name != chooser.value)
     chooser.select(other).run()
     assert not at.exception

@@ -29,6 +29,7 @@ from app_harness.browser import (
     launch_chromium,
     start_button,
     streamlit_server,
+    toggle_live_setting,
     wait_until,
     write_camera_video,
 )
@@ -240,7 +241,7 @@ def test_the_camera_is_analysed_in_the_browser_and_its_rows_reach_the_timeline_a
     engine_ui = page.frame_locator(ENGINE_IFRAME)
     # Ready before Start: the page draws the empty chart, so the charting library loads before the video runs
     page.locator(".js-plotly-plot").filter(has_text="press Start").wait_for()
-    page.get_by_text("Record the annotated video").click()  # from this Start on, recorded in the browser
+    toggle_live_setting(page, "Record the annotated video")  # from this Start on, recorded in the browser
     engine_ui.get_by_text("will be recorded").wait_for()  # the setting reached the engine before Start
     engine_ui.get_by_role("button", name="Start").click()
     engine_ui.get_by_text("the video stays on this device").wait_for()
@@ -387,7 +388,8 @@ def test_another_model_mid_stream_keeps_the_stream_and_its_timeline(server, chro
         engine_ui.get_by_role("button", name="Start").click()
         page.get_by_text("Faces now").wait_for()
         before = frames_analysed(page)
-        page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").click()
+        page.get_by_role("button", name="Settings").click()
+        page.get_by_test_id("stSelectbox").click()
         page.get_by_role("option", name="fer2013_vgg32.tflite").click()
         frame = next(f for f in page.frames if "browser_live" in f.url)
         frame.wait_for_function("() => window.ferEngine?.modelFile === 'fer2013_vgg32.b1.tflite'")

@@ -33,6 +33,7 @@ from app_harness.browser import (
     processed_frame_corner,
     start_button,
     streamlit_server,
+    toggle_live_setting,
     wait_for_stats,
     wait_until_released,
     write_camera_video,
@@ -115,7 +116,7 @@ def test_live_webcam_over_webrtc(server, browser, stats_file):
     page = browser.new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{server}/live?engine=server")
-    page.get_by_text("Record the annotated video").click()  # from this START on
+    toggle_live_setting(page, "Record the annotated video")  # from this START on
     frame = page.frame_locator(WEBRTC_IFRAME)
     start_button(page).click()
     stats = wait_for_stats(stats_file, lambda s: s.get("frames", 0) >= 30 and s.get("frames_with_faces", 0) >= 10,

@@ -192,7 +192,7 @@ def test_the_app_runs_with_only_tflite_files(litert_only_models, face_photo):
     assert not photos.exception and not photos.error
     assert len(photos.dataframe[0].value) == 1
     live = open_page("app_pages/live.py")
-    assert live.sidebar.selectbox[0].value == f"{LIVE_MODEL}.tflite"
+    assert live.selectbox[0].value == f"{LIVE_MODEL}.tflite"
     dashboard = open_page("app_pages/dashboard.py")
     file_size = next(m for m in dashboard.metric if m.label == "File size")
     assert not dashboard.warning and "int8 weights" in file_size.help

@@ -181,7 +181,9 @@ def run_a_stream(driver, url: str, camera: str, record: bool) -> dict:
     status = open_live_page(driver, url, [camera, PAGE_DOWNLOADS], [PAGE_DOWNLOADS])
     assert status.startswith("Ready"), status
     if record:
+        click_text(driver, "button", "Settings")  # the Live page's settings popover
         click_text(driver, "label", "Record the annotated video")
+        click_text(driver, "button", "Settings")
     in_engine(driver)
     if record:  # the setting has reached the engine, which says so before Start
         wait_for(driver, "return /will be recorded/.test(document.getElementById('status').textContent)")

@@ -30,7 +30,7 @@ def browser_models() -> dict[str, Path]:
 
 
 def browser_model_for(selected: Path) -> Path | None:
-    """The browser's copy of the model picked in the sidebar, or None where it has none."""
+    """The browser's copy of the model picked under Settings, or None where it has none."""
     return browser_models().get(trained_model_stem(selected))
 
 

@@ -71,7 +71,10 @@ async function main() {
       return seen;
     }
     if (scenario === 'record') {
+      const settings = await byText(page.mainFrame(), 'button', 'Settings');  // the Live page's settings popover
+      await settings.click();
       await (await byText(page.mainFrame(), 'label', 'Record the annotated video')).click();
+      await settings.click();
       // the setting has reached the engine, which says so before Start
       await until(engine, () => /will be recorded/.test(document.getElementById('status').textContent));
     }
