@@ -19,7 +19,8 @@ from tests.conftest import ROOT, write_image
 from training.augment import AugmentConfig
 from training.batches import AugmentedBatches
 from training.config import TrainConfig
-from training.train import TrainingError, parse_args, settings_changed_on_resume, train
+from training.data import Split, Votes
+from training.train import TrainingError, parse_args, sample_weights_for, settings_changed_on_resume, train
 
 CLASSES = ("horizontal", "vertical", "plain")
 
@@ -195,6 +196,26 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 130
     assert f"--resume --run-dir {run_dir}" in stderr and "Traceback" not in stderr
+
+
+def test_subtle_expressions_weigh_more_in_the_loss_and_reach_the_batches():
+    """--subtle-weight: a face whose raters split between an expression and neutral counts that many times more."""
+    names = ["angry", "happy", "neutral"]
+    counts = np.array([[8, 0, 2], [10, 0, 0], [0, 7, 3], [2, 0, 8], [5, 5, 0], [6, 0, 1]], np.float32)
+    votes = Votes(counts, np.array([0, 0, 1, 2, -1, 0]), np.ones(6, bool))
+    assert votes.subtle(neutral=2).tolist() == [True, False, True, False, False, False]  # not neutral, not a tie
+    split = Split(np.zeros((6, 8, 8, 1), np.uint8), counts.argmax(axis=1), votes=votes)
+    assert sample_weights_for(split, names, TrainConfig(data="x")) is None
+    weights = sample_weights_for(split, names, TrainConfig(data="x", subtle_weight=3.0))
+    assert weights[0] == pytest.approx(3 * weights[1]) and weights[2] == pytest.approx(3 * weights[3])
+    assert weights.mean() == pytest.approx(1.0)
+    batches = AugmentedBatches(split.images, split.labels, 3, TrainConfig(data="x", batch_size=6), weights)
+    order = np.random.default_rng([batches.config.seed, 0]).permutation(6)
+    np.testing.assert_allclose(batches[0][2], weights[order])  # each face keeps its own weight when shuffled
+    split.votes = None
+    with pytest.raises(TrainingError, match="FER\\+ votes"):
+        sample_weights_for(split, names, TrainConfig(data="x", subtle_weight=3.0))
+    assert parse_args(["--data", "x", "--subtle-weight", "2"])[0].subtle_weight == 2.0
 
 
 def test_batches_from_threads_equal_the_serial_batches():

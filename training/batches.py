@@ -25,7 +25,8 @@ class AugmentedBatches(keras.utils.PyDataset):
     epoch is set by `EpochKeeper.on_epoch_begin`, which Keras calls before it starts the workers."""
 
     def __init__(self, images, labels, num_classes, config: TrainConfig, sample_weights=None, targets=None):
-        """`targets`: (N, classes) soft targets to learn instead of the one-hot labels (distillation)."""
+        """`sample_weights`: (N,) each face's weight in the loss; `targets`: (N, classes) soft targets to learn
+        instead of the one-hot labels (votes, distillation)."""
         workers = batch_workers(config.workers)
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max(10, 2 * workers))
         self.targets = targets
@@ -49,5 +50,5 @@ class AugmentedBatches(keras.utils.PyDataset):
         if self.config.mixup_alpha > 0:
             x, y = mixup(x, y, rng, self.config.mixup_alpha)
         if self.sample_weights is not None:
-            return x, y, self.sample_weights[self.labels[idx]]
+            return x, y, self.sample_weights[idx]
         return x, y

@@ -28,6 +28,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     mixup_alpha: float = 0.0
     class_weights: str = "none"  # "balanced" or "sqrt" up-weight rare classes such as disgust
+    subtle_weight: float = 1.0  # weight of the subtle expressions' faces in the loss (FER+ votes; Votes.subtle)
     width: int = 32
     blocks: int = 4
     convs_per_block: int = 2

@@ -38,6 +38,9 @@ VAL_DIR_NAMES = {"val", "valid", "validation"}
 TRAIN, VAL, TEST, TEST_ALL = "train", "val", "test", "test_all"
 
 
+SUBTLE_NEUTRAL_VOTES = 2  # of a FER+ face's ten raters, this many saying neutral make its expression subtle
+
+
 class DatasetError(ValueError):
     """The dataset cannot be used; the message names the file or row and what is wrong."""
 
@@ -57,6 +60,11 @@ class Votes:
     def clear(self) -> np.ndarray:
         """(N,) bool: the images with one clear majority, the ones majority and balanced accuracy score."""
         return self.majority >= 0
+
+    def subtle(self, neutral: int, min_neutral_votes: int = SUBTLE_NEUTRAL_VOTES) -> np.ndarray:
+        """(N,) bool: faces whose clear majority is an expression while at least `min_neutral_votes` raters
+        saw neutral: the subtle expressions, which faces from other sets show most often read as neutral."""
+        return (self.majority >= 0) & (self.majority != neutral) & (self.counts[:, neutral] >= min_neutral_votes)
 
     def distributions(self) -> np.ndarray:
         """Each image's votes as probabilities over the classes (zero rows stay zero)."""

@@ -156,6 +156,22 @@ def reseed(model: keras.Model, seed: int, epoch: int) -> None:
         variable.assign(value.astype(variable.dtype))
 
 
+def sample_weights_for(split: Split, class_names: list[str], config: TrainConfig) -> np.ndarray | None:
+    """Each training face's weight in the loss (mean 1), or None for all equal: its class's weight, times
+    `subtle_weight` for a subtle expression (an expression that some raters saw as neutral), the faces
+    that other sets' subtle anger and sadness are read as neutral like."""
+    class_weights = class_weights_for(split.labels, len(class_names), config.class_weights)
+    if config.subtle_weight == 1.0:
+        return None if class_weights is None else class_weights[split.labels]
+    if config.subtle_weight <= 0:
+        raise TrainingError(f"--subtle-weight must be above 0, not {config.subtle_weight}")
+    if split.votes is None or "neutral" not in class_names:
+        raise TrainingError("--subtle-weight needs the FER+ votes and a neutral class (--labels ferplus)")
+    weights = np.ones(len(split), np.float32) if class_weights is None else class_weights[split.labels]
+    weights = np.where(split.votes.subtle(class_names.index("neutral")), weights * config.subtle_weight, weights)
+    return (weights / weights.mean()).astype(np.float32)
+
+
 def class_weights_for(labels: np.ndarray, num_classes: int, mode: str) -> np.ndarray | None:
     if mode == "none":
         return None
@@ -285,7 +301,7 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
           + ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items()), flush=True)
     train_split, val_split, targets = learning_splits(dataset, config)
     prior = targets.mean(axis=0)
-    weights = class_weights_for(train_split.labels, num_classes, config.class_weights)
+    weights = sample_weights_for(train_split, list(dataset.class_names), config)
     if config.teacher:
         teacher = teacher_probabilities(config.teacher, train_split.images, dataset.class_names, run_dir)
         targets = blended_targets(targets, teacher, config.distill_weight, config.temperature)
@@ -402,6 +418,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
         ("--max-train-samples", "max_train_samples", int), ("--teacher", "teacher", str),
         ("--distill-weight", "distill_weight", float), ("--temperature", "temperature", float),
         ("--init", "init", str), ("--votes", "votes", str), ("--logit-adjust", "logit_adjust", float),
+        ("--subtle-weight", "subtle_weight", float),
     ]:
         add(flag, dest=attr, type=kind, default=getattr(defaults, attr))
     add("--schedule", choices=["cosine", "plateau"], default=defaults.schedule)
