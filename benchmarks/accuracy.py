@@ -8,7 +8,9 @@ reported. FER2013 columns: accuracy and macro-F1 against the folder labels, ever
 (when `ferplus/labels.csv` sits beside the data): the faces with a clear 7-class majority of the ten votes;
 majority accuracy, balanced accuracy (mean recall of the 7 classes: the yardstick models are chosen by),
 cross-entropy to the vote distribution and expected calibration error; then recall per class on both label
-sets (the model card's tables).
+sets (the model card's tables), and where the faces of the expressions read worst on faces from elsewhere
+(angry, sad, surprise) go: on both label sets, and on the subtle ones, whose raters split between the
+expression and neutral.
 """
 
 from __future__ import annotations
@@ -19,17 +21,20 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 
 from fer.classifier import EmotionClassifier, default_model_path
 from fer.model_file import describe_correction
 from fer.report import add_entries
-from training.data import TEST, TEST_ALL, VAL, load_dataset_for
+from training.data import SUBTLE_NEUTRAL_VOTES, TEST, TEST_ALL, VAL, load_dataset_for
 from training.evaluate import TTA_MODES, evaluate_probabilities
 from training.ferplus import join_votes
 
 SPLIT_NAMES = {VAL: "PublicTest (validation)", TEST: "PrivateTest", TEST_ALL: "whole test folder"}
+WATCHED = ("angry", "sad", "surprise")  # the expressions most often missed on faces from other sets
 
 
 def main() -> int:
@@ -50,7 +55,7 @@ def main() -> int:
           f"output correction {describe_correction(classifier.info.prior_correction)}")
     print(f"{'split':<26}{'TTA':<6}{'FER2013 acc':>12}{'macro-F1':>9} |{'FER+ acc':>9}{'balanced':>9}"
           f"{'CE votes':>9}{'ECE':>7}{'s':>6}")
-    recalls, fer2013_recalls, confusions = [], [], []
+    recalls, fer2013_recalls, where_rows = [], [], []
     scores: dict[str, dict] = {}
     for split in (VAL, TEST, TEST_ALL):
         if split not in dataset.splits:
@@ -58,8 +63,8 @@ def main() -> int:
         data = dataset.splits[split]
         for tta in args.tta:
             start = time.perf_counter()
-            metrics = evaluate_probabilities(classifier.predict_prepared(data.images, tta), data.labels,
-                                             dataset.class_names, data.votes)
+            probabilities = classifier.predict_prepared(data.images, tta)
+            metrics = evaluate_probabilities(probabilities, data.labels, dataset.class_names, data.votes)
             seconds = time.perf_counter() - start
             scores.setdefault(split, {})[tta] = metrics
             line = f"{SPLIT_NAMES[split]:<26}{tta:<6}{metrics['accuracy']:>12.4f}{metrics['macro_f1']:>9.4f} |"
@@ -69,15 +74,19 @@ def main() -> int:
                 line += (f"{plus['accuracy']:>9.4f}{plus['balanced_accuracy']:>9.4f}"
                          f"{plus['cross_entropy_to_votes']:>9.3f}{plus['expected_calibration_error']:>7.3f}")
                 recalls.append((SPLIT_NAMES[split], tta, plus["per_class"]))
-                confusions.append((SPLIT_NAMES[split], tta, plus["confusion_matrix"]))
             else:
                 line += f"{'no FER+ votes':>34}"
             print(line + f"{seconds:>6.1f}")
+            where_rows += where_faces_go(probabilities.argmax(axis=1), data, list(dataset.class_names),
+                                         f"{SPLIT_NAMES[split]:<26}{tta:<6}")
     for title, rows in (("FER+ recall per class:", recalls), ("FER2013-label recall per class:", fer2013_recalls)):
         if rows:
             print_recalls(title, rows, dataset.class_names)
-    if confusions and {"angry", "neutral", "sad"} <= set(dataset.class_names):
-        print_subtle_anger(confusions, list(dataset.class_names))
+    if where_rows:
+        print("Where angry, sad and surprise faces go (share of the class's faces read as each label; subtle: "
+              f"FER+ majority with at least {SUBTLE_NEUTRAL_VOTES} neutral votes):")
+        print(f"{'split':<26}{'TTA':<6}{'faces':<26}{'n':>5}" + "".join(f"{n[:8]:>9}" for n in dataset.class_names))
+        print("\n".join(where_rows))
     if args.update_report:
         path = add_entries(args.model, "scores", {Path(args.model).name: {
             **scores, "measured": dt.date.today().isoformat(), "data": dataset.source}})
@@ -85,16 +94,22 @@ def main() -> int:
     return 0
 
 
-def print_subtle_anger(confusions: list[tuple[str, str, list[list[int]]]], names: list[str]) -> None:
-    """Where subtle anger goes (read as neutral or sad, as on posed sets outside FER2013), and the reverse."""
-    angry, neutral, sad = (names.index(n) for n in ("angry", "neutral", "sad"))
-    print("FER+ majority: angry faces read as neutral / sad, neutral faces read as angry:")
-    for split, tta, matrix in confusions:
-        angry_row, neutral_row = matrix[angry], matrix[neutral]
-        angry_total, neutral_total = max(1, sum(angry_row)), max(1, sum(neutral_row))
-        print(f"{split:<26}{tta:<6}{angry_row[neutral]:>5} / {angry_row[sad]:>3} of {sum(angry_row):>4} "
-              f"({angry_row[neutral] / angry_total:.3f} / {angry_row[sad] / angry_total:.3f});"
-              f"{neutral_row[angry]:>5} of {sum(neutral_row):>5} ({neutral_row[angry] / neutral_total:.3f})")
+def where_faces_go(predicted: np.ndarray, data, names: list[str], prefix: str) -> list[str]:
+    """For each watched class: the share of its faces read as each label, by FER2013's label, by the FER+
+    majority and for the subtle FER+ faces (raters split with neutral: what posed subtle sets show most)."""
+    groups = [("FER2013", data.labels == names.index(name), name) for name in WATCHED if name in names]
+    if data.votes is not None and "neutral" in names:
+        subtle = data.votes.subtle(names.index("neutral"))
+        for name in WATCHED:
+            if name in names:
+                majority = data.votes.majority == names.index(name)
+                groups += [("FER+", majority, name), ("FER+ subtle", majority & subtle, name)]
+    lines = []
+    for label_set, members, name in sorted(groups, key=lambda g: (WATCHED.index(g[2]), g[0])):
+        count = int(members.sum())
+        shares = np.bincount(predicted[members], minlength=len(names)) / max(1, count)
+        lines.append(f"{prefix}{label_set + ' ' + name:<26}{count:>5}" + "".join(f"{v:>9.3f}" for v in shares))
+    return lines
 
 
 def print_recalls(title: str, rows: list[tuple[str, str, dict]], names: tuple[str, ...]) -> None:
