@@ -149,6 +149,57 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
         np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
 
 
+def test_averaged_weights_are_what_a_run_keeps_and_a_killed_run_resumes_them(tmp_path):
+    """--ema: validation, the checkpoint and the result hold the weights' moving average; a run killed after an
+    epoch and resumed gives the uninterrupted run's history and weights."""
+    import keras
+
+    data = make_pattern_dataset(tmp_path / "data", per_class=60)
+    reference = tiny_config(tmp_path / "a", data, epochs=4, batch_size=8, workers=1, ema=0.9)
+    train(reference)
+    expected = json.loads((Path(reference.run_dir) / "state.json").read_text())
+    plain = tiny_config(tmp_path / "p", data, epochs=4, batch_size=8, workers=1)
+    train(plain)
+    plain_history = json.loads((Path(plain.run_dir) / "state.json").read_text())["history"]
+    assert expected["history"][0]["loss"] == pytest.approx(plain_history[0]["loss"], rel=1e-4)  # the same training
+    averaged = keras.models.load_model(Path(reference.run_dir) / "checkpoint.keras")
+    own = keras.models.load_model(Path(plain.run_dir) / "checkpoint.keras")  # the same steps, not averaged
+    assert max(np.abs(a - b).max() for a, b in zip(averaged.get_weights(), own.get_weights())) > 1e-3
+    assert expected["history"][-1]["val_loss"] != plain_history[-1]["val_loss"]  # validation saw the average
+
+    run_dir = tmp_path / "b" / "run"
+    command = [sys.executable, "-m", "training.train", "--data", str(data), "--run-dir", str(run_dir),
+               "--output", str(tmp_path / "b" / "tiny.keras"), "--name", "tiny", "--epochs", "4", "--batch-size",
+               "8", "--width", "4", "--blocks", "2", "--dense-units", "16", "--precision", "float32",
+               "--warmup-epochs", "1", "--rotate", "5", "--shift", "0.05", "--zoom", "0.05", "--erase", "0.2",
+               "--workers", "1", "--ema", "0.9"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    state_file = run_dir / "state.json"
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if state_file.exists() and json.loads(state_file.read_text())["epoch"] >= 1:
+                break
+            time.sleep(0.01)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    assert 1 <= json.loads(state_file.read_text())["epoch"] < 4, "the run should have been killed part-way"
+    config, _, given = parse_args(["--resume", "--run-dir", str(run_dir)])
+    train(config, resume=True, given=given)
+    resumed = json.loads(state_file.read_text())
+    for got, want in zip(resumed["history"], expected["history"], strict=True):
+        assert got["loss"] == pytest.approx(want["loss"], rel=1e-4)
+        assert got["val_loss"] == pytest.approx(want["val_loss"], rel=1e-4)
+    a = keras.models.load_model(Path(reference.run_dir) / "best.keras").get_weights()
+    b = keras.models.load_model(run_dir / "best.keras").get_weights()
+    for wa, wb in zip(a, b, strict=True):
+        np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
+    with pytest.raises(TrainingError, match="--ema must be"):
+        train(tiny_config(tmp_path / "c", data, ema=1.0))
+
+
 def test_resume_without_checkpoint_and_existing_run(tmp_path):
     with pytest.raises(TrainingError, match="no checkpoint"):
         train(TrainConfig(data="x", run_dir=str(tmp_path / "none")), resume=True)

@@ -28,6 +28,8 @@ class TrainConfig:
     label_smoothing: float = 0.1
     mixup_alpha: float = 0.0
     class_weights: str = "none"  # "balanced" or "sqrt" up-weight rare classes such as disgust
+    ema: float = 0.0  # momentum of an exponential moving average of the weights, which validation, checkpoints and
+    # the result then use (0: none; 0.999 averages about the last 1,000 steps)
     subtle_weight: float = 1.0  # weight of the subtle expressions' faces in the loss (FER+ votes; Votes.subtle)
     width: int = 32
     blocks: int = 4

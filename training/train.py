@@ -67,6 +67,17 @@ class CtrlC:
             raise KeyboardInterrupt
 
 
+class AveragedWeightsBetweenEpochs(keras.callbacks.SwapEMAWeights):
+    """Keras's swap of the weights and their moving average, holding the average in the model from each
+    epoch's end to the next one's start: validation, checkpoints and the best model are the averaged
+    weights, training goes on with its own. A resumed run's checkpoint holds the average, so its first
+    epoch starts by swapping back."""
+
+    def __init__(self, resumed: bool):
+        super().__init__(swap_on_epoch=True)
+        self._ema_weights_in_model = resumed
+
+
 class EpochKeeper(keras.callbacks.Callback):
     """Per-epoch bookkeeping: learning rate, reseeding, history, checkpoints, early stopping."""
 
@@ -283,6 +294,8 @@ def settings_changed_on_resume(config: TrainConfig, saved: dict, given: dict[str
 def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Dataset | None) -> Path:
 
     resume = state is not None
+    if not 0.0 <= config.ema < 1.0:
+        raise TrainingError(f"--ema must be at least 0 and below 1, not {config.ema}")
     # Batches are prepared in parallel by the workers; OpenCV's own thread pool, started for every warp
     # of a 48 px image, only adds overhead (and oversubscribes a many-core host next to the accelerator).
     cv2.setNumThreads(1)
@@ -326,7 +339,8 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
         if config.init:
             start_from(model, config.init)
         model.compile(
-            optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay),
+            optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay,
+                                             use_ema=config.ema > 0, ema_momentum=config.ema or 0.99),
             loss=AdjustedCrossEntropy(prior, config.logit_adjust, config.label_smoothing),
             metrics=["accuracy", BalancedAccuracy(num_classes)],
         )
@@ -335,10 +349,12 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
 
     done = state["epoch"] >= config.epochs or state.get("stopped_early")
     if not done:
-        keeper = EpochKeeper(config, run_dir, batches, state)
+        callbacks = [EpochKeeper(config, run_dir, batches, state)]
+        if config.ema:  # first: the average is in the model before the keeper saves it
+            callbacks.insert(0, AveragedWeightsBetweenEpochs(resumed=resume))
         model.fit(
             batches, validation_data=val_data, epochs=config.epochs, shuffle=False,  # batches shuffle themselves
-            initial_epoch=state["epoch"], callbacks=[keeper], verbose=1 if sys.stdout.isatty() else 0,
+            initial_epoch=state["epoch"], callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 0,
         )
     return export_model(config, state, dataset, run_dir / BEST, hardware_description(), prior)
 
@@ -418,7 +434,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
         ("--max-train-samples", "max_train_samples", int), ("--teacher", "teacher", str),
         ("--distill-weight", "distill_weight", float), ("--temperature", "temperature", float),
         ("--init", "init", str), ("--votes", "votes", str), ("--logit-adjust", "logit_adjust", float),
-        ("--subtle-weight", "subtle_weight", float),
+        ("--subtle-weight", "subtle_weight", float), ("--ema", "ema", float),
     ]:
         add(flag, dest=attr, type=kind, default=getattr(defaults, attr))
     add("--schedule", choices=["cosine", "plateau"], default=defaults.schedule)
