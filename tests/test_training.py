@@ -51,6 +51,31 @@ def tiny_config(tmp_path: Path, data: Path, **overrides) -> TrainConfig:
     return TrainConfig(**values)
 
 
+def tiny_command(data: Path, out: Path, epochs: int, *extra: str) -> list[str]:
+    """`tiny_config` as a command line (batch 8), with its run in out/run."""
+    return [sys.executable, "-m", "training.train", "--data", str(data), "--run-dir", str(out / "run"),
+            "--output", str(out / "tiny.keras"), "--name", "tiny", "--epochs", str(epochs),
+            "--batch-size", "8", "--width", "4", "--blocks", "2", "--dense-units", "16", "--precision", "float32",
+            "--warmup-epochs", "1", "--rotate", "5", "--shift", "0.05", "--zoom", "0.05", "--erase", "0.2", *extra]
+
+
+def killed_after_an_epoch(command: list[str], run_dir: Path) -> dict:
+    """Runs `command` until its run has saved an epoch, kills it (SIGKILL, its whole group): the saved state."""
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    state_file = run_dir / "state.json"
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if state_file.exists() and json.loads(state_file.read_text())["epoch"] >= 1:
+                break
+            time.sleep(0.01)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    return json.loads(state_file.read_text())
+
+
 def test_train_evaluate_and_report(tmp_path):
     data = make_pattern_dataset(tmp_path / "data", per_class=100)
     model_path = train(tiny_config(tmp_path, data, epochs=6, batch_size=8, learning_rate=3e-3))
@@ -100,24 +125,9 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     expected = json.loads((Path(reference.run_dir) / "state.json").read_text())
 
     run_dir = tmp_path / "b" / "run"
-    command = [sys.executable, "-m", "training.train", "--data", str(data), "--run-dir", str(run_dir),
-               "--output", str(tmp_path / "b" / "tiny.keras"), "--name", "tiny", "--epochs", str(epochs),
-               "--batch-size", "8", "--width", "4", "--blocks", "2", "--dense-units", "16", "--precision", "float32",
-               "--warmup-epochs", "1", "--rotate", "5", "--shift", "0.05", "--zoom", "0.05", "--erase", "0.2",
-               "--workers", "4"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    command = tiny_command(data, tmp_path / "b", epochs, "--workers", "4")
     state_file = run_dir / "state.json"
-    deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline and process.poll() is None:
-            if state_file.exists() and json.loads(state_file.read_text())["epoch"] >= 1:
-                break
-            time.sleep(0.01)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    interrupted = json.loads(state_file.read_text())
+    interrupted = killed_after_an_epoch(command, run_dir)
     assert 1 <= interrupted["epoch"] < epochs, "the run should have been killed part-way"
 
     # Settings that would change the run are refused, not ignored; the original command again is accepted.
@@ -168,24 +178,10 @@ def test_averaged_weights_are_what_a_run_keeps_and_a_killed_run_resumes_them(tmp
     assert expected["history"][-1]["val_loss"] != plain_history[-1]["val_loss"]  # validation saw the average
 
     run_dir = tmp_path / "b" / "run"
-    command = [sys.executable, "-m", "training.train", "--data", str(data), "--run-dir", str(run_dir),
-               "--output", str(tmp_path / "b" / "tiny.keras"), "--name", "tiny", "--epochs", "4", "--batch-size",
-               "8", "--width", "4", "--blocks", "2", "--dense-units", "16", "--precision", "float32",
-               "--warmup-epochs", "1", "--rotate", "5", "--shift", "0.05", "--zoom", "0.05", "--erase", "0.2",
-               "--workers", "1", "--ema", "0.9"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
     state_file = run_dir / "state.json"
-    deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline and process.poll() is None:
-            if state_file.exists() and json.loads(state_file.read_text())["epoch"] >= 1:
-                break
-            time.sleep(0.01)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    assert 1 <= json.loads(state_file.read_text())["epoch"] < 4, "the run should have been killed part-way"
+    command = tiny_command(data, tmp_path / "b", 4, "--workers", "1", "--ema", "0.9")
+    interrupted = killed_after_an_epoch(command, run_dir)
+    assert 1 <= interrupted["epoch"] < 4, "the run should have been killed part-way"
     config, _, given = parse_args(["--resume", "--run-dir", str(run_dir)])
     train(config, resume=True, given=given)
     resumed = json.loads(state_file.read_text())
