@@ -169,8 +169,8 @@ def reseed(model: keras.Model, seed: int, epoch: int) -> None:
 
 def sample_weights_for(split: Split, class_names: list[str], config: TrainConfig) -> np.ndarray | None:
     """Each training face's weight in the loss (mean 1), or None for all equal: its class's weight, times
-    `subtle_weight` for a subtle expression (an expression that some raters saw as neutral), the faces
-    that other sets' subtle anger and sadness are read as neutral like."""
+    `subtle_weight` for a subtle expression (one that some of its raters saw as neutral), the kind of face
+    whose anger or sadness other sets show read as neutral."""
     class_weights = class_weights_for(split.labels, len(class_names), config.class_weights)
     if config.subtle_weight == 1.0:
         return None if class_weights is None else class_weights[split.labels]
