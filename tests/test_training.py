@@ -196,6 +196,26 @@ def test_averaged_weights_are_what_a_run_keeps_and_a_killed_run_resumes_them(tmp
         train(tiny_config(tmp_path / "c", data, ema=1.0))
 
 
+def test_the_average_starts_from_the_weights_the_warm_up_reached():
+    import keras
+
+    from training.train import AveragedWeightsBetweenEpochs
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.AdamW(use_ema=True, ema_momentum=0.9), loss="mse")
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=1, verbose=0)  # builds the optimizer and its average
+    kernel, average = model.trainable_variables[0], model.optimizer._model_variables_moving_average[0]
+    callback = AveragedWeightsBetweenEpochs(resumed=False, start_epoch=2)
+    callback.set_model(model)
+    kernel.assign(np.full((2, 1), 5.0)), average.assign(np.zeros((2, 1)))
+    callback.on_epoch_begin(1)  # still warming up: the average restarts from the weights
+    np.testing.assert_array_equal(average.numpy(), np.full((2, 1), 5.0))
+    average.assign(np.zeros((2, 1)))
+    callback.on_epoch_begin(2)  # from here on it averages
+    np.testing.assert_array_equal(average.numpy(), np.zeros((2, 1)))
+    np.testing.assert_array_equal(kernel.numpy(), np.full((2, 1), 5.0))
+
+
 def test_resume_without_checkpoint_and_existing_run(tmp_path):
     with pytest.raises(TrainingError, match="no checkpoint"):
         train(TrainConfig(data="x", run_dir=str(tmp_path / "none")), resume=True)

@@ -29,7 +29,7 @@ class TrainConfig:
     mixup_alpha: float = 0.0
     class_weights: str = "none"  # "balanced" or "sqrt" up-weight rare classes such as disgust
     ema: float = 0.0  # momentum of an exponential moving average of the weights, which validation, checkpoints and
-    # the result then use (0: none; 0.999 averages about the last 1,000 steps)
+    # the result then use (0: none; 0.999 averages about the last 1,000 steps); it starts after the warm-up
     subtle_weight: float = 1.0  # weight of the subtle expressions' faces in the loss (FER+ votes; Votes.subtle)
     width: int = 32
     blocks: int = 4

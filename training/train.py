@@ -71,11 +71,19 @@ class AveragedWeightsBetweenEpochs(keras.callbacks.SwapEMAWeights):
     """Keras's swap of the weights and their moving average, holding the average in the model from each
     epoch's end to the next one's start: validation, checkpoints and the best model are the averaged
     weights, training goes on with its own. A resumed run's checkpoint holds the average, so its first
-    epoch starts by swapping back."""
+    epoch starts by swapping back. Before `start_epoch` the average restarts from the weights at each
+    epoch's start: averaged with the random start, a network scored at chance for epochs (its batch
+    normalisation's statistics are the trained weights', not the average's)."""
 
-    def __init__(self, resumed: bool):
+    def __init__(self, resumed: bool, start_epoch: int):
         super().__init__(swap_on_epoch=True)
         self._ema_weights_in_model = resumed
+        self.start_epoch = start_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)  # the model holds its own weights again
+        if epoch < self.start_epoch and self.model.optimizer.built:  # (unbuilt, its first step starts it)
+            self._finalize_ema_values()  # Keras's name for: the average := the weights
 
 
 class EpochKeeper(keras.callbacks.Callback):
@@ -351,7 +359,7 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     if not done:
         callbacks = [EpochKeeper(config, run_dir, batches, state)]
         if config.ema:  # first: the average is in the model before the keeper saves it
-            callbacks.insert(0, AveragedWeightsBetweenEpochs(resumed=resume))
+            callbacks.insert(0, AveragedWeightsBetweenEpochs(resumed=resume, start_epoch=config.warmup_epochs))
         model.fit(
             batches, validation_data=val_data, epochs=config.epochs, shuffle=False,  # batches shuffle themselves
             initial_epoch=state["epoch"], callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 0,
