@@ -208,10 +208,10 @@ def test_the_average_starts_from_the_weights_the_warm_up_reached():
     callback = AveragedWeightsBetweenEpochs(resumed=False, start_epoch=2)
     callback.set_model(model)
     kernel.assign(np.full((2, 1), 5.0)), average.assign(np.zeros((2, 1)))
-    callback.on_epoch_begin(1)  # still warming up: the average restarts from the weights
+    callback.on_epoch_begin(2)  # the warm-up is over: the average begins from the weights it reached
     np.testing.assert_array_equal(average.numpy(), np.full((2, 1), 5.0))
     average.assign(np.zeros((2, 1)))
-    callback.on_epoch_begin(2)  # from here on it averages
+    callback.on_epoch_begin(3)  # from here on it averages
     np.testing.assert_array_equal(average.numpy(), np.zeros((2, 1)))
     np.testing.assert_array_equal(kernel.numpy(), np.full((2, 1), 5.0))
 

@@ -71,9 +71,9 @@ class AveragedWeightsBetweenEpochs(keras.callbacks.SwapEMAWeights):
     """Keras's swap of the weights and their moving average, holding the average in the model from each
     epoch's end to the next one's start: validation, checkpoints and the best model are the averaged
     weights, training goes on with its own. A resumed run's checkpoint holds the average, so its first
-    epoch starts by swapping back. Before `start_epoch` the average restarts from the weights at each
-    epoch's start: averaged with the random start, a network scored at chance for epochs (its batch
-    normalisation's statistics are the trained weights', not the average's)."""
+    epoch starts by swapping back. The average begins at `start_epoch` (the end of the warm-up) from the
+    weights reached then, restarting until then: averaged with the random start, a network scored at
+    chance for epochs (its batch normalisation's statistics are the trained weights', not the average's)."""
 
     def __init__(self, resumed: bool, start_epoch: int):
         super().__init__(swap_on_epoch=True)
@@ -82,7 +82,7 @@ class AveragedWeightsBetweenEpochs(keras.callbacks.SwapEMAWeights):
 
     def on_epoch_begin(self, epoch, logs=None):
         super().on_epoch_begin(epoch, logs)  # the model holds its own weights again
-        if epoch < self.start_epoch and self.model.optimizer.built:  # (unbuilt, its first step starts it)
+        if epoch <= self.start_epoch and self.model.optimizer.built:  # (unbuilt, its first step starts it)
             self._finalize_ema_values()  # Keras's name for: the average := the weights
 
 
