@@ -180,13 +180,14 @@ def sample_weights_for(split: Split, class_names: list[str], config: TrainConfig
     `subtle_weight` for a subtle expression (one that some of its raters saw as neutral), the kind of face
     whose anger or sadness other sets show read as neutral."""
     class_weights = class_weights_for(split.labels, len(class_names), config.class_weights)
+    weights = None if class_weights is None else class_weights[split.labels]
     if config.subtle_weight == 1.0:
-        return None if class_weights is None else class_weights[split.labels]
+        return weights
     if config.subtle_weight <= 0:
         raise TrainingError(f"--subtle-weight must be above 0, not {config.subtle_weight}")
     if split.votes is None or "neutral" not in class_names:
         raise TrainingError("--subtle-weight needs the FER+ votes and a neutral class (--labels ferplus)")
-    weights = np.ones(len(split), np.float32) if class_weights is None else class_weights[split.labels]
+    weights = np.ones(len(split), np.float32) if weights is None else weights
     weights = np.where(split.votes.subtle(class_names.index("neutral")), weights * config.subtle_weight, weights)
     return (weights / weights.mean()).astype(np.float32)
 
