@@ -131,17 +131,17 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     assert 1 <= interrupted["epoch"] < epochs, "the run should have been killed part-way"
 
     # Settings that would change the run are refused, not ignored; the original command again is accepted.
-    changed, _, given = parse_args(["--resume", "--run-dir", str(run_dir), "--epochs", "9", "--erase=0.3",
+    changed, _, given, _ = parse_args(["--resume", "--run-dir", str(run_dir), "--epochs", "9", "--erase=0.3",
                                     "--workers", "2"])
     with pytest.raises(TrainingError, match=r"differ: --epochs 9 \(the run's: 6\), --erase 0.3 \(the run's: 0.2\)\."):
         train(changed, resume=True, given=given)
     assert json.loads(state_file.read_text())["epoch"] == interrupted["epoch"]
-    same, _, given = parse_args([*command[3:], "--resume"])
+    same, _, given, _ = parse_args([*command[3:], "--resume"])
     assert len(given) == 16 and settings_changed_on_resume(same, interrupted["config"], given) == []
 
     # As the README writes it, plus a new place for the result (where things are may change on resume).
     moved = tmp_path / "b" / "moved.keras"
-    resumed_config, resume, given = parse_args(["--resume", "--run-dir", str(run_dir), "--output", str(moved)])
+    resumed_config, resume, given, _ = parse_args(["--resume", "--run-dir", str(run_dir), "--output", str(moved)])
     assert resume and resumed_config.data == "" and resumed_config.workers == 0
     assert train(resumed_config, resume=True, given=given) == moved and moved.exists()
     resumed = json.loads(state_file.read_text())
@@ -157,6 +157,25 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     b = keras.models.load_model(run_dir / "checkpoint.keras").get_weights()
     for wa, wb in zip(a, b, strict=True):
         np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
+
+
+def test_finish_exports_a_stopped_runs_best_epoch_without_training_more(tmp_path):
+    """A run stopped at a deadline (a lent GPU's) still gives a model file, its class list and a report."""
+    data = make_pattern_dataset(tmp_path / "data", per_class=60)
+    run_dir = tmp_path / "out" / "run"
+    interrupted = killed_after_an_epoch(tiny_command(data, tmp_path / "out", 5), run_dir)
+    assert 1 <= interrupted["epoch"] < 5, "the run should have been killed part-way"
+    with pytest.raises(SystemExit):
+        parse_args(["--finish", "--run-dir", str(run_dir)])  # --finish without --resume: a usage error
+
+    config, resume, given, finish = parse_args(["--resume", "--finish", "--run-dir", str(run_dir)])
+    assert resume and finish and "finish" not in given
+    output = train(config, resume=True, given=given, finish=True)
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["epoch"] == interrupted["epoch"], "--finish must not train another epoch"
+    assert read_model_info(output).class_names == tuple(sorted(CLASSES))
+    report = json.loads(output.with_suffix(".json").read_text())
+    assert len(report["history"]) == interrupted["epoch"]
 
 
 def test_averaged_weights_are_what_a_run_keeps_and_a_killed_run_resumes_them(tmp_path):

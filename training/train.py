@@ -246,10 +246,11 @@ def save_atomic(model: keras.Model, path: Path) -> None:
 
 
 def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None = None,
-          given: dict[str, str] | None = None) -> Path:
+          given: dict[str, str] | None = None, finish: bool = False) -> Path:
     """Run (or resume) training and export the best model plus its report; returns the model path.
     `given` maps the settings named on the command line to their flags: a resumed run refuses any of
-    them that differs from the run's own, rather than ignoring it."""
+    them that differs from the run's own, rather than ignoring it. `finish` (with `resume`) exports the
+    best epoch so far without training more: a run stopped at a deadline still gives a model file."""
     run_dir = Path(config.run_dir)
     state_path = run_dir / STATE
     state = None
@@ -268,13 +269,15 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
             saved["output"] = config.output
         saved["run_dir"], saved["workers"] = config.run_dir, config.workers  # where it was found; this machine's cores
         config = TrainConfig(**{**saved, "augment": AugmentConfig(**saved["augment"])})
-        print(f"resuming {run_dir} after epoch {state['epoch']}", flush=True)
+        print(f"{'finishing' if finish else 'resuming'} {run_dir} after epoch {state['epoch']}", flush=True)
+    elif finish:
+        raise TrainingError("--finish exports a run that was stopped: it needs --resume and the run's --run-dir")
     elif state_path.exists():
         raise TrainingError(f"{run_dir} already holds a run: pass --resume to continue it or choose --run-dir")
 
     previous_policy = keras.mixed_precision.global_policy()
     try:
-        return _train(config, state, run_dir, dataset)
+        return _train(config, state, run_dir, dataset, finish)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
@@ -300,7 +303,8 @@ def settings_changed_on_resume(config: TrainConfig, saved: dict, given: dict[str
     return changed
 
 
-def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Dataset | None) -> Path:
+def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Dataset | None,
+           finish: bool = False) -> Path:
 
     resume = state is not None
     if not 0.0 <= config.ema < 1.0:
@@ -356,7 +360,7 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     if state["dataset_fingerprint"] != fingerprint:
         raise TrainingError("--resume: the dataset differs from the one this run started with")
 
-    done = state["epoch"] >= config.epochs or state.get("stopped_early")
+    done = finish or state["epoch"] >= config.epochs or state.get("stopped_early")
     if not done:
         callbacks = [EpochKeeper(config, run_dir, batches, state)]
         if config.ema:  # first: the average is in the model before the keeper saves it
@@ -412,8 +416,9 @@ def start_from(model: keras.Model, path: str) -> None:
     print(f"starting from the weights of {path}", flush=True)
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[str, str]]:
-    """The run's settings, whether to resume, and the settings named on the command line (dest: flag)."""
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[str, str], bool]:
+    """The run's settings, whether to resume, the settings named on the command line (dest: flag), and
+    whether to export the stopped run's best epoch (--finish) instead of training on."""
     defaults = TrainConfig(data="")
     aug = AugmentConfig()
     # No abbreviations: a resumed run must see exactly which flags were written (see `given` below).
@@ -431,6 +436,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
     add("--run-dir", default=None, help="checkpoint folder (default: runs/<name>)")
     add("--name", default=defaults.name)
     add("--resume", action="store_true", help="continue the run in --run-dir from its last epoch")
+    add("--finish", action="store_true",
+        help="with --resume: export the best epoch so far (model file and report) without training more")
     for flag, attr, kind in [
         ("--epochs", "epochs", int), ("--batch-size", "batch_size", int), ("--lr", "learning_rate", float),
         ("--workers", "workers", int),
@@ -468,17 +475,19 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
     values["run_dir"] = args.run_dir or f"runs/{args.name}"
     tokens = sys.argv[1:] if argv is None else argv
-    given = {action.dest: action.option_strings[0] for action in actions if action.dest != "resume"
+    given = {action.dest: action.option_strings[0] for action in actions if action.dest not in ("resume", "finish")
              and any(token == flag or token.startswith(flag + "=")
                     for token in tokens for flag in action.option_strings)}
-    return TrainConfig(**values, augment=augment), args.resume, given
+    if args.finish and not args.resume:
+        p.error("--finish exports a stopped run: give it with --resume --run-dir DIR")
+    return TrainConfig(**values, augment=augment), args.resume, given, args.finish
 
 
 def main(argv: list[str] | None = None) -> int:
-    config, resume, given = parse_args(argv)
+    config, resume, given, finish = parse_args(argv)
     signal.signal(signal.SIGINT, CtrlC.handle)
     try:
-        path = train(config, resume=resume, given=given)
+        path = train(config, resume=resume, given=given, finish=finish)
     except (DatasetError, ModelFileError, TrainingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
