@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# On a lent GPU machine (the device tool; see docs/training.md): train the runs listed in a file side by
+# side on the JAX backend until a deadline, then put each run's best epoch in $OUT as a float16 .keras
+# (about 10 MB, under the 16 MiB a file that comes back may have) and every log, state and report in
+# $OUT/reports.tgz. Runs still going at the deadline get Ctrl+C: they keep their best epoch so far.
+#
+#   bash scripts/gpu_batch.sh RUNS_FILE      # each line: NAME then training.train options
+#
+# At most 6 width-64 runs a call: 8 files of at most 16 MiB, 64 MiB in all, come back.
+#
+# Environment: DEADLINE (seconds after the start, default 430), PY (default python3), RUNS_DIR (default
+# /tmp/gpu-runs), OUT (set by the device tool), EXTRA (options added to every run, for a dry run here).
+# Needs .gpu/ from scripts/gpu_pack.sh (carry it).
+set -u
+start=$(date +%s)
+elapsed() { echo $(( $(date +%s) - start )); }
+runs_file=${1:?usage: gpu_batch.sh RUNS_FILE}
+PY=${PY:-python3}
+DEADLINE=${DEADLINE:-430}
+OUT=${OUT:-/tmp/gpu-out}
+RUNS_DIR=${RUNS_DIR:-/tmp/gpu-runs}
+mkdir -p "$OUT" "$RUNS_DIR"
+if ! $PY -c "import keras" 2>/dev/null; then  # the machine has JAX but not Keras
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl \
+    || exit 1
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false \
+    PYTHONUNBUFFERED=1
+votes=/tmp/gpu-data/ferplus/labels.csv
+mkdir -p "$(dirname $votes)"
+gunzip -c .gpu/labels.csv.gz > $votes
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
+(while sleep 20; do
+   echo "$(elapsed)s $(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null)" \
+        "load $(cut -d' ' -f1 /proc/loadavg)"
+ done) > "$RUNS_DIR/gpu_util.log" 2>&1 &
+monitor=$!
+
+declare -A pids
+while read -r name options; do
+  [ -z "$name" ] && continue
+  # shellcheck disable=SC2086 # the options are words
+  $PY -m training.train --data .gpu/fer2013.zip --votes $votes --name "$name" --run-dir "$RUNS_DIR/$name" \
+      --output "$RUNS_DIR/$name/final/$name.keras" $options ${EXTRA:-} > "$RUNS_DIR/$name.log" 2>&1 &
+  pids[$name]=$!
+done < "$runs_file"
+
+running() { for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done; return 1; }
+while running && [ "$(elapsed)" -lt "$DEADLINE" ]; do sleep 5; done
+if running; then
+  echo "deadline at $(elapsed)s: stopping the runs still going (each keeps its best epoch so far)"
+  for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null; done
+  for _ in $(seq 30); do running || break; sleep 1; done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+fi
+kill $monitor 2>/dev/null
+echo "training over at $(elapsed)s"
+
+for name in "${!pids[@]}"; do
+  tail -n 3 "$RUNS_DIR/$name.log" | sed "s/^/$name: /"
+  final=$RUNS_DIR/$name/final/$name.keras
+  [ -f "$final" ] || [ ! -f "$RUNS_DIR/$name/state.json" ] \
+    || $PY -m training.train --resume --finish --run-dir "$RUNS_DIR/$name" >> "$RUNS_DIR/$name.log" 2>&1 &
+done
+wait  # the runs stopped at the deadline export their best epoch, class list, output correction and report
+for name in "${!pids[@]}"; do
+  final=$RUNS_DIR/$name/final/$name.keras
+  [ -f "$final" ] && $PY -m training.float16_copy "$final" --output "$OUT/$name.keras" \
+    > "$RUNS_DIR/$name.float16.log" 2>&1 &
+done
+wait
+# At most 8 files come back: the copies' reports (NAME.json) go into the archive with everything else.
+mkdir -p "$RUNS_DIR/float16" && mv "$OUT"/*.json "$RUNS_DIR/float16/" 2>/dev/null
+(cd "$RUNS_DIR" && tar czf "$OUT/reports.tgz" --exclude='*.keras' .)
+ls -l "$OUT"
+echo "all over at $(elapsed)s"
