@@ -201,7 +201,7 @@ def test_averaged_weights_are_what_a_run_keeps_and_a_killed_run_resumes_them(tmp
     command = tiny_command(data, tmp_path / "b", 4, "--workers", "1", "--ema", "0.9")
     interrupted = killed_after_an_epoch(command, run_dir)
     assert 1 <= interrupted["epoch"] < 4, "the run should have been killed part-way"
-    config, _, given = parse_args(["--resume", "--run-dir", str(run_dir)])
+    config, _, given, _ = parse_args(["--resume", "--run-dir", str(run_dir)])
     train(config, resume=True, given=given)
     resumed = json.loads(state_file.read_text())
     for got, want in zip(resumed["history"], expected["history"], strict=True):
