@@ -327,6 +327,10 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
           + ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items()), flush=True)
     train_split, val_split, targets = learning_splits(dataset, config)
     prior = targets.mean(axis=0)
+    if resume and state["dataset_fingerprint"] != fingerprint:
+        raise TrainingError("--resume: the dataset differs from the one this run started with")
+    if finish:  # the best epoch is on disk: no teacher, batches or checkpoint are needed to export it
+        return export_model(config, state, dataset, run_dir / BEST, hardware_description(), prior)
     weights = sample_weights_for(train_split, list(dataset.class_names), config)
     if config.teacher:
         teacher = teacher_probabilities(config.teacher, train_split.images, dataset.class_names, run_dir)
@@ -357,10 +361,7 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
             loss=AdjustedCrossEntropy(prior, config.logit_adjust, config.label_smoothing),
             metrics=["accuracy", BalancedAccuracy(num_classes)],
         )
-    if state["dataset_fingerprint"] != fingerprint:
-        raise TrainingError("--resume: the dataset differs from the one this run started with")
-
-    done = finish or state["epoch"] >= config.epochs or state.get("stopped_early")
+    done = state["epoch"] >= config.epochs or state.get("stopped_early")
     if not done:
         callbacks = [EpochKeeper(config, run_dir, batches, state)]
         if config.ema:  # first: the average is in the model before the keeper saves it
