@@ -85,6 +85,12 @@ class AveragedWeightsBetweenEpochs(keras.callbacks.SwapEMAWeights):
         if epoch <= self.start_epoch and self.model.optimizer.built:  # (unbuilt, its first step starts it)
             self._finalize_ema_values()  # Keras's name for: the average := the weights
 
+    def _backend_finalize_ema_values(self, optimizer):
+        """Keras's own (JAX, torch) assigns each weight itself to its average: under JAX both variables then
+        hold one buffer, which the next training step donates twice and fails. A copy keeps them apart."""
+        for var, average in zip(optimizer._trainable_variables, optimizer._model_variables_moving_average):
+            average.assign(keras.ops.convert_to_numpy(var))
+
 
 class EpochKeeper(keras.callbacks.Callback):
     """Per-epoch bookkeeping: learning rate, reseeding, history, checkpoints, early stopping."""
