@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.augment import AugmentConfig, augment_batch
+from training.augment import AugmentConfig, augment_batch, cutmix, mixup
 
 NONE = AugmentConfig(flip=False, rotate_degrees=0, shift=0, zoom=0, erase_probability=0)
 
@@ -46,3 +46,45 @@ def test_same_seed_same_batch_other_seed_other_batch():
     c = augment_batch(images, np.random.default_rng([7, 3, 2]), config)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def own_and_partner(targets: np.ndarray, i: int) -> tuple[float, int]:
+    """With one-hot targets of a class per face: the share face i keeps, and its partner (i when none)."""
+    others = [j for j in np.flatnonzero(targets[i]) if j != i]
+    return float(targets[i, i]), (others[0] if others else i)
+
+
+def test_mixup_blends_each_face_and_its_target_by_the_same_share():
+    images = batch()
+    x, y = mixup(images, np.eye(len(images), dtype=np.float32), np.random.default_rng(0), alpha=0.4)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
+    blended = 0
+    for i in range(len(images)):
+        share, partner = own_and_partner(y, i)
+        expected = share * images[i].astype(np.float32) + (1 - share) * images[partner]
+        np.testing.assert_allclose(x[i], expected, atol=1e-3)
+        blended += partner != i and 0.05 < share < 0.95
+    assert blended > 10
+
+
+def test_cutmix_pastes_one_box_of_the_partner_and_its_target_share_is_the_box_area():
+    images = batch()
+    x, y = cutmix(images, np.eye(len(images), dtype=np.float32), np.random.default_rng(0), alpha=1.0)
+    assert x.dtype == np.float32 and x.shape == images.shape
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
+    pasted_any = 0
+    for i in range(len(images)):
+        share, partner = own_and_partner(y, i)
+        changed = np.nonzero((x[i] != images[i])[:, :, 0])
+        if partner == i or len(changed[0]) == 0:
+            continue
+        pasted_any += 1
+        top, bottom = changed[0].min(), changed[0].max() + 1
+        left, right = changed[1].min(), changed[1].max() + 1
+        np.testing.assert_array_equal(x[i, top:bottom, left:right], images[partner, top:bottom, left:right])
+        outside = np.ones((48, 48), bool)
+        outside[top:bottom, left:right] = False
+        np.testing.assert_array_equal(x[i][outside], images[i][outside])
+        # random images differ almost everywhere, so the changed pixels span the pasted box
+        assert abs((1 - share) - (bottom - top) * (right - left) / 48**2) < 2 * 48 / 48**2
+    assert pasted_any > 40

@@ -1,4 +1,4 @@
-"""The GPU path the README gives, run here on the CPU: training (with the weights' moving average),
+"""The GPU path the README gives, run here on the CPU: training (with the weights' moving average and cutmix),
 distillation from a `.keras` teacher and averaging into an ensemble on Keras' JAX backend where TensorFlow is
 not installed (as on a GPU machine), then the LiteRT export of the result back on the TensorFlow backend."""
 
@@ -57,7 +57,7 @@ def test_train_distil_and_average_on_jax_then_export_on_tensorflow(tmp_path: Pat
     # the weights' moving average restarts at the warm-up's end: under JAX a plain assignment there shared one
     # buffer between two variables, and the next step failed
     out = on_jax("training.train", *common, "--epochs", "2", "--width", "2", "--run-dir", str(tmp_path / "s"),
-                       "--output", str(student), "--teacher", str(teacher), "--ema", "0.9")
+                       "--output", str(student), "--teacher", str(teacher), "--ema", "0.9", "--cutmix", "1")
     assert out.returncode == 0, out.stderr
     assert ModelReport.load(student).training["distilled_from"] == "teacher.keras"
 

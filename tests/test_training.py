@@ -408,3 +408,20 @@ def test_a_float16_copy_is_half_the_size_loads_as_float32_and_starts_a_run(tmp_p
     for got, want in zip(fresh.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_allclose(got, want, atol=1e-3)
     assert list(tmp_path.rglob(".staging-*")) == []
+
+
+def test_cutmix_reaches_the_batches_and_a_run_trains_with_it(tmp_path):
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (64, 24, 24, 1), dtype=np.uint8), rng.integers(0, 3, 64)
+    plain = AugmentedBatches(images, labels, 3, TrainConfig(data="x", batch_size=32, workers=1))
+    mixed = AugmentedBatches(images, labels, 3, TrainConfig(data="x", batch_size=32, workers=1, cutmix_alpha=1.0))
+    (_, one_hot), (_, soft) = plain[0], mixed[0]
+    assert set(np.unique(one_hot)) == {0.0, 1.0}
+    assert ((soft > 0) & (soft < 1)).any(axis=1).sum() > 10  # most faces now carry a share of another's class
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-6)
+
+    data = make_pattern_dataset(tmp_path / "data", per_class=20)
+    assert train(tiny_config(tmp_path, data, epochs=1, cutmix_alpha=1.0)).exists()
+    assert parse_args(["--data", "x", "--cutmix", "1"])[0].cutmix_alpha == 1.0
+    with pytest.raises(TrainingError, match="choose one"):
+        train(tiny_config(tmp_path / "b", data, mixup_alpha=0.2, cutmix_alpha=1.0))

@@ -63,3 +63,25 @@ def mixup(
     x = images.astype(np.float32)
     mixed = lam[:, :, None, None] * x + (1.0 - lam[:, :, None, None]) * x[partner]
     return mixed, lam * targets + (1.0 - lam) * targets[partner]
+
+
+def cutmix(
+    images: np.ndarray, targets: np.ndarray, rng: np.random.Generator, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paste a box of a shuffled partner into each example, at the same place (Yun et al. 2019); targets
+    mix by the share of the face each keeps. The faces are aligned, so a box swaps the same part of two
+    faces (a mouth for a mouth): the network has to read every part of a face, not only the strongest."""
+    count, height, width = images.shape[:3]
+    lam = rng.beta(alpha, alpha, count)
+    partner = rng.permutation(count)
+    cut = np.sqrt(1.0 - lam)
+    box_h, box_w = np.round(cut * height).astype(int), np.round(cut * width).astype(int)
+    center_y, center_x = rng.integers(0, height, count), rng.integers(0, width, count)
+    tops, bottoms = np.clip(center_y - box_h // 2, 0, height), np.clip(center_y + (box_h + 1) // 2, 0, height)
+    lefts, rights = np.clip(center_x - box_w // 2, 0, width), np.clip(center_x + (box_w + 1) // 2, 0, width)
+    mixed = images.astype(np.float32)  # a copy: the partners are read from `images`, untouched
+    for i in range(count):
+        rows, cols = slice(tops[i], bottoms[i]), slice(lefts[i], rights[i])
+        mixed[i, rows, cols] = images[partner[i], rows, cols]
+    pasted = ((bottoms - tops) * (rights - lefts) / (height * width)).astype(np.float32)[:, None]
+    return mixed, (1.0 - pasted) * targets + pasted * targets[partner]

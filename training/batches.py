@@ -8,7 +8,7 @@ import os
 import keras
 import numpy as np
 
-from training.augment import augment_batch, mixup
+from training.augment import augment_batch, cutmix, mixup
 from training.config import TrainConfig
 
 
@@ -49,6 +49,8 @@ class AugmentedBatches(keras.utils.PyDataset):
             y = keras.utils.to_categorical(self.labels[idx], self.num_classes).astype(np.float32)
         if self.config.mixup_alpha > 0:
             x, y = mixup(x, y, rng, self.config.mixup_alpha)
+        if self.config.cutmix_alpha > 0:
+            x, y = cutmix(x, y, rng, self.config.cutmix_alpha)
         if self.sample_weights is not None:
             return x, y, self.sample_weights[idx]
         return x, y

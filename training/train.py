@@ -315,6 +315,10 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     resume = state is not None
     if not 0.0 <= config.ema < 1.0:
         raise TrainingError(f"--ema must be at least 0 and below 1, not {config.ema}")
+    if config.mixup_alpha < 0 or config.cutmix_alpha < 0:
+        raise TrainingError("--mixup and --cutmix take the alpha of a Beta distribution: 0 (off) or above")
+    if config.mixup_alpha > 0 and config.cutmix_alpha > 0:
+        raise TrainingError("--mixup and --cutmix each mix every batch: choose one")
     # Batches are prepared in parallel by the workers; OpenCV's own thread pool, started for every warp
     # of a 48 px image, only adds overhead (and oversubscribes a many-core host next to the accelerator).
     cv2.setNumThreads(1)
@@ -451,6 +455,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
         ("--weight-decay", "weight_decay", float), ("--warmup-epochs", "warmup_epochs", int),
         ("--plateau-patience", "plateau_patience", int), ("--patience", "patience", int),
         ("--label-smoothing", "label_smoothing", float), ("--mixup", "mixup_alpha", float),
+        ("--cutmix", "cutmix_alpha", float),
         ("--width", "width", int), ("--blocks", "blocks", int), ("--convs-per-block", "convs_per_block", int),
         ("--dense-units", "dense_units", int), ("--dropout", "dropout", float), ("--image-size", "image_size", int),
         ("--val-fraction", "val_fraction", float), ("--seed", "seed", int),
