@@ -8,15 +8,20 @@
 #
 # At most 6 width-64 runs a call: 8 files of at most 16 MiB, 64 MiB in all, come back.
 #
-# Environment: DEADLINE (seconds after the start, default 430), PY (default python3), RUNS_DIR (default
-# /tmp/gpu-runs), OUT (set by the device tool), EXTRA (options added to every run, for a dry run here).
+# Environment: LIMIT (the call's timeout_s, default 600), DEADLINE (seconds after the start when the runs
+# still going are stopped; default LIMIT - 150), PY (default python3), RUNS_DIR (default /tmp/gpu-runs), OUT
+# (set by the device tool), EXTRA (options added to every run, for a dry run here).
+# A stopped run needs time after the deadline: up to 30 s to stop, then `--finish` reads the data set again
+# (six at once) and the copies are made. A call killed at its limit brings back only what is already in
+# $OUT, so each run's file goes there as soon as the run ends, and DEADLINE stays well before LIMIT.
 # Needs .gpu/ from scripts/gpu_pack.sh (carry it).
 set -u
 start=$(date +%s)
 elapsed() { echo $(( $(date +%s) - start )); }
 runs_file=${1:?usage: gpu_batch.sh RUNS_FILE}
 PY=${PY:-python3}
-DEADLINE=${DEADLINE:-430}
+LIMIT=${LIMIT:-600}
+DEADLINE=${DEADLINE:-$((LIMIT - 150))}
 OUT=${OUT:-/tmp/gpu-out}
 RUNS_DIR=${RUNS_DIR:-/tmp/gpu-runs}
 mkdir -p "$OUT" "$RUNS_DIR"
@@ -47,7 +52,19 @@ while read -r name options; do
 done < "$runs_file"
 
 running() { for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done; return 1; }
-while running && [ "$(elapsed)" -lt "$DEADLINE" ]; do sleep 5; done
+# A finished run's best epoch goes to $OUT as a float16 copy right away (its report goes in the archive).
+declare -A copied
+copy_finished() {
+  for name in "${!pids[@]}"; do
+    final=$RUNS_DIR/$name/final/$name.keras
+    if [ -z "${copied[$name]:-}" ] && ! kill -0 "${pids[$name]}" 2>/dev/null && [ -f "$final" ]; then
+      copied[$name]=1
+      $PY -m training.float16_copy "$final" --output "$OUT/$name.keras" > "$RUNS_DIR/$name.float16.log" 2>&1 \
+        && mkdir -p "$RUNS_DIR/float16" && mv "$OUT/$name.json" "$RUNS_DIR/float16/" &
+    fi
+  done
+}
+while running && [ "$(elapsed)" -lt "$DEADLINE" ]; do copy_finished; sleep 5; done
 if running; then
   echo "deadline at $(elapsed)s: stopping the runs still going (each keeps its best epoch so far)"
   for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null; done
@@ -64,14 +81,9 @@ for name in "${!pids[@]}"; do
     || $PY -m training.train --resume --finish --run-dir "$RUNS_DIR/$name" >> "$RUNS_DIR/$name.log" 2>&1 &
 done
 wait  # the runs stopped at the deadline export their best epoch, class list, output correction and report
-for name in "${!pids[@]}"; do
-  final=$RUNS_DIR/$name/final/$name.keras
-  [ -f "$final" ] && $PY -m training.float16_copy "$final" --output "$OUT/$name.keras" \
-    > "$RUNS_DIR/$name.float16.log" 2>&1 &
-done
+copy_finished
 wait
-# At most 8 files come back: the copies' reports (NAME.json) go into the archive with everything else.
-mkdir -p "$RUNS_DIR/float16" && mv "$OUT"/*.json "$RUNS_DIR/float16/" 2>/dev/null
+# At most 8 files come back: the copies' reports (NAME.json) went into the archive with everything else.
 (cd "$RUNS_DIR" && tar czf "$OUT/reports.tgz" --exclude='*.keras' .)
 ls -l "$OUT"
 echo "all over at $(elapsed)s"
