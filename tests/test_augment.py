@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.augment import AugmentConfig, augment_batch, cutmix, mixup
+from training.augment import AugmentConfig, augment_batch, cutmix, mixup, weaken
 
 NONE = AugmentConfig(flip=False, rotate_degrees=0, shift=0, zoom=0, erase_probability=0)
 
@@ -88,3 +88,35 @@ def test_cutmix_pastes_one_box_of_the_partner_and_its_target_share_is_the_box_ar
         # random images differ almost everywhere, so the changed pixels span the pasted box
         assert abs((1 - share) - (bottom - top) * (right - left) / 48**2) < 2 * 48 / 48**2
     assert pasted_any > 40
+
+
+def test_weaken_blends_expressive_faces_towards_a_neutral_one_and_leaves_neutral_faces_alone():
+    images = batch()
+    classes = np.arange(len(images)) % 4  # class 3 is neutral: 16 of the 64 faces
+    x, y = weaken(images, np.eye(4, dtype=np.float32)[classes], np.random.default_rng(0), probability=1.0, neutral=3)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
+    neutral_faces = np.flatnonzero(classes == 3)
+    np.testing.assert_array_equal(x[neutral_faces], images[neutral_faces])
+    np.testing.assert_array_equal(y[neutral_faces, 3], 1.0)
+    for i in np.flatnonzero(classes != 3):
+        share = y[i, classes[i]]
+        assert 0.5 <= share <= 1.0 and abs(y[i, 3] - (1 - share)) < 1e-6  # the rest of the target is neutral's
+        matches = [j for j in neutral_faces
+                   if np.allclose(x[i], share * images[i].astype(np.float32) + (1 - share) * images[j], atol=1e-3)]
+        assert matches, f"face {i} is not a blend of itself and a neutral face"
+    assert (y[classes != 3].max(axis=1) < 0.95).sum() > 20  # most of them visibly weakened
+
+
+def test_weaken_blends_only_the_chosen_share_and_needs_a_neutral_face_in_the_batch():
+    images = batch()
+    classes = np.arange(len(images)) % 4
+    targets = np.eye(4, dtype=np.float32)[classes]
+    x, y = weaken(images, targets, np.random.default_rng(0), probability=0.0, neutral=3)
+    np.testing.assert_array_equal(x, images)
+    np.testing.assert_array_equal(y, targets)
+    _, y = weaken(images, targets, np.random.default_rng(0), probability=0.5, neutral=3)
+    assert 12 < (y[:, 3] > 0).sum() - 16 < 36  # about half of the 48 expressive faces
+    no_neutral = np.eye(4, dtype=np.float32)[classes % 3]
+    x, y = weaken(images, no_neutral, np.random.default_rng(0), probability=1.0, neutral=3)
+    np.testing.assert_array_equal(x, images)
+    np.testing.assert_array_equal(y, no_neutral)

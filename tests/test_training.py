@@ -425,3 +425,25 @@ def test_cutmix_reaches_the_batches_and_a_run_trains_with_it(tmp_path):
     assert parse_args(["--data", "x", "--cutmix", "1"])[0].cutmix_alpha == 1.0
     with pytest.raises(TrainingError, match="choose one"):
         train(tiny_config(tmp_path / "b", data, mixup_alpha=0.2, cutmix_alpha=1.0))
+
+
+def test_weaken_reaches_the_batches_and_a_run_with_a_neutral_class_trains_with_it(tmp_path):
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (64, 24, 24, 1), dtype=np.uint8), rng.integers(0, 3, 64)
+    config = TrainConfig(data="x", batch_size=32, workers=1, weaken=1.0)
+    (_, soft) = AugmentedBatches(images, labels, 3, config, neutral=2)[0][:2]
+    expressive = soft.argmax(axis=1) != 2
+    assert (soft[expressive, 2] > 0).mean() > 0.9  # every expressive face now carries a share of neutral
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-6)
+
+    data = make_pattern_dataset(tmp_path / "data", per_class=20)
+    with pytest.raises(TrainingError, match="have none"):
+        train(tiny_config(tmp_path / "a", data, weaken=0.5))
+    for split in ("train", "test"):
+        (data / split / "plain").rename(data / split / "neutral")
+    assert train(tiny_config(tmp_path, data, epochs=1, weaken=0.5)).exists()
+    assert parse_args(["--data", "x", "--weaken", "0.5"])[0].weaken == 0.5
+    with pytest.raises(TrainingError, match="choose one"):
+        train(tiny_config(tmp_path / "b", data, mixup_alpha=0.2, weaken=0.5))
+    with pytest.raises(TrainingError, match="0 to 1"):
+        train(tiny_config(tmp_path / "c", data, weaken=1.5))

@@ -85,3 +85,27 @@ def cutmix(
         mixed[i, rows, cols] = images[partner[i], rows, cols]
     pasted = ((bottoms - tops) * (rights - lefts) / (height * width)).astype(np.float32)[:, None]
     return mixed, (1.0 - pasted) * targets + pasted * targets[partner]
+
+
+def weaken(
+    images: np.ndarray, targets: np.ndarray, rng: np.random.Generator, probability: float, neutral: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blend a share of the expressive faces towards a neutral face of the batch: each chosen face keeps
+    between half and all of itself, and its target moves to neutral's by the same share. FER2013 has no
+    neutral face of the same person, so a blended face is the nearest thing to a weaker expression it
+    offers; the faces between an expression and neutral are the ones other sets show read as neutral.
+    Mixup blends any two faces; this blends only across the line between the expressions and neutral."""
+    count = len(images)
+    chosen = rng.random(count) < probability
+    keep = rng.uniform(0.5, 1.0, count).astype(np.float32)
+    picks = rng.random(count)  # every draw is made whatever the batch holds, so the stream stays the same
+    classes = targets.argmax(axis=1)
+    neutral_faces = np.flatnonzero(classes == neutral)
+    chosen &= classes != neutral
+    mixed, mixed_targets = images.astype(np.float32), targets.astype(np.float32)  # copies
+    if len(neutral_faces) == 0 or not chosen.any():
+        return mixed, mixed_targets
+    partner = neutral_faces[(picks * len(neutral_faces)).astype(int)]
+    share = np.where(chosen, keep, 1.0).astype(np.float32)[:, None]
+    mixed = share[:, :, None, None] * mixed + (1.0 - share[:, :, None, None]) * mixed[partner]
+    return mixed, share * mixed_targets + (1.0 - share) * mixed_targets[partner]

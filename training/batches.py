@@ -8,7 +8,7 @@ import os
 import keras
 import numpy as np
 
-from training.augment import augment_batch, cutmix, mixup
+from training.augment import augment_batch, cutmix, mixup, weaken
 from training.config import TrainConfig
 
 
@@ -24,15 +24,17 @@ class AugmentedBatches(keras.utils.PyDataset):
     of workers, in any order, gives exactly the batches one worker gives, and a resumed run too. The
     epoch is set by `EpochKeeper.on_epoch_begin`, which Keras calls before it starts the workers."""
 
-    def __init__(self, images, labels, num_classes, config: TrainConfig, sample_weights=None, targets=None):
+    def __init__(self, images, labels, num_classes, config: TrainConfig, sample_weights=None, targets=None,
+                 neutral: int | None = None):
         """`sample_weights`: (N,) each face's weight in the loss; `targets`: (N, classes) soft targets to learn
-        instead of the one-hot labels (votes, distillation)."""
+        instead of the one-hot labels (votes, distillation); `neutral`: the neutral class, for `config.weaken`."""
         workers = batch_workers(config.workers)
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max(10, 2 * workers))
         self.targets = targets
         self.images, self.labels = images, labels
         self.num_classes, self.config = num_classes, config
         self.sample_weights = sample_weights
+        self.neutral = neutral
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -51,6 +53,8 @@ class AugmentedBatches(keras.utils.PyDataset):
             x, y = mixup(x, y, rng, self.config.mixup_alpha)
         if self.config.cutmix_alpha > 0:
             x, y = cutmix(x, y, rng, self.config.cutmix_alpha)
+        if self.config.weaken > 0:
+            x, y = weaken(x, y, rng, self.config.weaken, self.neutral)
         if self.sample_weights is not None:
             return x, y, self.sample_weights[idx]
         return x, y

@@ -28,6 +28,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     mixup_alpha: float = 0.0  # Beta(alpha, alpha) share of each face blended with another (0: no mixup)
     cutmix_alpha: float = 0.0  # Beta(alpha, alpha) share of each face kept when a box of another is pasted in
+    weaken: float = 0.0  # share of the expressive faces blended towards a neutral face of their batch (augment.weaken)
     class_weights: str = "none"  # "balanced" or "sqrt" up-weight rare classes such as disgust
     ema: float = 0.0  # momentum of an exponential moving average of the weights, which validation, checkpoints and
     # the result then use (0: none; 0.999 averages about the last 1,000 steps); it starts after the warm-up

@@ -317,8 +317,11 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
         raise TrainingError(f"--ema must be at least 0 and below 1, not {config.ema}")
     if config.mixup_alpha < 0 or config.cutmix_alpha < 0:
         raise TrainingError("--mixup and --cutmix take the alpha of a Beta distribution: 0 (off) or above")
-    if config.mixup_alpha > 0 and config.cutmix_alpha > 0:
-        raise TrainingError("--mixup and --cutmix each mix every batch: choose one")
+    if (config.mixup_alpha > 0) + (config.cutmix_alpha > 0) + (config.weaken > 0) > 1:
+        raise TrainingError("--mixup, --cutmix and --weaken each mix faces of a batch: choose one")
+    if not 0.0 <= config.weaken <= 1.0:
+        raise TrainingError(f"--weaken is the share of expressive faces blended towards neutral: 0 to 1, "
+                            f"not {config.weaken}")
     # Batches are prepared in parallel by the workers; OpenCV's own thread pool, started for every warp
     # of a 48 px image, only adds overhead (and oversubscribes a many-core host next to the accelerator).
     cv2.setNumThreads(1)
@@ -345,7 +348,14 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     if config.teacher:
         teacher = teacher_probabilities(config.teacher, train_split.images, dataset.class_names, run_dir)
         targets = blended_targets(targets, teacher, config.distill_weight, config.temperature)
-    batches = AugmentedBatches(train_split.images, train_split.labels, num_classes, config, weights, targets)
+    neutral = None
+    if config.weaken > 0:
+        if "neutral" not in dataset.class_names:
+            raise TrainingError(f"--weaken blends faces towards neutral, and the classes {dataset.class_names} "
+                                "have none")
+        neutral = list(dataset.class_names).index("neutral")
+    batches = AugmentedBatches(train_split.images, train_split.labels, num_classes, config, weights, targets,
+                               neutral)
     val_data = (val_split.images.astype(np.float32), keras.utils.to_categorical(val_split.labels, num_classes))
 
     if resume:
@@ -455,7 +465,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
         ("--weight-decay", "weight_decay", float), ("--warmup-epochs", "warmup_epochs", int),
         ("--plateau-patience", "plateau_patience", int), ("--patience", "patience", int),
         ("--label-smoothing", "label_smoothing", float), ("--mixup", "mixup_alpha", float),
-        ("--cutmix", "cutmix_alpha", float),
+        ("--cutmix", "cutmix_alpha", float), ("--weaken", "weaken", float),
         ("--width", "width", int), ("--blocks", "blocks", int), ("--convs-per-block", "convs_per_block", int),
         ("--dense-units", "dense_units", int), ("--dropout", "dropout", float), ("--image-size", "image_size", int),
         ("--val-fraction", "val_fraction", float), ("--seed", "seed", int),
