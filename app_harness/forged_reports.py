@@ -74,6 +74,8 @@ def malformed_reports() -> dict[str, object]:
         "seq true": _with(good, ("frames", 0, "seq"), True),
         "seq 0": _with(good, ("frames", 0, "seq"), 0),
         "seqs going backwards": report([frame(2), frame(1)]),
+        "more frames to come, negative": {**good, "more": -1},
+        "more frames to come, a string": {**good, "more": "600"},
         "no probabilities": _with(good, (*face_at, "probabilities"), []),
         "eight probabilities for seven classes": _with(good, (*face_at, "probabilities"), [*HAPPY, 0.0]),
         "a probability of 5000%": _with(good, (*face_at, "probabilities"), [50, 0, 0, 0, 0, 0, 0]),

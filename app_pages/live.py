@@ -140,7 +140,7 @@ def browser_section(selected: Path, settings: VideoSettings, record: bool) -> No
     @st.fragment
     def engine_and_panel() -> None:
         """The engine's reports rerun only this fragment (every 2 s while it plays), not the page."""
-        was_playing = session.playing
+        was_complete = session.complete
         session.take(browser_engine(model, engine_settings, session))
         # The page's own words: text from the browser is never rendered here (the engine says its details).
         if session.unreadable:
@@ -156,11 +156,14 @@ def browser_section(selected: Path, settings: VideoSettings, record: bool) -> No
             timeline_panel(session.timeline, class_names)
         elif session.ready:
             waiting_chart(class_names)
-        if was_playing != session.playing:
-            st.rerun(scope="app")  # the summary below appears (or goes) with the stream
+        elif session.more:
+            st.info(f"Receiving the last {session.more:,} analysed frames from your browser; the summary and "
+                    "CSV follow.")
+        if was_complete != session.complete:
+            st.rerun(scope="app")  # the summary below appears (or goes) once the stream has stopped and all came
 
     engine_and_panel()
-    if not session.playing and len(session.timeline):
+    if session.complete and len(session.timeline):
         summary_and_downloads(session.timeline, class_names)
 
 

@@ -508,11 +508,17 @@ def test_a_hidden_and_frozen_tab_says_so_and_carries_on_when_back(server, chromi
         page.close()
 
 
+COUNT_FRAMES_SHOWN = "window.__ferFrameShown = () => { window.framesShown = (window.framesShown ?? 0) + 1; }"
+
+
 @needs_chromium
 def test_a_network_cut_longer_than_the_session_loses_nothing(playwright, camera_video, tmp_path):
     """The browser goes offline for longer than the server keeps its session: the server ends it, and the page
     comes back with a new one that has none of the stream. The engine, which kept the frames, sends the
-    whole run again, so the CSV starts at the start and has no gap."""
+    whole run again, so the CSV starts at the start and has no gap. The engine counts the frames it shows
+    (one face each) and the CSV must hold them all: without the resend, the frames the first session had
+    taken (90 or more) would be missing. Counting, not the first frame's time, keeps it true on a slow
+    machine, where the first frame can come 2 s after Start."""
     ttl = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "12"}  # the app's own is 40 s; ended 10 s before that
     browser = launch_chromium(playwright, camera_video)
     try:
@@ -521,6 +527,8 @@ def test_a_network_cut_longer_than_the_session_loses_nothing(playwright, camera_
             context = browser.new_context()
             page = context.new_page()
             engine_ui = open_engine(page, url)
+            engine = next(f for f in page.frames if "browser_live" in f.url)
+            engine.evaluate(COUNT_FRAMES_SHOWN)
             engine_ui.get_by_role("button", name="Start").click()
             page.get_by_text("Faces now").wait_for()
             wait_until(lambda: frames_analysed(page) >= 90)
@@ -533,10 +541,11 @@ def test_a_network_cut_longer_than_the_session_loses_nothing(playwright, camera_
             with page.expect_download() as download:
                 page.get_by_role("button", name="Download the session (CSV)").click()
             times = [float(row["t"]) for row in csv.DictReader(io.StringIO(Path(download.value.path()).read_text()))]
+            shown = engine.evaluate("window.framesShown")
             assert page.get_by_text("did not reach this page").count() == 0
     finally:
         browser.close()
-    assert times[0] < 1.0, times[:5]  # from the start, not from where the new session began
+    assert len(set(times)) >= 0.98 * shown, (len(set(times)), shown, times[:5])  # from the start (a missed face or two)
     assert max(b - a for a, b in itertools.pairwise(times)) < 2.0  # and nothing missing in between
 
 

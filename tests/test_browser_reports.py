@@ -60,6 +60,17 @@ def test_a_session_knows_when_the_engine_is_ready_and_when_it_plays():
     assert session.playing and not session.ready
 
 
+def test_a_stopped_session_is_complete_only_once_the_engines_backlog_has_come():
+    """Stop pressed while a backlog is on its way (after a network cut): the summary waits for the rest."""
+    session = BrowserSession(CLASSES)
+    session.take(report([frame(1)]))
+    assert not session.complete  # playing
+    session.take(report([frame(2), frame(3)], state="stopped", more=2))
+    assert not session.playing and not session.complete and session.more == 2
+    session.take(report([frame(4), frame(5)], state="stopped"))
+    assert session.complete and len(session.timeline) == 5
+
+
 def test_a_refused_report_changes_nothing_and_is_logged_in_one_short_line(caplog):
     session = BrowserSession(CLASSES)
     session.take(report([frame(1)]))

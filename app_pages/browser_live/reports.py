@@ -80,14 +80,15 @@ class FrameRecord(BaseModel):
 
 class Report(BaseModel):
     """What the engine sends: its stream (run), whether it plays, the frames the page has not
-    acknowledged, the oldest frame it could still send again, whether the stream was recorded, and a
-    problem kind when it could not start."""
+    acknowledged, how many more wait behind them, the oldest frame it could still send again, whether the
+    stream was recorded, and a problem kind when it could not start."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     run: Annotated[str, Field(pattern=r"^[a-z0-9]{1,32}$")] | None = None
     state: Literal["ready", "playing", "stopped"]  # ready: loaded, not started yet
     frames: Annotated[list[FrameRecord], Field(max_length=MAX_FRAMES_PER_REPORT)] = []
+    more: Annotated[int, Field(ge=0, le=MAX_SEQ)] = 0  # frames still to come after these (a backlog)
     kept_from: Annotated[int, Field(ge=1, le=MAX_SEQ)] = 1  # the oldest frame the engine still holds, to resend
     recorded: bool = False
     error: ProblemKind | None = None

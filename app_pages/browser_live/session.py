@@ -60,12 +60,18 @@ class BrowserSession:
         self.playing = False
         self.ready = False  # loaded and waiting for Start (the engine said so)
         self.recorded = False  # the stream was recorded (in the browser, which keeps the clip)
+        self.more = 0  # frames the engine still has to send (a backlog, after a hidden tab or a network cut)
         self.error: str | None = None  # why the engine could not start: a reports.ProblemKind
         self.lost_frames = 0  # frames of this run that never reached the page
         self.lost_seconds = 0.0  # ... and the stream time they covered
         self.unreadable = False  # the last report failed the schema
         self.refused = 0  # reports refused since the last log line
         self._logged_at = -math.inf
+
+    @property
+    def complete(self) -> bool:
+        """The stream has stopped and every frame the engine had is here: the summary and CSV are whole."""
+        return not self.playing and not self.more
 
     def acknowledged(self) -> dict:
         return {"run": self.run, "seq": self.last_seq}
@@ -88,6 +94,7 @@ class BrowserSession:
         self.playing = report.state == "playing"
         self.ready = report.state == "ready"
         self.recorded = report.recorded
+        self.more = report.more
         self.error = report.error
         added = 0
         last_t = self.timeline.latest.t if self.timeline.latest else 0.0

@@ -151,7 +151,7 @@ function stop() {
   ui.button.textContent = 'Start';
   say('Stopped. Press Start to analyse again.');
   run = null;
-  // One report: the frames the page has not taken yet (the rest follow as it acknowledges), and "stopped".
+  // One report: the frames the page has not taken yet, "stopped", and how many more follow as it acknowledges.
   outbox.state = 'stopped';
   outbox.recorded = !!finished.recorder;
   report();
@@ -330,8 +330,9 @@ connect((newArgs) => {
   const modelChanged = args && newArgs.model.file !== args.model.file;
   args = newArgs;
   setVersions(newArgs.assets);
-  // A backlog (a hidden tab, a page that lost its session) goes out as fast as the page takes it.
-  if (outbox?.acknowledge(newArgs.acknowledged) && outbox.backlog()) report();
+  // A backlog (a hidden tab, a page that lost its session) goes out as fast as the page takes it, to the
+  // last frame after Stop.
+  if (outbox?.acknowledge(newArgs.acknowledged) && outbox.owesReport()) report();
   showDownloads();
   if (modelChanged && run) ensureModels().catch((err) => say(`The new model could not be loaded (${err.message}); the last one carries on.`, 'error'));
   if (!models.started) {  // warm up before Start, so the first frame is analysed at once

@@ -46,15 +46,22 @@ export class Outbox {
     return this.frames.filter((f) => f.seq > this.acknowledged);
   }
 
-  /** More is waiting than one report carries. */
-  backlog() {
-    return this.pending().length > this.limits.frames_per_report;
+  /** Whether to report again as soon as the page acknowledges. While the stream plays, only a backlog larger
+   *  than one report (the rest goes out every 2 s with the new frames); once stopped, whatever is left, since
+   *  no new frame will come to carry it.
+   *  @returns {boolean} */
+  owesReport() {
+    const waiting = this.pending().length;
+    return this.state === 'stopped' ? waiting > 0 : waiting > this.limits.frames_per_report;
   }
 
-  /** The next report: the oldest frames the page has not acknowledged, and the oldest it could send again
-   *  (the page waits for those rather than counting them lost). */
+  /** The next report: the oldest frames the page has not acknowledged, how many more wait behind them (a
+   *  stopped stream's page holds its summary until none do), and the oldest it could send again (the page
+   *  waits for those rather than counting them lost). */
   report() {
-    return {run: this.run, state: this.state, frames: this.pending().slice(0, this.limits.frames_per_report),
+    const pending = this.pending();
+    const frames = pending.slice(0, this.limits.frames_per_report);
+    return {run: this.run, state: this.state, frames, more: pending.length - frames.length,
             kept_from: this.frames[0]?.seq ?? 1, recorded: this.recorded};
   }
 }

@@ -11,10 +11,27 @@ test('reports carry the oldest unacknowledged frames, at most frames_per_report'
   const box = new Outbox('run1', LIMITS);
   [1, 2, 3, 4].forEach((s) => box.push(frame(s)));
   assert.deepEqual(box.report().frames.map((f) => f.seq), [1, 2, 3]);
-  assert.equal(box.backlog(), true);
+  assert.equal(box.report().more, 1);
+  assert.equal(box.owesReport(), true);
   assert.equal(box.acknowledge({run: 'run1', seq: 3}), true);
   assert.deepEqual(box.report().frames.map((f) => f.seq), [4]);
-  assert.equal(box.backlog(), false);
+  assert.equal(box.report().more, 0);
+  assert.equal(box.owesReport(), false);  // playing: the next frames carry it
+});
+
+test('after Stop, every frame left goes out, one report per acknowledgement, until none is', () => {
+  const box = new Outbox('run1', LIMITS);
+  [1, 2, 3, 4, 5].forEach((s) => box.push(frame(s)));
+  box.acknowledge({run: 'run1', seq: 1});
+  box.state = 'stopped';
+  assert.equal(box.owesReport(), true);  // 4 left: under one report's size, but nothing else will carry them
+  const first = box.report();
+  assert.deepEqual([first.frames.map((f) => f.seq), first.more], [[2, 3, 4], 1]);
+  box.acknowledge({run: 'run1', seq: 4});
+  const last = box.report();
+  assert.deepEqual([last.frames.map((f) => f.seq), last.more], [[5], 0]);
+  box.acknowledge({run: 'run1', seq: 5});
+  assert.equal(box.owesReport(), false);
 });
 
 test('a page that holds nothing of this run gets every kept frame again', () => {
@@ -39,7 +56,7 @@ test('a stopped stream says so, with whether it was recorded', () => {
   const box = new Outbox('run1', LIMITS);
   box.state = 'stopped';
   box.recorded = true;
-  assert.deepEqual(box.report(), {run: 'run1', state: 'stopped', frames: [], kept_from: 1, recorded: true});
+  assert.deepEqual(box.report(), {run: 'run1', state: 'stopped', frames: [], more: 0, kept_from: 1, recorded: true});
 });
 
 test('face records have named fields, whole-pixel boxes and plain arrays of probabilities', () => {
