@@ -17,9 +17,12 @@ from fer.report import ModelReport
 from tests.conftest import ROOT, write_image
 from training.data import FER2013_CLASSES, TEST, TRAIN, VAL, DatasetError, load_dataset
 from training.evaluate import (
+    bootstrap_balanced_accuracy,
+    bootstrap_weights,
     calibration_error,
     choose_output_correction,
     choose_prior_correction,
+    classification_metrics,
     fit_temperature,
     vote_metrics,
 )
@@ -136,6 +139,26 @@ def test_vote_metrics_and_the_prior_correction_choice():
     assert correction is not None and correction.tau < 0
     assert (correction.apply(over).argmax(axis=1) == many.majority).all()
     assert PriorCorrection.from_json(correction.to_json(), classes=2) == correction
+
+
+def test_paired_bootstrap_resamples_faces_and_scores_balanced_accuracy_in_each():
+    """Each resample draws as many faces as there are; scored with all weights 1 it is the plain balanced
+    accuracy; two models scored with the same weights differ by a spread that shrinks as their answers agree."""
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 600)
+    weights = bootstrap_weights(len(labels), rounds=400, seed=0)
+    assert weights.shape == (400, 600) and (weights.sum(axis=1) == 600).all()
+    predicted = np.where(rng.random(600) < 0.7, labels, (labels + 1) % 3)
+    plain = classification_metrics(labels, predicted, ["a", "b", "c"])["balanced_accuracy"]
+    assert bootstrap_balanced_accuracy(labels, predicted, 3, np.ones((1, 600), np.float32))[0] == pytest.approx(plain)
+    scores = bootstrap_balanced_accuracy(labels, predicted, 3, weights)
+    assert abs(scores.mean() - plain) < 0.01 and 0.01 < scores.std() < 0.04  # about sqrt(0.7 * 0.3 / 200 / 3)
+    one_changed = predicted.copy()
+    one_changed[0] = labels[0] if predicted[0] != labels[0] else (labels[0] + 1) % 3
+    half_changed = np.where(rng.random(600) < 0.5, predicted, rng.integers(0, 3, 600))
+    close = np.std(bootstrap_balanced_accuracy(labels, one_changed, 3, weights) - scores)
+    far = np.std(bootstrap_balanced_accuracy(labels, half_changed, 3, weights) - scores)
+    assert close < 0.005 < far
 
 
 def test_prior_correction_divides_by_the_prior_and_is_validated():

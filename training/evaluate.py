@@ -149,6 +149,24 @@ def classification_metrics(labels: np.ndarray, predicted: np.ndarray, class_name
     }
 
 
+def bootstrap_weights(count: int, rounds: int = 1000, seed: int = 0) -> np.ndarray:
+    """How often each of `count` faces is drawn in each of `rounds` resamples with replacement (rounds x
+    count). Scoring two models with the same weights pairs them: their difference's spread then shows
+    what a different draw of validation faces would do to it, with 31 disgust faces the largest part."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(count, np.full(count, 1.0 / count), size=rounds).astype(np.float32)
+
+
+def bootstrap_balanced_accuracy(labels: np.ndarray, predicted: np.ndarray, n_classes: int,
+                                weights: np.ndarray) -> np.ndarray:
+    """Balanced accuracy (mean recall of the classes present) in each resample of `bootstrap_weights`."""
+    onehot = np.eye(n_classes, dtype=np.float32)[labels]
+    support = weights @ onehot
+    hits = weights @ (onehot * (predicted == labels)[:, None])
+    recall = np.divide(hits, support, out=np.full_like(hits, np.nan), where=support > 0)
+    return np.nanmean(recall, axis=1)
+
+
 def evaluate_probabilities(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str],
                            votes: Votes | None = None) -> dict:
     """Metrics against the dataset's labels and, where the split has votes, under "ferplus" against them."""
