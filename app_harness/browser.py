@@ -118,6 +118,12 @@ def wait_until(condition, timeout: float = 90.0, every: float = 0.5) -> None:
         time.sleep(every)
 
 
+def engine_frame(page):
+    """The Live page's in-browser engine as a frame, to run script in (`page.frame_locator(ENGINE_IFRAME)`
+    finds its elements)."""
+    return next(f for f in page.frames if "browser_live" in f.url)
+
+
 def frames_analysed(page) -> int:
     """The Live page's "Frames analysed" figure, once the page shows it."""
     text = page.get_by_test_id("stMetric").filter(has_text="Frames analysed").inner_text()

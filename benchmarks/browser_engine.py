@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app_harness.browser import ENGINE_IFRAME, launch_chromium, process_memory_mb, streamlit_server
+from app_harness.browser import ENGINE_IFRAME, engine_frame, launch_chromium, process_memory_mb, streamlit_server
 from benchmarks.app_glass import BITS, CELL, PROBE, STRIP_Y, barcode_video, latencies, shown_per_second
 from benchmarks.live_capacity import cpu_seconds
 
@@ -76,7 +76,7 @@ def main() -> int:
                     ready.append(time.monotonic() - opened)
                     engine.get_by_role("button", name="Start").click()
                     engine.get_by_text("the video stays on this device").wait_for()
-                    frames.append(next(f for f in page.frames if "browser_live" in f.url))
+                    frames.append(engine_frame(page))
                     time.sleep(3.0)  # its first reports reach the server
                     memory.append(process_memory_mb(pid)["VmRSS"])
                 time.sleep(3.0)  # settle

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from app_harness import webkit
-from app_harness.browser import ENGINE_IFRAME, launch_chromium, streamlit_server, write_camera_video
+from app_harness.browser import ENGINE_IFRAME, engine_frame, launch_chromium, streamlit_server, write_camera_video
 from app_harness.fake_camera import fake_camera_script
 from app_pages.browser_live.build import FRONTEND, install_packages, packages_installed
 
@@ -59,11 +59,11 @@ def chromium_figures(playwright, browser, url: str, seconds: float, phone: str |
         engine.get_by_role("button", name="Start").click()
         engine.get_by_text("the video stays on this device").wait_for()
         time.sleep(seconds + 3)
-        frame = next(f for f in page.frames if "browser_live" in f.url)
+        frame = engine_frame(page)
         first = frame.evaluate("(s) => window.__engineFigures(s)", seconds)
         engine.get_by_role("button", name="Stop").click()
         again = visit()
-        frame = next(f for f in again.frames if "browser_live" in f.url)
+        frame = engine_frame(again)
         return {"first": first, "repeat": frame.evaluate("() => window.__engineFigures(1)")}
     finally:
         context.close()

@@ -25,6 +25,7 @@ import pytest
 from app_harness.browser import (
     CHROMIUM,
     ENGINE_IFRAME,
+    engine_frame,
     frames_analysed,
     launch_chromium,
     start_button,
@@ -104,7 +105,7 @@ def engine(server, chromium):
     """The live page on its default engine, the browser's, with its models loaded."""
     page = chromium.new_page()
     open_engine(page, server)
-    frame = next(f for f in page.frames if "browser_live" in f.url)
+    frame = engine_frame(page)
     yield page, frame
     page.close()
 
@@ -141,7 +142,7 @@ def test_a_repeat_visit_takes_the_runtimes_and_models_from_the_browser_cache(ser
         for _ in range(2):
             page = context.new_page()
             open_engine(page, server)
-            frame = next(f for f in page.frames if "browser_live" in f.url)
+            frame = engine_frame(page)
             names = frame.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
             fetched.append(sorted(name.rsplit("/", 1)[-1] for name in names if large.search(name)))
             # The engine stores its files while it goes on: a page closed at once can leave a write unfinished.
@@ -391,7 +392,7 @@ def test_another_model_mid_stream_keeps_the_stream_and_its_timeline(server, chro
         page.get_by_role("button", name="Settings").click()
         page.get_by_test_id("stSelectbox").click()
         page.get_by_role("option", name="fer2013_vgg32.tflite").click()
-        frame = next(f for f in page.frames if "browser_live" in f.url)
+        frame = engine_frame(page)
         frame.wait_for_function("() => window.ferEngine?.modelFile === 'fer2013_vgg32.b1.tflite'")
         time.sleep(5)
         assert engine_ui.get_by_role("button", name="Stop").is_visible()  # the same stream goes on
@@ -431,7 +432,7 @@ def test_a_4k_camera_is_analysed_at_a_bounded_size(server, playwright, face_phot
         engine_ui = open_engine(page, server)
         engine_ui.get_by_role("button", name="Start").click()
         page.get_by_text("Faces now").wait_for()
-        frame = next(f for f in page.frames if "browser_live" in f.url)
+        frame = engine_frame(page)
         camera = frame.evaluate("() => [document.getElementById('camera').videoWidth, "
                                 "document.getElementById('view').width]")
         assert camera[1] <= 1280, camera  # the page asks for 640 px; a camera that sends more is shrunk to 1280
@@ -491,7 +492,7 @@ def test_a_hidden_and_frozen_tab_says_so_and_carries_on_when_back(server, chromi
         engine_ui = open_engine(page, server)
         engine_ui.get_by_role("button", name="Start").click()
         page.get_by_text("Faces now").wait_for()
-        frame = next(f for f in page.frames if "browser_live" in f.url)
+        frame = engine_frame(page)
         frame.evaluate(HIDE_TAB, True)
         engine_ui.get_by_text("Paused while this tab is hidden").wait_for()
         lifecycle = page.context.new_cdp_session(page)
@@ -527,7 +528,7 @@ def test_a_network_cut_longer_than_the_session_loses_nothing(playwright, camera_
             context = browser.new_context()
             page = context.new_page()
             engine_ui = open_engine(page, url)
-            engine = next(f for f in page.frames if "browser_live" in f.url)
+            engine = engine_frame(page)
             engine.evaluate(COUNT_FRAMES_SHOWN)
             engine_ui.get_by_role("button", name="Start").click()
             page.get_by_text("Faces now").wait_for()
