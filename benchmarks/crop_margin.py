@@ -30,12 +30,13 @@ import cv2
 import numpy as np
 
 from benchmarks.alignment import tilted_photo
+from benchmarks.paired_table import print_paired_table
 from fer.classifier import EmotionClassifier, default_model_path
 from fer.detection import Box, default_detector, detect_faces, face_crop
 from fer.recognizer import CROP_MARGIN
 from fer.settings import DEFAULTS
 from training.data import VAL, load_dataset
-from training.evaluate import TTA_MODES, bootstrap_balanced_accuracy, bootstrap_weights
+from training.evaluate import TTA_MODES
 from training.ferplus import join_votes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,27 +48,6 @@ def crop_inside(box: Box, margin: float, shape: tuple[int, int]) -> bool:
     half = max(box.w, box.h) * (1.0 + margin) / 2.0
     cx, cy = box.x + box.w / 2.0, box.y + box.h / 2.0
     return cx - half >= -3 and cy - half >= -3 and cx + half <= shape[1] + 3 and cy + half <= shape[0] + 3
-
-
-def compare(title: str, predictions: dict[float, np.ndarray], labels: np.ndarray, names: list[str]) -> None:
-    """One row per margin: balanced and majority accuracy, and their paired difference from the app's margin."""
-    weights = bootstrap_weights(len(labels))
-    counts = np.bincount(labels, minlength=len(names))
-    print(f"\n{title}: {len(labels)} clear faces (" + ", ".join(f"{n} {c}" for n, c in zip(names, counts)) + ")")
-    print(f"{'margin':>7}{'balanced':>10}{'majority':>10}{'balanced vs app (SE)':>24}{'majority vs app (SE)':>24}"
-          "   recall " + " ".join(name[:4] for name in names))
-    onehot = np.eye(len(names))[labels]
-    app = predictions[CROP_MARGIN]
-    app_balanced = bootstrap_balanced_accuracy(labels, app, len(names), weights)
-    app_majority = weights @ (app == labels) / len(labels)
-    for margin, predicted in sorted(predictions.items()):
-        hits = predicted == labels
-        recall = (onehot * hits[:, None]).sum(axis=0) / np.maximum(counts, 1)
-        balanced = bootstrap_balanced_accuracy(labels, predicted, len(names), weights) - app_balanced
-        majority = weights @ hits / len(labels) - app_majority
-        print(f"{margin:>+7.2f}{recall[counts > 0].mean():>10.3f}{hits.mean():>10.3f}"
-              f"{balanced.mean():>+15.3f} ({balanced.std():.3f}){majority.mean():>+15.3f} ({majority.std():.3f})"
-              "   " + " ".join(f"{r:>4.2f}" if n else "   -" for r, n in zip(recall, counts)))
 
 
 def main() -> int:
@@ -121,9 +101,9 @@ def main() -> int:
     predictions = {}
     for margin in (m for m in margins if m <= args.real_up_to):
         crops = [face_crop(faces[i], boxes[i], margin) for i in np.flatnonzero(inside)]
-        predictions[margin] = classifier.predict_crops(crops, args.tta).argmax(axis=1)
-    compare(f"faces whose crop at margin {args.real_up_to:+.2f} lies inside their image", predictions,
-            votes.majority[inside], names)
+        predictions[f"margin {margin:+.2f}"] = classifier.predict_crops(crops, args.tta).argmax(axis=1)
+    print_paired_table(f"clear faces whose crop at margin {args.real_up_to:+.2f} lies inside their image",
+                       predictions, f"margin {CROP_MARGIN:+.2f}", votes.majority[inside], names)
     return 0
 
 

@@ -1,0 +1,37 @@
+"""One table for benchmarks that score the same faces several ways against the way the app reads them.
+
+Each row's difference from the reference row comes with its paired bootstrap standard error (1,000
+resamples of the faces, `training.evaluate.bootstrap_weights`): PublicTest has 31 disgust faces, so a
+difference of 0.01 in balanced accuracy can be a handful of faces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.evaluate import bootstrap_balanced_accuracy, bootstrap_weights
+
+
+def print_paired_table(title: str, predictions: dict[str, np.ndarray], reference: str, labels: np.ndarray,
+                       names: list[str]) -> None:
+    """One row per entry of `predictions` (predicted class per face): balanced and majority accuracy against
+    `labels`, their paired difference from `predictions[reference]`, and recall per class."""
+    weights = bootstrap_weights(len(labels))
+    counts = np.bincount(labels, minlength=len(names))
+    onehot = np.eye(len(names))[labels]
+    base = predictions[reference]
+    base_balanced = bootstrap_balanced_accuracy(labels, base, len(names), weights)
+    base_majority = weights @ (base == labels) / len(labels)
+    width = max(len(key) for key in predictions) + 2
+    print(f"\n{title}: {len(labels)} faces (" + ", ".join(f"{n} {c}" for n, c in zip(names, counts)) + ")")
+    print(f"differences from {reference!r}, with their standard error")
+    print(f"{'':<{width}}{'balanced':>9}{'majority':>9}{'difference (SE)':>22}{'difference (SE)':>22}"
+          "   recall " + " ".join(name[:4] for name in names))
+    for key, predicted in predictions.items():
+        hits = predicted == labels
+        recall = (onehot * hits[:, None]).sum(axis=0) / np.maximum(counts, 1)
+        balanced = bootstrap_balanced_accuracy(labels, predicted, len(names), weights) - base_balanced
+        majority = weights @ hits / len(labels) - base_majority
+        print(f"{key:<{width}}{recall[counts > 0].mean():>9.3f}{hits.mean():>9.3f}"
+              f"{balanced.mean():>+13.3f} ({balanced.std():.3f}){majority.mean():>+13.3f} ({majority.std():.3f})"
+              "   " + " ".join(f"{r:>4.2f}" if n else "   -" for r, n in zip(recall, counts)))
