@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import pytest
 
-from training.augment import AugmentConfig, augment_batch, cutmix, mixup, weaken
+from training.augment import DEGRADATIONS, AugmentConfig, augment_batch, cutmix, degrade_face, mixup, weaken
 
 NONE = AugmentConfig(flip=False, rotate_degrees=0, shift=0, zoom=0, erase_probability=0)
 
@@ -120,3 +122,53 @@ def test_weaken_blends_only_the_chosen_share_and_needs_a_neutral_face_in_the_bat
     x, y = weaken(images, no_neutral, np.random.default_rng(0), probability=1.0, neutral=3)
     np.testing.assert_array_equal(x, images)
     np.testing.assert_array_equal(y, no_neutral)
+
+
+@pytest.fixture(scope="module")
+def face(face_photo) -> np.ndarray:
+    """The astronaut's face as FER2013 frames one: 48x48 grayscale, (48, 48, 1) uint8."""
+    gray = cv2.cvtColor(face_photo[30:230, 150:350], cv2.COLOR_RGB2GRAY)
+    return cv2.resize(gray, (48, 48), interpolation=cv2.INTER_AREA)[:, :, None]
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.float32) - b).mean())
+
+
+@pytest.mark.parametrize("kind", DEGRADATIONS)
+def test_each_fault_keeps_the_face_s_shape_and_type_and_grows_with_its_severity(face, kind):
+    grain = np.random.default_rng(0).standard_normal(face.shape, dtype=np.float32)
+    mild, worst = (degrade_face(face, kind, severity, grain) for severity in (0.1, 1.0))
+    for out in (mild, worst):
+        assert out.dtype == np.uint8 and out.shape == face.shape
+    assert distance(worst, face) > distance(mild, face) > 0
+    assert distance(worst, face) > 2  # grey levels: a fault the network can see
+
+
+def test_each_fault_does_what_its_name_says(face):
+    grain = np.random.default_rng(0).standard_normal(face.shape, dtype=np.float32)
+    out = {kind: degrade_face(face, kind, 1.0, grain).astype(np.float32) for kind in DEGRADATIONS}
+    assert out["dark"].mean() < face.mean() - 20 and out["bright"].mean() > face.mean() + 20
+    assert out["flat"].std() < 0.3 * face.std()
+    detail = lambda image: np.abs(np.diff(image.astype(np.float32), axis=1)).mean()  # noqa: E731
+    assert detail(out["blur"]) < 0.6 * detail(face) and detail(out["small"]) < 0.6 * detail(face)
+    assert detail(out["noise"]) > 2 * detail(face)
+
+
+def test_faults_work_on_colour_faces_and_refuse_an_unknown_kind(face):
+    colour = np.repeat(face, 3, axis=2)
+    grain = np.zeros(colour.shape, np.float32)
+    for kind in DEGRADATIONS:
+        assert degrade_face(colour, kind, 0.5, grain).shape == colour.shape
+    with pytest.raises(ValueError, match="kind must be one of"):
+        degrade_face(face, "fog", 0.5, grain)
+
+
+def test_degrading_changes_the_chosen_share_of_a_batch_and_depends_on_the_seed_alone():
+    images = batch(400)
+    config = AugmentConfig(**{**NONE.__dict__, "degrade_probability": 0.5})
+    out = augment_batch(images, np.random.default_rng([3, 1]), config)
+    changed = np.array([not np.array_equal(o, i) for o, i in zip(out, images)])
+    assert 150 < changed.sum() < 250
+    np.testing.assert_array_equal(out, augment_batch(images, np.random.default_rng([3, 1]), config))
+

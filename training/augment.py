@@ -20,6 +20,7 @@ class AugmentConfig:
     zoom: float = 0.1  # scale drawn from [1 - zoom, 1 + zoom]
     erase_probability: float = 0.5  # random erasing: hides a patch, as hands or glasses do
     erase_max_area: float = 0.2
+    degrade_probability: float = 0.0  # share of faces given one fault of photos and cameras (`degrade_face`)
 
 
 def augment_batch(images: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
@@ -51,7 +52,76 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator, config: AugmentC
     for i in np.flatnonzero(erases):  # random erasing: hides a patch, as hands or glasses do
         rows, cols = slice(tops[i], tops[i] + patch_h[i]), slice(lefts[i], lefts[i] + patch_w[i])
         out[i, rows, cols] = noise[i, rows, cols]
+    if config.degrade_probability > 0:  # drawn only then, so that runs without it keep their batches
+        degraded = rng.random(count) < config.degrade_probability
+        kinds = rng.integers(0, len(DEGRADATIONS), count)
+        severities = rng.random(count)
+        grain = rng.standard_normal(images.shape, dtype=np.float32)
+        for i in np.flatnonzero(degraded):
+            out[i] = degrade_face(out[i], DEGRADATIONS[kinds[i]], float(severities[i]), grain[i])
     return out
+
+
+# The faults of real photos and cameras that FER2013's faces seldom show; benchmarks/robustness.py measures
+# each. Severity 0 is mild, 1 is about the worst a face should still be read through.
+DEGRADATIONS = ("small", "blur", "jpeg", "dark", "bright", "flat", "noise")
+
+
+def degrade_face(image: np.ndarray, kind: str, severity: float, grain: np.ndarray) -> np.ndarray:
+    """One (H, W, C) uint8 face with one fault of `kind` at `severity` in [0, 1]; `grain` is standard normal
+    noise of the image's shape (drawn by the caller, so the batch depends on its generator alone)."""
+    side = image.shape[0]
+    if kind == "small":  # a face 41 down to 12 px wide at 48 px, scaled up as the app scales any small crop
+        return shrink(image, max(4, round(side * (0.85 - 0.6 * severity))))
+    if kind == "blur":
+        return blur(image, (0.5 + 1.5 * severity) * side / 48)
+    if kind == "jpeg":
+        return jpeg(image, round(70 - 60 * severity))
+    if kind == "dark":
+        return gamma(image, 1.0 + severity)
+    if kind == "bright":
+        return gamma(image, 1.0 / (1.0 + severity))
+    if kind == "flat":
+        return contrast(image, 1.0 - 0.75 * severity)
+    if kind == "noise":
+        return add_noise(image, grain, 3.0 + 22.0 * severity)
+    raise ValueError(f"kind must be one of {DEGRADATIONS}, not {kind!r}")
+
+
+def shrink(image: np.ndarray, side: int) -> np.ndarray:
+    """The face as a photo `side` px wide shows it: scaled down, then up again as the app scales a small crop."""
+    height, width = image.shape[:2]
+    small = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR).reshape(image.shape)
+
+
+def blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Out of focus or moving: a Gaussian blur of `sigma` pixels."""
+    return cv2.GaussianBlur(image, (0, 0), sigma).reshape(image.shape)
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """Saved or streamed with JPEG compression at `quality` (1-100)."""
+    _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    flags = cv2.IMREAD_GRAYSCALE if image.ndim == 2 or image.shape[2] == 1 else cv2.IMREAD_COLOR
+    return cv2.imdecode(data, flags).reshape(image.shape)
+
+
+def gamma(image: np.ndarray, exponent: float) -> np.ndarray:
+    """Under-exposed (`exponent` > 1: darker) or over-exposed (< 1: brighter)."""
+    table = np.clip(255.0 * (np.arange(256) / 255.0) ** exponent + 0.5, 0, 255).astype(np.uint8)
+    return table[image]
+
+
+def contrast(image: np.ndarray, factor: float) -> np.ndarray:
+    """Haze or backlight: the pixels pulled towards the face's mean by `factor` (1: unchanged)."""
+    mean = float(image.mean())
+    return np.clip(mean + factor * (image.astype(np.float32) - mean) + 0.5, 0, 255).astype(np.uint8)
+
+
+def add_noise(image: np.ndarray, grain: np.ndarray, sigma: float) -> np.ndarray:
+    """Sensor noise in dim light: `grain` (standard normal, the image's shape) at `sigma` grey levels."""
+    return np.clip(image + sigma * grain + 0.5, 0, 255).astype(np.uint8)
 
 
 def mixup(

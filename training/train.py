@@ -490,6 +490,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
     add("--zoom", type=float, default=aug.zoom, help="max zoom in/out, fraction")
     add("--erase", dest="erase_probability", type=float, default=aug.erase_probability,
         help="random-erasing probability")
+    add("--degrade", dest="degrade_probability", type=float, default=aug.degrade_probability,
+        help="share of faces made small, blurred, JPEG-compressed, dark, bright, flat or noisy "
+             "(training.augment.degrade_face; benchmarks/robustness.py measures each)")
     args = p.parse_args(argv)
     if not args.data and not args.resume:
         p.error("--data is required (except with --resume, which reads it from the run)")
