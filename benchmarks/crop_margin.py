@@ -30,14 +30,12 @@ import cv2
 import numpy as np
 
 from benchmarks.alignment import tilted_photo
-from benchmarks.paired_table import print_paired_table
+from benchmarks.publictest import load_publictest, print_paired_table
 from fer.classifier import EmotionClassifier, default_model_path
 from fer.detection import Box, default_detector, detect_faces, face_crop
 from fer.recognizer import CROP_MARGIN
 from fer.settings import DEFAULTS
-from training.data import VAL, load_dataset
 from training.evaluate import TTA_MODES
-from training.ferplus import join_votes
 
 ROOT = Path(__file__).resolve().parent.parent
 FACE_SIDE, FRAME_BORDER = 144, 72  # alignment.tilted_photo's 48 px face, scaled, and the frame around it
@@ -62,15 +60,9 @@ def main() -> int:
     if args.real_up_to < CROP_MARGIN:
         parser.error(f"--real-up-to must include the app's margin, {CROP_MARGIN}")
     margins = sorted(set(args.margins) | {CROP_MARGIN})
-    dataset = load_dataset(args.data, image_size=48, color="grayscale")
-    join_votes(dataset, args.data)
-    validation = dataset.splits[VAL]
-    if validation.votes is None:
-        raise SystemExit("needs the FER+ votes (ferplus/labels.csv beside the data)")
     classifier = EmotionClassifier(args.model)
     names = list(classifier.class_names)
-    if names != list(dataset.class_names):
-        raise SystemExit(f"the model's classes {names} are not the data's {list(dataset.class_names)}")
+    validation = load_publictest(args.data, classifier)
 
     # YuNet runs on each face at 144 px in a mirrored frame, so that its box is not cut at the 48 px image's
     # edge; the crops come from the 144 px face alone, the pixels beyond it repeated from its edge.

@@ -23,12 +23,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from benchmarks.paired_table import print_paired_table
+from benchmarks.publictest import load_publictest, print_paired_table
 from fer.classifier import EmotionClassifier, default_model_path
 from training.augment import add_noise, blur, contrast, gamma, jpeg, shrink
-from training.data import VAL, load_dataset
 from training.evaluate import TTA_MODES
-from training.ferplus import join_votes
 
 ROOT = Path(__file__).resolve().parent.parent
 Degradation = Callable[[np.ndarray, np.ndarray], np.ndarray]  # a (48, 48, 1) uint8 face and its grain
@@ -52,15 +50,9 @@ def main() -> int:
     parser.add_argument("--tta", choices=TTA_MODES, default="none", help="flip for the photos model, as Photos runs it")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
     args = parser.parse_args()
-    dataset = load_dataset(args.data, image_size=48, color="grayscale")
-    join_votes(dataset, args.data)
-    validation = dataset.splits[VAL]
-    if validation.votes is None:
-        raise SystemExit("needs the FER+ votes (ferplus/labels.csv beside the data)")
     classifier = EmotionClassifier(args.model)
     names = list(classifier.class_names)
-    if names != list(dataset.class_names):
-        raise SystemExit(f"the model's classes {names} are not the data's {list(dataset.class_names)}")
+    validation = load_publictest(args.data, classifier)
     clear = validation.votes.clear
     faces = validation.images[clear]
     grains = np.random.default_rng(0).standard_normal(faces.shape, dtype=np.float32)  # the same for every model

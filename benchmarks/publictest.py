@@ -1,4 +1,6 @@
-"""One table for benchmarks that score the same faces several ways against the way the app reads them.
+"""PublicTest with its FER+ votes, and one table, for benchmarks that score the same faces several ways
+against the way the app reads them. PublicTest is the validation split: what these choose never looks at
+PrivateTest.
 
 Each row's difference from the reference row comes with its paired bootstrap standard error (1,000
 resamples of the faces, `training.evaluate.bootstrap_weights`): PublicTest has 31 disgust faces, so a
@@ -9,7 +11,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from fer.classifier import EmotionClassifier
+from training.data import VAL, Split, load_dataset
 from training.evaluate import bootstrap_balanced_accuracy, bootstrap_weights
+from training.ferplus import join_votes
+
+
+def load_publictest(data: str, classifier: EmotionClassifier) -> Split:
+    """PublicTest's 48 px grayscale faces with their FER+ votes; exits with a message where the votes are
+    missing or the model's classes are not the data's."""
+    dataset = load_dataset(data, image_size=48, color="grayscale")
+    join_votes(dataset, data)
+    validation = dataset.splits[VAL]
+    if validation.votes is None:
+        raise SystemExit("needs the FER+ votes (ferplus/labels.csv beside the data)")
+    names = list(classifier.class_names)
+    if names != list(dataset.class_names):
+        raise SystemExit(f"the model's classes {names} are not the data's {list(dataset.class_names)}")
+    return validation
 
 
 def print_paired_table(title: str, predictions: dict[str, np.ndarray], reference: str, labels: np.ndarray,
