@@ -447,3 +447,21 @@ def test_weaken_reaches_the_batches_and_a_run_with_a_neutral_class_trains_with_i
         train(tiny_config(tmp_path / "b", data, mixup_alpha=0.2, weaken=0.5))
     with pytest.raises(TrainingError, match="0 to 1"):
         train(tiny_config(tmp_path / "c", data, weaken=1.5))
+
+
+def test_degrade_reaches_the_batches_and_a_run_trains_with_it(tmp_path):
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (64, 24, 24, 1), dtype=np.uint8), rng.integers(0, 3, 64)
+    still = AugmentConfig(flip=False, rotate_degrees=0, shift=0, zoom=0, erase_probability=0)
+    faulty = AugmentConfig(**{**still.__dict__, "degrade_probability": 1.0})
+    (clean, _), (degraded, _) = (AugmentedBatches(images, labels, 3, TrainConfig(data="x", batch_size=32, workers=1,
+                                                                                augment=augment))[0][:2]
+                                 for augment in (still, faulty))
+    changed = [not np.array_equal(a, b) for a, b in zip(clean, degraded)]
+    assert sum(changed) >= 30  # every face is given a fault (a flat or dark fault may leave one alone)
+
+    data = make_pattern_dataset(tmp_path / "data", per_class=20)
+    assert train(tiny_config(tmp_path, data, epochs=1, augment=faulty)).exists()
+    assert parse_args(["--data", "x", "--degrade", "0.3"])[0].augment.degrade_probability == 0.3
+    with pytest.raises(TrainingError, match="--degrade is the share"):
+        train(tiny_config(tmp_path / "b", data, augment=AugmentConfig(degrade_probability=1.5)))

@@ -319,6 +319,9 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
         raise TrainingError("--mixup and --cutmix take the alpha of a Beta distribution: 0 (off) or above")
     if (config.mixup_alpha > 0) + (config.cutmix_alpha > 0) + (config.weaken > 0) > 1:
         raise TrainingError("--mixup, --cutmix and --weaken each mix faces of a batch: choose one")
+    if not 0.0 <= config.augment.degrade_probability <= 1.0:
+        raise TrainingError(f"--degrade is the share of faces given a fault of photos and cameras: 0 to 1, "
+                            f"not {config.augment.degrade_probability}")
     if not 0.0 <= config.weaken <= 1.0:
         raise TrainingError(f"--weaken is the share of expressive faces blended towards neutral: 0 to 1, "
                             f"not {config.weaken}")
