@@ -13,7 +13,7 @@ import numpy as np
 
 from fer.classifier import EmotionClassifier
 from training.data import VAL, Split, load_dataset
-from training.evaluate import bootstrap_balanced_accuracy, bootstrap_weights
+from training.evaluate import bootstrap_balanced_accuracy, bootstrap_weights, classification_metrics
 from training.ferplus import join_votes
 
 
@@ -37,7 +37,6 @@ def print_paired_table(title: str, predictions: dict[str, np.ndarray], reference
     `labels`, their paired difference from `predictions[reference]`, and recall per class."""
     weights = bootstrap_weights(len(labels))
     counts = np.bincount(labels, minlength=len(names))
-    onehot = np.eye(len(names))[labels]
     base = predictions[reference]
     base_balanced = bootstrap_balanced_accuracy(labels, base, len(names), weights)
     base_majority = weights @ (base == labels) / len(labels)
@@ -47,10 +46,10 @@ def print_paired_table(title: str, predictions: dict[str, np.ndarray], reference
     print(f"{'':<{width}}{'balanced':>9}{'majority':>9}{'difference (SE)':>22}{'difference (SE)':>22}"
           "   recall " + " ".join(name[:4] for name in names))
     for key, predicted in predictions.items():
-        hits = predicted == labels
-        recall = (onehot * hits[:, None]).sum(axis=0) / np.maximum(counts, 1)
+        metrics = classification_metrics(labels, predicted, names)
+        classes = metrics["per_class"].values()
         balanced = bootstrap_balanced_accuracy(labels, predicted, len(names), weights) - base_balanced
-        majority = weights @ hits / len(labels) - base_majority
-        print(f"{key:<{width}}{recall[counts > 0].mean():>9.3f}{hits.mean():>9.3f}"
+        majority = weights @ (predicted == labels) / len(labels) - base_majority
+        print(f"{key:<{width}}{metrics['balanced_accuracy']:>9.3f}{metrics['accuracy']:>9.3f}"
               f"{balanced.mean():>+13.3f} ({balanced.std():.3f}){majority.mean():>+13.3f} ({majority.std():.3f})"
-              "   " + " ".join(f"{r:>4.2f}" if n else "   -" for r, n in zip(recall, counts)))
+              "   " + " ".join(f"{c['recall']:>4.2f}" if c["support"] else "   -" for c in classes))

@@ -171,4 +171,3 @@ def test_degrading_changes_the_chosen_share_of_a_batch_and_depends_on_the_seed_a
     changed = np.array([not np.array_equal(o, i) for o, i in zip(out, images)])
     assert 150 < changed.sum() < 250
     np.testing.assert_array_equal(out, augment_batch(images, np.random.default_rng([3, 1]), config))
-
