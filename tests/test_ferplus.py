@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -271,7 +272,7 @@ def test_a_stored_prior_correction_changes_predictions_in_the_library_and_cli(tm
         EmotionClassifier(with_correction(source, tmp_path / "bad.keras", [0.5] * 6, 1.0))
 
 
-def test_an_ensemble_of_vote_trained_members_scores_both_label_sets(tmp_path):
+def test_an_ensemble_of_vote_trained_members_scores_both_label_sets(tmp_path, capsys):
     from training.ensemble import main as ensemble_main
     from training.train import TrainConfig, train
 
@@ -290,6 +291,18 @@ def test_an_ensemble_of_vote_trained_members_scores_both_label_sets(tmp_path):
     correction = report.training.get("prior_correction")
     assert read_model_info(output).prior_correction == (
         None if correction is None else PriorCorrection.from_json(correction, 7))
+
+
+    # Copied without their reports (as scripts/gpu_batch.sh brings members back), the members still get
+    # the votes' scores and an output correction, because a stored correction says they learnt from the votes.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    copies = [with_correction(path, bare / Path(path).name, [1 / 7] * 7, 0.5) for path in members]
+    assert not any(path.with_suffix(".json").exists() for path in copies)
+    output = tmp_path / "from_copies.keras"
+    assert ensemble_main(["--data", str(data), "--members", *map(str, copies), "--output", str(output)]) == 0
+    assert "no report found beside the model" in capsys.readouterr().err
+    assert ModelReport.load(output).training["labels"] == "ferplus"
 
 
 def test_votes_found_beside_other_data_are_skipped_not_fatal(tmp_path):

@@ -61,10 +61,12 @@ def common_info(paths: list[Path]) -> ModelInfo:
 
 
 def member_report(path: Path) -> dict:
-    """The parts of a member's own training report the dashboard shows (empty if it has none)."""
+    """The parts of a member's own training report the dashboard shows (empty if it has none, with a warning:
+    a member copied without its report, as the GPU batch script brings them back, loses its recipe)."""
     try:
         report = load_report(path)
-    except ReportError:
+    except ReportError as err:
+        print(f"warning: {path.name}: {err}; its training is left out of the ensemble's report", file=sys.stderr)
         return {"model": {"file": path.name}}
     return {key: report[key] for key in MEMBER_REPORT_KEYS if key in report}
 
@@ -91,7 +93,9 @@ def make_ensemble(member_paths: list[Path], data: str, output: Path, name: str, 
     both label sets, and when a member learnt from the votes a prior correction is chosen on validation."""
     first, dataset = load_members_dataset(member_paths, data)
     reports = [member_report(path) for path in member_paths]
-    by_votes = any(ModelReport(r).learnt_from_votes for r in reports)
+    # a stored output correction is only chosen for a network that learnt from the votes, report or not
+    by_votes = any(ModelReport(r).learnt_from_votes for r in reports) or any(
+        read_model_info(path).prior_correction is not None for path in member_paths)
     dataset = join_votes(dataset, data, votes, required=by_votes)
     members = [keras.models.load_model(path, compile=False) for path in member_paths]
     validation = dataset.splits.get(VAL)
