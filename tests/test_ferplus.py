@@ -292,7 +292,6 @@ def test_an_ensemble_of_vote_trained_members_scores_both_label_sets(tmp_path, ca
     assert read_model_info(output).prior_correction == (
         None if correction is None else PriorCorrection.from_json(correction, 7))
 
-
     # Copied without their reports (as scripts/gpu_batch.sh brings members back), the members still get
     # the votes' scores and an output correction, because a stored correction says they learnt from the votes.
     bare = tmp_path / "bare"
