@@ -55,12 +55,13 @@ def save_report(path: str | Path, report: dict) -> None:
     write_text_atomic(path, json.dumps(report, indent=1, default=_json_default))
 
 
-def add_entries(model_path: str | Path, section_name: str, entries: dict) -> Path:
+def add_entries(model_path: str | Path, section_name: str, entries: dict, *, replace: bool = False) -> Path:
     """Merge `entries` (by file name) into one section of a model's existing report: the LiteRT copies
-    under "litert", the latency benchmark's figures under "benchmarks"."""
+    under "litert", the latency benchmark's figures under "benchmarks". `replace`: the section holds
+    these entries alone (the copy that ships, not the others written beside it)."""
     path = report_path_for(model_path)
     report = load_report(path)
-    report[section_name] = {**(report.get(section_name) or {}), **entries}
+    report[section_name] = {**({} if replace else report.get(section_name) or {}), **entries}
     save_report(path, report)
     return path
 

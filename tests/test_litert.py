@@ -130,6 +130,8 @@ def test_export_command_writes_beside_the_model_and_updates_its_report(tiny_kera
     assert report.model == info.to_json()
     assert {name: entry["weights"] for name, entry in report.litert.items()} == {
         "tiny.tflite": "float32", "tiny.int8.tflite": "int8"}
+    assert main([str(model), "--weights", "int8", "--alone"]) == 0  # the copy that ships, described alone
+    assert list(ModelReport.load(tmp_path / "tiny.json").litert) == ["tiny.int8.tflite"]
     assert main([str(tmp_path / "missing.keras")]) == 2
 
 

@@ -1,5 +1,5 @@
 """Write the LiteRT copy of a trained model, the file the app runs:
-`python -m training.export_litert models/NAME.keras [--data PATH] [--weights float16] [--batch-size 1]`.
+`python -m training.export_litert models/NAME.keras [--data PATH] [--weights float16] [--batch-size 1] [--alone]`.
 
 The `.tflite` file goes beside the `.keras` one (`NAME.int8.tflite` for int8 weights), with the same
 metadata inside (class list, input size and colour, name), so the app, the CLI and `EmotionRecognizer()`
@@ -16,6 +16,9 @@ file and runs about 4x faster on a CPU, at the cost of a handful of changed pred
 browser engine, refuses a model whose batch size is not fixed. The browser's copies are written with
 `--batch-size 1 --output app_pages/browser_live/static/models/NAME.b1[.int8].tflite`, in the weight format of
 the file they stand for (models/README.md gives each command).
+
+`--alone` leaves this copy as the only one the report describes: the shipped int8 file's report must not
+list the float copy that `training.train` or `training.ensemble` wrote beside the model and that does not ship.
 """
 
 from __future__ import annotations
@@ -117,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="where the .tflite goes (default: beside the model)")
     parser.add_argument("--batch-size", type=int, choices=range(1, 257), metavar="N",
                         help="fix the batch dimension at N faces (LiteRT.js in a browser needs 1); default: open")
+    parser.add_argument("--alone", action="store_true",
+                        help="the report describes this copy alone: the one that ships (training wrote a float "
+                             "copy beside the model too, which stays out of models/)")
     args = parser.parse_args(argv)
     source = Path(args.model)
     output = Path(args.output) if args.output else litert_path_for(source, args.weights)
@@ -136,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {output}")
         return 0
     try:
-        add_entries(source, "litert", {section["file"]: section})
+        add_entries(source, "litert", {section["file"]: section}, replace=args.alone)
     except ReportError as err:
         print(f"warning: {err}; its litert section was not updated", file=sys.stderr)
         print(f"wrote {output}")
