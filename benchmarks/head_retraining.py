@@ -1,6 +1,6 @@
 """Whether re-weighting the training faces separates subtle expressions from neutral, or only moves the line.
 
-    python benchmarks/head_retraining.py [--model models/float/ferplus_vgg64_ce_votes.keras] [--l2 1e-3]
+    python benchmarks/head_retraining.py [--model models/float/ferplus_vgg64_ce_degrade_s2.keras] [--l2 1e-3]
                                          [--data ../shared/data/fer2013]
 
 Subtle anger and sadness are read as neutral on faces from elsewhere. Class-balanced sampling and mining the
@@ -112,7 +112,7 @@ def training_weightings(votes: Votes, probabilities: np.ndarray, names: list[str
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(ROOT / "models" / "float" / "ferplus_vgg64_ce_votes.keras"))
+    parser.add_argument("--model", default=str(ROOT / "models" / "float" / "ferplus_vgg64_ce_degrade_s2.keras"))
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "fer2013"))
     parser.add_argument("--l2", type=float, default=1e-3, help="pull of the refitted layer towards the shipped one")
     args = parser.parse_args()
