@@ -29,8 +29,8 @@ def shipped_models_dir() -> Path:
 MODELS_DIR = shipped_models_dir()
 PHOTOS_MODEL = "ferplus_ensemble"  # 2 CNNs trained from scratch on the FER+ votes, averaged, float: if present
 PHOTOS_INT8_MODEL = "ferplus_ensemble.int8"  # the same ensemble with int8 weights, 4x faster: ships for photos
-LIVE_MODEL = "ferplus_vgg48_votes.int8"  # width-48 CNN distilled from the photos ensemble, int8: for live video
-FALLBACK_MODEL = "ferplus_vgg48_votes"  # the live model's float weights, run by Keras, where LiteRT is missing
+LIVE_MODEL = "ferplus_vgg48_degrade.int8"  # width-48 CNN distilled from the photos ensemble, int8: for live video
+FALLBACK_MODEL = "ferplus_vgg48_degrade"  # the live model's float weights, run by Keras, where LiteRT is missing
 PURPOSES = ("photos", "live")
 MAX_BATCH = 64
 

@@ -36,6 +36,8 @@ from app_harness.browser import (
 )
 from app_harness.network_cut import cuttable
 from app_pages.browser_live.build import STATIC
+from app_pages.browser_live.session import browser_model_for
+from fer.classifier import LIVE_MODEL, MODELS_DIR
 from fer.detection import Box
 from fer.recognizer import EmotionRecognizer
 from fer.video import detection_side, iou
@@ -46,7 +48,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None,
                                     reason="Debian's chromium is not installed (apt-get install chromium)")
 pytestmark = pytest.mark.timeout(300, method="signal")  # the signal method still runs fixture teardown
-BROWSER_MODEL = ROOT / "models" / "ferplus_vgg48_votes.int8.tflite"  # the live model, whose fixed-batch copy runs there
+BROWSER_MODEL = MODELS_DIR / f"{LIVE_MODEL}.tflite"  # the live model, whose fixed-batch copy runs there
 HAPPY = (255, 183, 3)  # fer.drawing.EMOTION_COLORS["happy"]
 
 
@@ -118,7 +120,7 @@ def test_the_app_serves_the_engine_and_its_webassembly_itself(engine):
     base = frame.url.split("index.html")[0]
     for name in ["engine.js", "runtime/litert_wasm_internal.js", "runtime/litert_wasm_internal.wasm.gz",
                  "runtime/litert_wasm_compat_internal.wasm.gz", "detector/yunet_320x256.tflite",
-                 "models/ferplus_vgg48_votes.b1.int8.tflite"]:
+                 f"models/{browser_model_for(BROWSER_MODEL).name}"]:
         request = urllib.request.Request(base + name, headers={"Accept-Encoding": "gzip"})
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200, name

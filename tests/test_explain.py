@@ -58,7 +58,7 @@ VGG_LAYERS = [f"b{block}_{part}" for block in range(4) for part in ("relu0", "re
 
 
 @pytest.mark.parametrize(("name", "members"), [("fer2013_vgg32.tflite", None),
-                                               ("ferplus_vgg48_votes.int8.tflite", None),
+                                               ("ferplus_vgg48_degrade.int8.tflite", None),
                                                ("ferplus_ensemble.int8.tflite", 2)])
 def test_feature_maps_of_every_conv_layer(name, members, face_photo):
     """Every convolution and pooling layer, in network order, found through the interpreter's public API;
