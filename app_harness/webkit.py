@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.webkitgtk.options import Options
 from selenium.webdriver.webkitgtk.service import Service
@@ -142,8 +143,17 @@ def wait_for(driver: webdriver.WebKitGTK, script: str, *args, timeout: float = 9
         value = driver.execute_script(script, *args)
         if value:
             return value
-        assert time.monotonic() < deadline, f"timed out waiting for: {script}"
+        assert time.monotonic() < deadline, f"timed out waiting for: {script}\nthe frame ends: {text_tail(driver)!r}"
         time.sleep(0.1)
+
+
+def text_tail(driver: webdriver.WebKitGTK, length: int = 600) -> str:
+    """The end of what the current frame shows: what a timed-out wait found there instead (a page still
+    receiving frames, an error, a stream that never stopped) says more than the script that waited."""
+    try:
+        return driver.execute_script(f"return document.body ? document.body.innerText.slice(-{length}) : ''")
+    except WebDriverException as err:  # a page that went away mid-wait: say so, not hide the timeout behind it
+        return f"(unreadable: {type(err).__name__})"
 
 
 def open_live_page(driver: webdriver.WebKitGTK, url: str, engine_scripts: list[str], page_scripts: Sequence[str] = (),

@@ -275,3 +275,15 @@ def test_webkit_reads_a_photo(server, safari, photo_file):
     wait_for(safari, "return document.querySelector('input[type=file]')")
     safari.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(photo_file))
     wait_for(safari, "return /\\b1 face\\b/.test(document.body.innerText)", timeout=120)
+
+
+@needs_webkit
+def test_a_webkit_wait_that_times_out_says_what_the_page_showed(server, safari):
+    """A wait that never comes true names what the page showed instead: a full-suite run once timed out
+    waiting for the Live page's summary, and the message gave only the script it had polled."""
+    safari.get(f"{server}/upload")
+    wait_for(safari, "return document.querySelector('input[type=file]')")
+    last_line = safari.execute_script("return document.body.innerText").strip().splitlines()[-1]
+    with pytest.raises(AssertionError) as timed_out:
+        wait_for(safari, "return false", timeout=0.5)
+    assert "the frame ends:" in str(timed_out.value) and last_line[-30:] in str(timed_out.value)
