@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer.classifier import MODELS_DIR
+from fer.classifier import LIVE_MODEL, MODELS_DIR, PHOTOS_INT8_MODEL
 from fer.detection import face_crop
 from fer.explain import explain_face, face_feature_maps, feature_grid, feature_maps, layer_name, occlusion_saliency
 from fer.recognizer import CROP_MARGIN, EmotionRecognizer
@@ -58,8 +58,8 @@ VGG_LAYERS = [f"b{block}_{part}" for block in range(4) for part in ("relu0", "re
 
 
 @pytest.mark.parametrize(("name", "members"), [("fer2013_vgg32.tflite", None),
-                                               ("ferplus_vgg48_degrade.int8.tflite", None),
-                                               ("ferplus_ensemble.int8.tflite", 2)])
+                                               (f"{LIVE_MODEL}.tflite", None),
+                                               (f"{PHOTOS_INT8_MODEL}.tflite", 2)])
 def test_feature_maps_of_every_conv_layer(name, members, face_photo):
     """Every convolution and pooling layer, in network order, found through the interpreter's public API;
     an ensemble's layers carry their member's name, whatever the ensemble's file is called."""
