@@ -32,9 +32,9 @@ const detectionCtx = detectionCanvas.getContext('2d', {willReadFrequently: true}
 
 let args = null;  // the page's latest arguments; args.rules: what both engines share (browser_live/rules.py)
 // The detector, the emotion model and the font. For the tests: each new classifier alone, on a grey face
-// already at the model's size, and analyzeStill.
+// already at the model's size, and analyzeStill; and the classifier itself, which a test slows down.
 const models = new EngineModels(BASE, (loaded) => {
-  hooks.ferEngine = {modelFile: loaded.model.file, analyzeStill,
+  hooks.ferEngine = {modelFile: loaded.model.file, analyzeStill, classifier: loaded,
                      classifyFace: async (pixels) => Array.from(await loaded.classify(pixels))};
 });
 let stream = null;
@@ -251,6 +251,8 @@ async function processFrame(current, meta) {
   const fps = current.rate.tick(performance.now());
   if (fps > 0) drawFps(ctx, fps, current.rules.drawing);
   const shownAt = performance.now();
+  // Stop came while this frame was analysed: it stays drawn, but the timeline (and the status line) end at Stop.
+  if (run !== current) return;
   // Benchmarks read frames here (and what each cost, in ms); nothing in the app sets it.
   hooks.__ferFrameShown?.(ui.canvas, meta, shownAt, shownAt - started);
   current.seq += 1;
