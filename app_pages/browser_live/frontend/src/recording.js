@@ -46,15 +46,20 @@ export function startRecorder(canvas, maxSeconds, done) {
   recorder.onstop = finish;
   recorder.onerror = finish;  // a pipeline that fails mid-stream (WebKitGTK's) ends in what it gave
   // A recorder whose stop never completes (WebKitGTK's, on a loaded machine) still ends in what it gave,
-  // and one that already ended on its own (stop() would throw) ends at once.
+  // and one that already ended on its own, or whose stop throws for another reason, ends at once: Stop
+  // must go on to close the camera and send the last report whatever the recorder does.
   const stop = recorder.stop.bind(recorder);
   recorder.stop = () => {
-    if (recorder.state === 'inactive') {
-      finish();
-      return;
+    try {
+      if (recorder.state !== 'inactive') {
+        stop();
+        setTimeout(finish, 10_000);
+        return;
+      }
+    } catch {
+      // ended on its own between the check and stop() (its error event still queued)
     }
-    stop();
-    setTimeout(finish, 10_000);
+    finish();
   };
   recorder.start(1000);
   setTimeout(() => {

@@ -32,7 +32,7 @@ class FakeRecorder {
   }
 
   stop() {
-    if (this.state === 'inactive') throw new Error('InvalidStateError');
+    if (this.state === 'inactive' || this.pipelineFailed) throw new Error('InvalidStateError');
     this.state = 'inactive';  // and never fires onstop
   }
 
@@ -62,6 +62,16 @@ test('a recorder that failed mid-stream ends in what it gave, and Stop afterward
     recorder.stop();
     assert.equal(clips.length, 1);
     assert.equal(clips[0].format.extension, 'mp4');
+  });
+});
+
+test('a recorder whose stop throws while it still says it records ends in what it gave, and Stop goes on', (t) => {
+  withFakeRecorder(t, (clips, recorder) => {
+    FakeRecorder.last.ondataavailable({data: {size: 3}});
+    FakeRecorder.last.pipelineFailed = true;  // its error event has not come yet
+    recorder.stop();
+    assert.equal(clips.length, 1);
+    assert.ok(clips[0].blob.size > 0);
   });
 });
 
