@@ -332,15 +332,43 @@ def test_distillation_end_to_end_on_a_tiny_dataset(tmp_path):
     started = time.monotonic()
     output = train(student)
     assert time.monotonic() - started < 60
-    cached = list(Path(student.run_dir).glob(Path(TARGETS_FILE).stem + "-*.npy"))
+    cached = list(Path(student.run_dir).glob(Path(TARGETS_FILE).stem + "-*.npz"))
     assert len(cached) == 1
-    probabilities = np.load(cached[0])
+    probabilities = np.load(cached[0])["probabilities"]
     assert probabilities.shape == (108, 3) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
     report = ModelReport.load(output)
     assert report.training["distilled_from"] == "tiny.keras" and report.config["teacher"] == str(teacher)
+    # The kept probabilities teach another run (as on a machine that cannot run the teacher's file).
+    second = tiny_config(tmp_path / "second", data, epochs=1, width=2, teacher=str(cached[0]), distill_weight=0.5)
+    assert ModelReport.load(train(second)).training["distilled_from"] == "tiny.keras"
+    assert not list(Path(second.run_dir).glob(Path(TARGETS_FILE).stem + "-*"))
     flat = soften(np.array([[0.9, 0.1]]), 3.0)
     assert 0.5 < flat[0, 0] < 0.9 and flat.sum() == pytest.approx(1)
     np.testing.assert_allclose(blended_targets(np.array([[1.0, 0.0]]), np.array([[0.2, 0.8]]), 0.5, 1.0), [[0.6, 0.4]])
+
+
+def test_saved_teacher_probabilities_teach_only_the_images_they_were_computed_on(tmp_path):
+    """Another machine's decoder may move a grey level or two; a face out of place, other faces or other
+    classes are refused in words."""
+    from fer.model_file import ModelFileError
+    from training.distill import save_probabilities, teacher_probabilities
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (50, 24, 24, 1), dtype=np.uint8)
+    probabilities = rng.dirichlet(np.ones(3), 50).astype(np.float32)
+    saved = tmp_path / "teacher_targets.npz"
+    save_probabilities(saved, probabilities, images, CLASSES, "teacher.int8.tflite")
+    decoded_elsewhere = np.clip(images.astype(int) + rng.integers(-1, 2, images.shape), 0, 255).astype(np.uint8)
+    kept = teacher_probabilities(str(saved), decoded_elsewhere, CLASSES, tmp_path)
+    np.testing.assert_array_equal(kept, probabilities)
+    for other in [images[::-1], images[:49], images[:, :20, :20]]:  # out of order, one face fewer, smaller
+        with pytest.raises(ModelFileError, match="other training images"):
+            teacher_probabilities(str(saved), other, CLASSES, tmp_path)
+    with pytest.raises(ModelFileError, match="for the classes"):
+        teacher_probabilities(str(saved), images, [*CLASSES[:2], "other"], tmp_path)
+    (tmp_path / "broken.npz").write_bytes(b"not numpy")
+    with pytest.raises(ModelFileError, match="not a teacher's saved probabilities"):
+        teacher_probabilities(str(tmp_path / "broken.npz"), images, CLASSES, tmp_path)
 
 
 def test_a_teacher_with_other_classes_is_refused(tmp_path):

@@ -5,6 +5,10 @@ mirror image, before training starts; its averaged probabilities are kept in the
 reused on resume. Each training target is then a blend of the true label and the teacher's
 probabilities, softened by a temperature, so the student learns which wrong classes are
 nearly right ("this sad face is half neutral"), which a one-hot label cannot tell it.
+
+The kept probabilities (`teacher_targets-KEY.npz` in the run folder) can be a run's `--teacher` in turn: a
+machine that cannot run the teacher's file (a lent GPU has no LiteRT, and no room to carry a large one)
+still distils from it, as long as its training images are the ones they were computed on.
 """
 
 from __future__ import annotations
@@ -18,18 +22,34 @@ from fer.atomic import staged_path
 from fer.classifier import EmotionClassifier
 from fer.model_file import ModelFileError
 
-TARGETS_FILE = "teacher_targets.npy"
+TARGETS_FILE = "teacher_targets.npz"
+SAVED_TARGETS_SUFFIX = ".npz"
+
+
+def image_means(images: np.ndarray) -> np.ndarray:
+    """Each training image's mean grey level: what ties saved probabilities to their faces, in their order.
+    Means, not a hash of the pixels, since another machine's JPEG decoder may differ by a grey level here
+    and there; a face out of place moves its mean by far more."""
+    return images.reshape(len(images), -1).mean(axis=1, dtype=np.float64).astype(np.float32)
+
+
+def same_images(saved_means: np.ndarray, saved_shape: np.ndarray, images: np.ndarray) -> bool:
+    return (tuple(int(n) for n in saved_shape) == images.shape
+            and bool(np.abs(saved_means - image_means(images)).max(initial=0.0) <= 1.0))
 
 
 def teacher_probabilities(teacher_path: str, images: np.ndarray, class_names: list[str], run_dir: Path) -> np.ndarray:
     """The teacher's flip-averaged probabilities for `images` (uint8, the student's input format),
-    computed once and cached in `run_dir` under a key of the teacher file and the images."""
+    computed once and cached in `run_dir` under a key of the teacher file and the images. `teacher_path`
+    may also be such a cache, from another run or machine."""
+    if Path(teacher_path).suffix == SAVED_TARGETS_SUFFIX:
+        return saved_probabilities(Path(teacher_path), images, class_names)
     if not Path(teacher_path).is_file():
         raise ModelFileError(f"teacher model not found: {teacher_path}")
     key = hashlib.sha256(Path(teacher_path).read_bytes() + images.tobytes()).hexdigest()[:16]
-    cache = run_dir / f"{Path(TARGETS_FILE).stem}-{key}.npy"
+    cache = run_dir / f"{Path(TARGETS_FILE).stem}-{key}{SAVED_TARGETS_SUFFIX}"
     if cache.exists():
-        return np.load(cache)
+        return saved_probabilities(cache, images, class_names)
     teacher = EmotionClassifier(teacher_path)
     if list(teacher.class_names) != list(class_names):
         raise ModelFileError(f"the teacher {teacher_path} has classes {list(teacher.class_names)}, the data "
@@ -40,10 +60,45 @@ def teacher_probabilities(teacher_path: str, images: np.ndarray, class_names: li
     print(f"teacher {Path(teacher_path).name}: reading {len(images)} training images once", flush=True)
     probabilities = np.concatenate([teacher.predict_prepared(images[start : start + 4096], "flip")
                                     for start in range(0, len(images), 4096)]).astype(np.float32)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with staged_path(cache) as staged:  # a kill mid-write leaves no half file for the resume to trust
-        np.save(staged, probabilities)
+    save_probabilities(cache, probabilities, images, class_names, Path(teacher_path).name)
     return probabilities
+
+
+def save_probabilities(path: Path, probabilities: np.ndarray, images: np.ndarray, class_names: list[str],
+                       teacher: str) -> None:
+    """Keep a teacher's probabilities with what checks them against a run's images and classes."""
+    with staged_path(path) as staged, staged.open("wb") as file:  # a kill mid-write leaves no half file
+        np.savez(file, probabilities=probabilities, image_means=image_means(images), image_shape=np.array(images.shape),
+                 class_names=np.array(class_names), teacher=teacher)
+
+
+def saved_probabilities(path: Path, images: np.ndarray, class_names: list[str]) -> np.ndarray:
+    """Probabilities a run saved, checked to belong to these images and classes: a row out of place would
+    teach every face another face's reading."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            probabilities, means, shape = saved["probabilities"], saved["image_means"], saved["image_shape"]
+            saved_classes = [str(name) for name in saved["class_names"]]
+    except (OSError, KeyError, ValueError) as err:
+        raise ModelFileError(f"{path} is not a teacher's saved probabilities ({type(err).__name__}: {err})") from err
+    if saved_classes != list(class_names):
+        raise ModelFileError(f"the teacher's probabilities in {path} are for the classes {saved_classes}, the data "
+                             f"has {list(class_names)}")
+    if not same_images(means, shape, images) or probabilities.shape != (len(images), len(class_names)):
+        raise ModelFileError(f"the teacher's probabilities in {path} were computed on other training images "
+                             "(another dataset, image size, colour or split): run the teacher's model file instead")
+    return probabilities.astype(np.float32)
+
+
+def teacher_name(teacher_path: str) -> str:
+    """The teacher's file name, for the report: the model file itself, or the one whose probabilities were saved."""
+    if Path(teacher_path).suffix == SAVED_TARGETS_SUFFIX:
+        try:
+            with np.load(teacher_path, allow_pickle=False) as saved:
+                return str(saved["teacher"])
+        except (OSError, KeyError, ValueError):
+            pass
+    return Path(teacher_path).name
 
 
 def soften(probabilities: np.ndarray, temperature: float) -> np.ndarray:

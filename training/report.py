@@ -18,6 +18,7 @@ from fer.model_file import ModelInfo, PriorCorrection, describe_correction, writ
 from fer.report import build_report, report_path_for, save_report
 from training.config import selection_keys
 from training.data import TEST, TEST_ALL, VAL, Dataset
+from training.distill import teacher_name
 from training.evaluate import choose_output_correction, evaluate_model, predict_probabilities
 
 
@@ -75,7 +76,7 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
                 + (" (FER+ majority of PublicTest)" if config.labels == "ferplus" else "") + " on validation",
             "labels": config.labels,
             **({"prior_correction": correction.to_json()} if correction else {}),
-            **({"distilled_from": Path(config.teacher).name, "distill_weight": config.distill_weight,
+            **({"distilled_from": teacher_name(config.teacher), "distill_weight": config.distill_weight,
                 "temperature": config.temperature} if config.teacher else {}),
         },
         history=state["history"],
