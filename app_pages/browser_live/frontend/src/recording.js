@@ -50,16 +50,17 @@ export function startRecorder(canvas, maxSeconds, done) {
   // must go on to close the camera and send the last report whatever the recorder does.
   const stop = recorder.stop.bind(recorder);
   recorder.stop = () => {
-    try {
-      if (recorder.state !== 'inactive') {
-        stop();
-        setTimeout(finish, 10_000);
-        return;
-      }
-    } catch {
-      // ended on its own between the check and stop() (its error event still queued)
+    if (recorder.state === 'inactive') {
+      finish();
+      return;
     }
-    finish();
+    try {
+      stop();
+    } catch {
+      finish();  // a pipeline that failed while its state still said "recording" (its error event still queued)
+      return;
+    }
+    setTimeout(finish, 10_000);
   };
   recorder.start(1000);
   setTimeout(() => {
