@@ -23,7 +23,7 @@ from fer.classifier import EmotionClassifier
 from fer.model_file import ModelFileError
 
 TARGETS_FILE = "teacher_targets.npz"
-SAVED_TARGETS_SUFFIX = ".npz"
+SAVED_TARGETS_SUFFIX = Path(TARGETS_FILE).suffix  # a --teacher with it is saved probabilities, not a model file
 
 
 def image_means(images: np.ndarray) -> np.ndarray:
