@@ -35,6 +35,12 @@ from training.ferplus import join_votes
 
 SPLIT_NAMES = {VAL: "PublicTest (validation)", TEST: "PrivateTest", TEST_ALL: "whole test folder"}
 WATCHED = ("angry", "sad", "surprise")  # the expressions most often missed on faces from other sets
+TTA_WIDTH = max(len(mode) for mode in TTA_MODES) + 2  # "tencrop" and a gap before the next column
+
+
+def row_start(split: str, tta: str) -> str:
+    """The first two columns of every table: the split and the test-time augmentation."""
+    return f"{split:<26}{tta:<{TTA_WIDTH}}"
 
 
 def main() -> int:
@@ -53,7 +59,7 @@ def main() -> int:
     join_votes(dataset, args.data, args.votes)
     print(f"model {Path(args.model).name} ({Path(args.model).stat().st_size / 1e6:.1f} MB) on {dataset.source}; "
           f"output correction {describe_correction(classifier.info.prior_correction)}")
-    print(f"{'split':<26}{'TTA':<6}{'FER2013 acc':>12}{'macro-F1':>9} |{'FER+ acc':>9}{'balanced':>9}"
+    print(row_start("split", "TTA") + f"{'FER2013 acc':>12}{'macro-F1':>9} |{'FER+ acc':>9}{'balanced':>9}"
           f"{'CE votes':>9}{'ECE':>7}{'s':>6}")
     recalls, fer2013_recalls, where_rows = [], [], []
     scores: dict[str, dict] = {}
@@ -67,7 +73,7 @@ def main() -> int:
             metrics = evaluate_probabilities(probabilities, data.labels, dataset.class_names, data.votes)
             seconds = time.perf_counter() - start
             scores.setdefault(split, {})[tta] = metrics
-            line = f"{SPLIT_NAMES[split]:<26}{tta:<6}{metrics['accuracy']:>12.4f}{metrics['macro_f1']:>9.4f} |"
+            line = row_start(SPLIT_NAMES[split], tta) + f"{metrics['accuracy']:>12.4f}{metrics['macro_f1']:>9.4f} |"
             fer2013_recalls.append((SPLIT_NAMES[split], tta, metrics["per_class"]))
             plus = metrics.get("ferplus")
             if plus:
@@ -78,14 +84,15 @@ def main() -> int:
                 line += f"{'no FER+ votes':>34}"
             print(line + f"{seconds:>6.1f}")
             where_rows += where_faces_go(probabilities.argmax(axis=1), data, list(dataset.class_names),
-                                         f"{SPLIT_NAMES[split]:<26}{tta:<6}")
+                                         row_start(SPLIT_NAMES[split], tta))
     for title, rows in (("FER+ recall per class:", recalls), ("FER2013-label recall per class:", fer2013_recalls)):
         if rows:
             print_recalls(title, rows, dataset.class_names)
     if where_rows:
         print("Where angry, sad and surprise faces go (share of the class's faces read as each label; subtle: "
               f"FER+ majority with at least {SUBTLE_NEUTRAL_VOTES} neutral votes):")
-        print(f"{'split':<26}{'TTA':<6}{'faces':<26}{'n':>5}" + "".join(f"{n[:8]:>9}" for n in dataset.class_names))
+        print(row_start("split", "TTA") + f"{'faces':<26}{'n':>5}"
+              + "".join(f"{n[:8]:>9}" for n in dataset.class_names))
         print("\n".join(where_rows))
     if args.update_report:
         path = add_entries(args.model, "scores", {Path(args.model).name: {
@@ -114,9 +121,9 @@ def where_faces_go(predicted: np.ndarray, data, names: list[str], prefix: str) -
 
 def print_recalls(title: str, rows: list[tuple[str, str, dict]], names: tuple[str, ...]) -> None:
     print(title)
-    print(f"{'split':<26}{'TTA':<6}" + "".join(f"{n[:8]:>9}" for n in names))
+    print(row_start("split", "TTA") + "".join(f"{n[:8]:>9}" for n in names))
     for split, tta, per_class in rows:
-        print(f"{split:<26}{tta:<6}" + "".join(f"{per_class[n]['recall']:>9.3f}" for n in names))
+        print(row_start(split, tta) + "".join(f"{per_class[n]['recall']:>9.3f}" for n in names))
 
 
 if __name__ == "__main__":
