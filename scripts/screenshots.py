@@ -53,7 +53,7 @@ def main() -> int:
 
             page.goto(f"{url}/upload")
             page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(photo))
-            page.get_by_text("2 faces found").wait_for()
+            page.get_by_text("2 faces found", exact=True).wait_for()
             page.get_by_text(re.compile(r"Face #2 \w+")).first.wait_for()
             page.get_by_text("Show what each label rests on").click()
             page.get_by_text(re.compile(r"#2 \w+: up to")).first.wait_for()
