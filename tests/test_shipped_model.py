@@ -143,6 +143,16 @@ def test_litert_copies_match_the_report(report_path, report):
                 assert figures["max_abs_difference"] < 5e-3, split
 
 
+def test_every_file_the_app_runs_has_the_dashboards_figures(report_path, report):
+    """The dashboard and Home page show each file's PrivateTest scores (read once and with flip) and its time
+    per face from the report; a file shipped without `benchmarks/accuracy.py --update-report` and
+    `benchmarks/latency.py --update-report` would show "not measured" and "n/a" there."""
+    for copy in litert_copies(report_path):
+        assert report.latency_ms(copy.name), f"{copy.name}: no time per face in its report"
+        for tta in ("none", "flip"):
+            assert report.scores(copy.name, "test", tta).get("ferplus"), f"{copy.name}: no PrivateTest {tta}"
+
+
 def test_each_page_runs_its_int8_model_chosen_on_validation(monkeypatch, fer2013_path):
     """Models are chosen by balanced accuracy against the FER+ majority on PublicTest, as the app runs them:
     the live model (no TTA) ahead of the FER2013-label CNN it replaced, the photos model (flip TTA) no behind it."""
