@@ -159,6 +159,10 @@ class EncodedVideo:
             if self.frames_read == 0:
                 raise VideoError(f"{self.name} holds no readable frame") from err
         finally:
+            # Decoder threads still working on damaged data log errors through PyAV's callback, which needs
+            # the GIL; PyAV frees the decoder holding the GIL and waits for those threads: a deadlock that
+            # freezes the whole process. Flushing first (without the GIL) lets them finish.
+            self._stream.codec_context.flush_buffers()
             self._container.close()
         if self.frames_read == 0:
             raise VideoError(f"{self.name} holds no readable frame")

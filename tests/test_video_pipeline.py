@@ -20,6 +20,21 @@ from fer.video_io import ClipRecorder, Mp4Writer, VideoSource
 from tests.conftest import ROOT
 
 FRAMES = 24
+DECODE_DAMAGED = """
+import faulthandler, sys
+from pathlib import Path
+from fer.video_io import EncodedVideo, VideoError
+data = Path(sys.argv[1]).read_bytes()
+for _ in range(int(sys.argv[2])):
+    faulthandler.dump_traceback_later(20, exit=True)  # a deadlock holds the GIL: only this C watchdog ends it
+    video = EncodedVideo(data, "damaged.mp4")
+    try:
+        for _ in video.frames():
+            pass
+    except VideoError:
+        pass
+    del video  # frees the decoder
+"""
 
 
 def moving_face_frames(face_photo: np.ndarray, count: int = FRAMES) -> list[np.ndarray]:
@@ -211,3 +226,21 @@ def test_a_small_face_in_a_large_frame_is_found(recognizer, face_photo):
     _, info = VideoAnnotator(recognizer, VideoSettings(show_fps=False)).annotate(frame)
     assert old == [] and len(info.faces) == 1
     assert 40 <= info.faces[0][1].box.w <= 100
+
+
+def test_decoding_damaged_videos_never_freezes_the_process(tmp_path, face_photo):
+    """Decoder threads still working on damaged data when the decoder is freed log errors through PyAV,
+    which needs the GIL that the freeing thread holds: the whole process froze, and with it the server of
+    every Video page. Busy cores widen the window: without the fix this froze within a few dozen videos."""
+    from tests.test_cli_outputs import damaged_copy, write_clip
+
+    clip = write_clip(tmp_path / "whole.mp4", face_photo, 120, faststart=True)
+    damaged = damaged_copy(clip, tmp_path / "damaged.mp4")
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
+    try:
+        run = subprocess.run([sys.executable, "-c", DECODE_DAMAGED, str(damaged), "80"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=400)
+    finally:
+        for process in busy:
+            process.kill()
+    assert run.returncode == 0, run.stderr[-3000:]
