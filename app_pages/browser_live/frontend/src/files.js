@@ -15,10 +15,39 @@ export function setVersions(/** @type {Record<string, string> | undefined} */ se
   versions = sent ?? {};
 }
 
-/** `promise`, or `fallback` if it has not settled within `ms`: a cache that hangs (WebKitGTK's, under its
- *  WebDriver, on a later visit) must not hold the engine up. */
-function within(promise, ms, fallback) {
-  return Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve(fallback), ms))]);
+const FREE_TICK_MS = 100;
+
+/**
+ * `promise`, or `fallback` if it has not settled while this page had `ms` free to hear back: a cache that
+ * hangs (WebKitGTK's, under its WebDriver, on a later visit) must not hold the engine up. Time counts in
+ * short timer ticks, so a page busy elsewhere (the app's own page loading beside the engine on a slow
+ * phone or a loaded machine) is not taken for a hang: a wall-clock race lost to such a stall fetched the
+ * whole file again.
+ * @template T, F @param {Promise<T>} promise @param {number} ms @param {F} fallback @returns {Promise<T | F>}
+ */
+export function within(promise, ms, fallback) {
+  return new Promise((resolve, reject) => {
+    let ticksLeft = Math.max(1, Math.ceil(ms / FREE_TICK_MS));
+    let settled = false;
+    const tick = () => {
+      if (settled) return;
+      ticksLeft -= 1;
+      if (ticksLeft > 0) {
+        setTimeout(tick, FREE_TICK_MS);
+      } else {
+        settled = true;
+        resolve(fallback);
+      }
+    };
+    setTimeout(tick, FREE_TICK_MS);
+    promise.then((value) => {
+      settled = true;
+      resolve(value);
+    }, (err) => {
+      settled = true;
+      reject(err);
+    });
+  });
 }
 
 async function openCache() {
