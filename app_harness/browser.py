@@ -124,6 +124,22 @@ def engine_frame(page):
     return next(f for f in page.frames if "browser_live" in f.url)
 
 
+ENGINE_LARGE_FILE = re.compile(r"\.(wasm\.gz|onnx|tflite|ttf)$")  # runtimes, models, the label font
+
+
+def engine_files_fetched(frame) -> list[str]:
+    """The names of the engine's large files that this visit fetched over the network (a file the engine
+    took from its Cache Storage leaves no Resource Timing entry)."""
+    names = frame.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
+    return sorted(name.rsplit("/", 1)[-1] for name in names if ENGINE_LARGE_FILE.search(name))
+
+
+def wait_for_engine_cache(frame, files: int) -> None:
+    """Until the engine's Cache Storage holds `files` files: it stores what it fetched while it goes on, so a
+    page closed at once can leave a write unfinished."""
+    frame.wait_for_function("async (n) => (await (await caches.open('fer-engine')).keys()).length >= n", arg=files)
+
+
 def frames_analysed(page) -> int:
     """The Live page's "Frames analysed" figure, once the page shows it."""
     text = page.get_by_test_id("stMetric").filter(has_text="Frames analysed").inner_text()

@@ -15,14 +15,18 @@ At 60x on a 2-core machine (docs/benchmarks.md), with the bundle before a2da74b 
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 import time
 from pathlib import Path
 
-from app_harness.browser import ENGINE_IFRAME, engine_frame, launch_chromium, streamlit_server
-
-LARGE_FILE = re.compile(r"\.(wasm\.gz|onnx|tflite|ttf)$")
+from app_harness.browser import (
+    ENGINE_IFRAME,
+    engine_files_fetched,
+    engine_frame,
+    launch_chromium,
+    streamlit_server,
+    wait_for_engine_cache,
+)
 
 # Times every cache call of the engine's frame in its own clock, from the call to the answer.
 CACHE_TIMER = """
@@ -39,8 +43,9 @@ for (const [owner, name] of [[CacheStorage.prototype, 'open'], [Cache.prototype,
 """
 
 
-def visit(context, url: str, slowdown: float) -> dict:
-    """One visit to /live until the engine is ready: what came over the network and how the cache answered."""
+def visit(context, url: str, slowdown: float, cached_files: int) -> dict:
+    """One visit to /live until the engine is ready (and its cache holds `cached_files`): what came over the
+    network and how the cache answered."""
     page = context.new_page()
     page.set_default_timeout(300_000)
     page.add_init_script(CACHE_TIMER)
@@ -51,11 +56,9 @@ def visit(context, url: str, slowdown: float) -> dict:
     page.frame_locator(ENGINE_IFRAME).get_by_text("Ready").wait_for()
     ready = time.perf_counter() - started
     frame = engine_frame(page)
-    names = frame.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
+    fetched = engine_files_fetched(frame)
     answers = frame.evaluate("() => self.__cacheAnswers")
-    fetched = sorted(name.rsplit("/", 1)[-1] for name in names if LARGE_FILE.search(name))
-    # The engine stores the files it fetched while it goes on: let it finish before the page closes.
-    frame.wait_for_function("async () => (await (await caches.open('fer-engine')).keys()).length >= 4")
+    wait_for_engine_cache(frame, cached_files or len(fetched))
     page.close()
     return {"fetched": fetched, "slowest_answer": max(answers, default=0.0) / 1000, "ready": ready}
 
@@ -72,7 +75,8 @@ def main() -> int:
             browser = launch_chromium(playwright)
             context = browser.new_context()
             try:
-                runs = [visit(context, url, 1.0)] + [visit(context, url, args.slowdown) for _ in range(args.visits)]
+                runs = [visit(context, url, 1.0, 0)]
+                runs += [visit(context, url, args.slowdown, len(runs[0]["fetched"])) for _ in range(args.visits)]
             finally:
                 browser.close()
     print(f"{'visit':<18} {'ready':>7} {'slowest cache answer':>21}  large files over the network")

@@ -25,12 +25,14 @@ import pytest
 from app_harness.browser import (
     CHROMIUM,
     ENGINE_IFRAME,
+    engine_files_fetched,
     engine_frame,
     frames_analysed,
     launch_chromium,
     start_button,
     streamlit_server,
     toggle_live_setting,
+    wait_for_engine_cache,
     wait_until,
     write_camera_video,
 )
@@ -137,7 +139,6 @@ def test_the_app_serves_the_engine_and_its_webassembly_itself(engine):
 def test_a_repeat_visit_takes_the_runtimes_and_models_from_the_browser_cache(server, chromium):
     """Streamlit serves a component's files without validators, so the HTTP cache fetched all 8.7 MB again
     on every visit; the engine now keeps them in Cache Storage under versions the page sends."""
-    large = re.compile(r"\.(wasm\.gz|onnx|tflite|ttf)$")
     context = chromium.new_context()
     try:
         fetched = []
@@ -145,11 +146,8 @@ def test_a_repeat_visit_takes_the_runtimes_and_models_from_the_browser_cache(ser
             page = context.new_page()
             open_engine(page, server)
             frame = engine_frame(page)
-            names = frame.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
-            fetched.append(sorted(name.rsplit("/", 1)[-1] for name in names if large.search(name)))
-            # The engine stores its files while it goes on: a page closed at once can leave a write unfinished.
-            frame.wait_for_function("async (n) => (await (await caches.open('fer-engine')).keys()).length >= n",
-                                    arg=len(fetched[0]))
+            fetched.append(engine_files_fetched(frame))
+            wait_for_engine_cache(frame, len(fetched[0]))
             page.close()
         assert len(fetched[0]) >= 4, fetched  # two runtimes, two models and the font came over the network once
         assert fetched[1] == [], fetched  # and from the cache the second time
