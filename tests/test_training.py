@@ -347,6 +347,54 @@ def test_distillation_end_to_end_on_a_tiny_dataset(tmp_path):
     np.testing.assert_allclose(blended_targets(np.array([[1.0, 0.0]]), np.array([[0.2, 0.8]]), 0.5, 1.0), [[0.6, 0.4]])
 
 
+def test_a_consistent_teacher_reads_each_batch_as_the_student_sees_it(tmp_path):
+    """--consistent-teacher: each target blends the teacher's reading of that very augmented face, from any
+    number of threads; the run keeps no cache of clean-face readings and says so in its report."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import cv2
+    from skimage import data as skimage_data
+
+    from fer.classifier import EmotionClassifier
+    from fer.model_file import ModelFileError
+    from training.distill import TARGETS_FILE, BatchTeacher, blended_targets
+
+    live = ROOT / "models" / "ferplus_vgg48_degrade.int8.tflite"  # a real teacher: its readings follow the face
+    face = cv2.cvtColor(skimage_data.astronaut()[30:230, 120:320], cv2.COLOR_RGB2GRAY)
+    images = np.stack([cv2.resize(face[i % 8 : 192 + i % 8, i // 8 : 192 + i // 8], (48, 48))
+                       for i in range(64)])[..., None]
+    labels = np.random.default_rng(0).integers(0, 7, 64)
+    config = TrainConfig(data="x", batch_size=16, workers=4, augment=AugmentConfig(erase_probability=0.5))
+    reader = EmotionClassifier(live)
+    classes = list(reader.class_names)
+    teacher = BatchTeacher(str(live), classes, images.shape[1:], weight=0.5, temperature=1.0)
+    batches = AugmentedBatches(images, labels, 7, config, teacher=teacher)
+    plain = AugmentedBatches(images, labels, 7, config)
+    x, y = batches[1]
+    np.testing.assert_array_equal(x, plain[1][0])  # the teacher changes the targets, never the faces
+    np.testing.assert_allclose(y, blended_targets(plain[1][1], reader.predict_prepared(x), 0.5, 1.0), atol=1e-5)
+    order = np.random.default_rng([config.seed, 0]).permutation(64)[16:32]
+    clean = blended_targets(plain[1][1], reader.predict_prepared(images[order]), 0.5, 1.0)
+    assert np.abs(y - clean).max() > 0.01  # not the teacher's reading of the clean faces
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda i: batches[i][1], range(len(batches))))
+    for index, targets in enumerate(threaded):
+        np.testing.assert_allclose(targets, batches[index][1], atol=1e-6)
+    with pytest.raises(ModelFileError, match="must be a model file"):
+        BatchTeacher(str(tmp_path / "saved.npz"), classes, images.shape[1:], weight=0.5, temperature=1.0)
+
+    data = make_pattern_dataset(tmp_path / "data", per_class=20)
+    teacher_file = train(tiny_config(tmp_path / "teacher", data, epochs=1))
+    student = tiny_config(tmp_path / "student", data, epochs=1, width=2, teacher=str(teacher_file),
+                          distill_weight=0.5, consistent_teacher=True)
+    report = ModelReport.load(train(student))
+    assert report.training["distilled_from"] == "tiny.keras" and report.training["teacher_reads_batches"] is True
+    assert not list(Path(student.run_dir).glob(Path(TARGETS_FILE).stem + "-*"))
+    assert parse_args(["--data", "x", "--teacher", "t.keras", "--consistent-teacher"])[0].consistent_teacher
+    with pytest.raises(TrainingError, match="give a --teacher model file"):
+        train(tiny_config(tmp_path / "alone", data, consistent_teacher=True))
+
+
 def test_saved_teacher_probabilities_teach_only_the_images_they_were_computed_on(tmp_path):
     """Another machine's decoder may move a grey level or two; a face out of place, other faces or other
     classes are refused in words."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from training.augment import augment_batch, cutmix, mixup, weaken
 from training.config import TrainConfig
+from training.distill import BatchTeacher
 
 
 def batch_workers(requested: int) -> int:
@@ -25,9 +26,10 @@ class AugmentedBatches(keras.utils.PyDataset):
     epoch is set by `EpochKeeper.on_epoch_begin`, which Keras calls before it starts the workers."""
 
     def __init__(self, images, labels, num_classes, config: TrainConfig, sample_weights=None, targets=None,
-                 neutral: int | None = None):
+                 neutral: int | None = None, teacher: BatchTeacher | None = None):
         """`sample_weights`: (N,) each face's weight in the loss; `targets`: (N, classes) soft targets to learn
-        instead of the one-hot labels (votes, distillation); `neutral`: the neutral class, for `config.weaken`."""
+        instead of the one-hot labels (votes, distillation); `neutral`: the neutral class, for `config.weaken`;
+        `teacher`: blends its reading of each finished batch into the targets (`--consistent-teacher`)."""
         workers = batch_workers(config.workers)
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max(10, 2 * workers))
         self.targets = targets
@@ -35,6 +37,7 @@ class AugmentedBatches(keras.utils.PyDataset):
         self.num_classes, self.config = num_classes, config
         self.sample_weights = sample_weights
         self.neutral = neutral
+        self.teacher = teacher
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -55,6 +58,8 @@ class AugmentedBatches(keras.utils.PyDataset):
             x, y = cutmix(x, y, rng, self.config.cutmix_alpha)
         if self.config.weaken > 0:
             x, y = weaken(x, y, rng, self.config.weaken, self.neutral)
+        if self.teacher is not None:  # last: the teacher reads exactly the faces the student will
+            y = self.teacher.blend(x, y)
         if self.sample_weights is not None:
             return x, y, self.sample_weights[idx]
         return x, y

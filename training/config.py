@@ -49,6 +49,8 @@ class TrainConfig:
     teacher: str | None = None  # distil from this model's probabilities (training.distill)
     distill_weight: float = 0.7  # share of the teacher in each target; the rest is the true label
     temperature: float = 2.0  # softens the teacher's probabilities
+    consistent_teacher: bool = False  # the teacher reads each batch as the student sees it (augmented, faulty),
+    # not each clean face once (training.distill.BatchTeacher)
     init: str | None = None  # start from this model's weights (a narrower copy from training.prune), not random ones
     labels: str = "fer2013"  # or "ferplus": learn the FER+ vote distribution of each face (training.ferplus)
     votes: str | None = None  # the FER+ labels.csv (default: ferplus/labels.csv beside the data folder)

@@ -14,6 +14,7 @@ still distils from it, as long as its training images are the ones they were com
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -44,24 +45,58 @@ def teacher_probabilities(teacher_path: str, images: np.ndarray, class_names: li
     may also be such a cache, from another run or machine."""
     if Path(teacher_path).suffix == SAVED_TARGETS_SUFFIX:
         return saved_probabilities(Path(teacher_path), images, class_names)
-    if not Path(teacher_path).is_file():
-        raise ModelFileError(f"teacher model not found: {teacher_path}")
     key = hashlib.sha256(Path(teacher_path).read_bytes() + images.tobytes()).hexdigest()[:16]
     cache = run_dir / f"{Path(TARGETS_FILE).stem}-{key}{SAVED_TARGETS_SUFFIX}"
     if cache.exists():
         return saved_probabilities(cache, images, class_names)
-    teacher = EmotionClassifier(teacher_path)
-    if list(teacher.class_names) != list(class_names):
-        raise ModelFileError(f"the teacher {teacher_path} has classes {list(teacher.class_names)}, the data "
-                             f"{list(class_names)}")
-    if (tuple(teacher.info.image_size), teacher.info.channels) != (images.shape[1:3], images.shape[3]):
-        raise ModelFileError(f"the teacher {teacher_path} reads {teacher.info.image_size} x {teacher.info.channels} "
-                             f"images; the student is trained on {images.shape[1:3]} x {images.shape[3]}")
+    teacher = load_teacher(teacher_path, class_names, images.shape[1:])
     print(f"teacher {Path(teacher_path).name}: reading {len(images)} training images once", flush=True)
     probabilities = np.concatenate([teacher.predict_prepared(images[start : start + 4096], "flip")
                                     for start in range(0, len(images), 4096)]).astype(np.float32)
     save_probabilities(cache, probabilities, images, class_names, Path(teacher_path).name)
     return probabilities
+
+
+def load_teacher(teacher_path: str, class_names: list[str], image_shape: tuple[int, ...],
+                 threads: int | None = None) -> EmotionClassifier:
+    """The teacher's model file, checked to read the student's classes and (height, width, channels) images."""
+    if not Path(teacher_path).is_file():
+        raise ModelFileError(f"teacher model not found: {teacher_path}")
+    teacher = EmotionClassifier(teacher_path, threads)
+    if list(teacher.class_names) != list(class_names):
+        raise ModelFileError(f"the teacher {teacher_path} has classes {list(teacher.class_names)}, the data "
+                             f"{list(class_names)}")
+    if (tuple(teacher.info.image_size), teacher.info.channels) != (tuple(image_shape[:2]), image_shape[2]):
+        raise ModelFileError(f"the teacher {teacher_path} reads {teacher.info.image_size} x {teacher.info.channels} "
+                             f"images; the student is trained on {tuple(image_shape[:2])} x {image_shape[2]}")
+    return teacher
+
+
+class BatchTeacher:
+    """A teacher that reads each training batch as the student sees it: shifted, erased, made faulty.
+
+    The cached probabilities above are the teacher's reading of each clean face; the student then learns
+    "this face is 60% sad" also from a blurred or half-hidden copy that the teacher never saw. Reading the
+    batch itself (consistent teaching, Beyer et al. 2022, "Knowledge distillation: A good teacher is patient
+    and consistent") makes every target the teacher's view of exactly that input. The batches are made by
+    several threads; each gets its own one-thread copy of the teacher, so they do not queue on one lock."""
+
+    def __init__(self, teacher_path: str, class_names: list[str], image_shape: tuple[int, ...], weight: float,
+                 temperature: float) -> None:
+        if Path(teacher_path).suffix == SAVED_TARGETS_SUFFIX:
+            raise ModelFileError(f"a consistent teacher reads every batch, so it must be a model file, not the saved "
+                                 f"probabilities {teacher_path}")
+        self.path, self.class_names, self.image_shape = teacher_path, list(class_names), tuple(image_shape)
+        self.weight, self.temperature = weight, temperature
+        self._own = threading.local()
+        self._own.teacher = load_teacher(teacher_path, self.class_names, self.image_shape, threads=1)  # checks now
+
+    def blend(self, images: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """`targets` blended with the teacher's probabilities for `images` (the float batch the student reads)."""
+        teacher = getattr(self._own, "teacher", None)
+        if teacher is None:
+            teacher = self._own.teacher = load_teacher(self.path, self.class_names, self.image_shape, threads=1)
+        return blended_targets(targets, teacher.predict_prepared(images), self.weight, self.temperature)
 
 
 def save_probabilities(path: Path, probabilities: np.ndarray, images: np.ndarray, class_names: list[str],

@@ -77,7 +77,8 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
             "labels": config.labels,
             **({"prior_correction": correction.to_json()} if correction else {}),
             **({"distilled_from": teacher_name(config.teacher), "distill_weight": config.distill_weight,
-                "temperature": config.temperature} if config.teacher else {}),
+                "temperature": config.temperature, "teacher_reads_batches": config.consistent_teacher}
+               if config.teacher else {}),
         },
         history=state["history"],
         dataset=dataset.describe(),

@@ -32,7 +32,7 @@ from training.augment import AugmentConfig
 from training.batches import AugmentedBatches
 from training.config import TrainConfig, selection_keys
 from training.data import TRAIN, VAL, Dataset, DatasetError, Split, load_dataset
-from training.distill import blended_targets, teacher_probabilities
+from training.distill import BatchTeacher, blended_targets, teacher_probabilities
 from training.ferplus import join_votes
 from training.losses import AdjustedCrossEntropy, BalancedAccuracy
 from training.model import build_model
@@ -322,6 +322,9 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     if not 0.0 <= config.augment.degrade_probability <= 1.0:
         raise TrainingError(f"--degrade is the share of faces given a fault of photos and cameras: 0 to 1, "
                             f"not {config.augment.degrade_probability}")
+    if config.consistent_teacher and not config.teacher:
+        raise TrainingError("--consistent-teacher says how the --teacher reads the batches: "
+                            "give a --teacher model file")
     if not 0.0 <= config.weaken <= 1.0:
         raise TrainingError(f"--weaken is the share of expressive faces blended towards neutral: 0 to 1, "
                             f"not {config.weaken}")
@@ -348,7 +351,11 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     if finish:  # the best epoch is on disk: no teacher, batches or checkpoint are needed to export it
         return export_model(config, state, dataset, run_dir / BEST, hardware_description(), prior)
     weights = sample_weights_for(train_split, list(dataset.class_names), config)
-    if config.teacher:
+    batch_teacher = None
+    if config.teacher and config.consistent_teacher:
+        batch_teacher = BatchTeacher(config.teacher, list(dataset.class_names), train_split.images.shape[1:],
+                                     config.distill_weight, config.temperature)
+    elif config.teacher:
         teacher = teacher_probabilities(config.teacher, train_split.images, dataset.class_names, run_dir)
         targets = blended_targets(targets, teacher, config.distill_weight, config.temperature)
     neutral = None
@@ -358,7 +365,7 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
                                 "have none")
         neutral = list(dataset.class_names).index("neutral")
     batches = AugmentedBatches(train_split.images, train_split.labels, num_classes, config, weights, targets,
-                               neutral)
+                               neutral, batch_teacher)
     val_data = (val_split.images.astype(np.float32), keras.utils.to_categorical(val_split.labels, num_classes))
 
     if resume:
@@ -478,6 +485,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
         ("--subtle-weight", "subtle_weight", float), ("--ema", "ema", float),
     ]:
         add(flag, dest=attr, type=kind, default=getattr(defaults, attr))
+    add("--consistent-teacher", action="store_true",
+        help="with a --teacher model file: it reads every augmented batch as the student sees it, instead of "
+             "each clean face once before training (slower: the teacher runs every epoch)")
     add("--schedule", choices=["cosine", "plateau"], default=defaults.schedule)
     add("--class-weights", choices=["none", "balanced", "sqrt"], default=defaults.class_weights)
     add("--labels", choices=["fer2013", "ferplus"], default=defaults.labels,
