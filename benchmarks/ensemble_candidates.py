@@ -8,7 +8,9 @@ average first gets the output correction `training.ensemble` would store (chosen
 TTA), and is ranked by FER+ balanced accuracy (to 0.001), then majority accuracy, with flip TTA (as the Photos page
 runs it) before without; without the votes, by accuracy against the dataset's labels, flip first too.
 Only the validation split is scored, so the choice never looks at PrivateTest. Ship the winner with
-`python -m training.ensemble`.
+`python -m training.ensemble`. The models may read faces of different sizes (48 and 64 px, say): each
+reads the validation faces in its own format and their probabilities are averaged face by face, though
+`training.ensemble` still builds a file from members of one format only.
 
 `--reference A B` (models among the given ones: the shipped file's members) adds, for each average, its
 flip balanced accuracy minus the reference average's and the standard error of that difference over 1,000
@@ -29,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 import keras
 import numpy as np
 
-from fer.model_file import describe_correction
-from training.data import VAL, Votes
-from training.ensemble import load_members_dataset, vote_prior
+from fer.model_file import ModelFileError, describe_correction, read_model_info
+from training.data import VAL, Dataset, Votes, load_dataset_for
+from training.ensemble import vote_prior
 from training.evaluate import (
     bootstrap_balanced_accuracy,
     bootstrap_weights,
@@ -53,8 +55,8 @@ def main() -> int:
     args = parser.parse_args()
     if not {path.stem for path in args.reference} <= {path.stem for path in args.models}:
         parser.error("--reference names models that are not among the models to score")
-    _, dataset = load_members_dataset(args.models, args.data)
-    dataset = join_votes(dataset, args.data)
+    datasets = datasets_for(args.models, args.data)
+    dataset = datasets[args.models[0]]
     validation = dataset.splits[VAL]
     votes = validation.votes
     prior = vote_prior(dataset) if votes is not None else None
@@ -62,7 +64,7 @@ def main() -> int:
     for path in args.models:
         model = keras.models.load_model(path, compile=False)
         for tta in TTAS:
-            probabilities[path.stem, tta] = predict_probabilities(model, validation.images, tta)
+            probabilities[path.stem, tta] = predict_probabilities(model, datasets[path].splits[VAL].images, tta)
     rows = []
     for size in range(1, len(args.models) + 1):
         for subset in itertools.combinations([p.stem for p in args.models], size):
@@ -95,6 +97,23 @@ def main() -> int:
         print(f"{balanced:.4f} / {majority:.2%}  flip {flip_balanced:.4f} / {flip_majority:.2%}  "
               f"{' + '.join(subset)}  ({correction}){versus.get(subset, '')}")
     return 0
+
+
+def datasets_for(paths: list[Path], data: str) -> dict[Path, Dataset]:
+    """The data set in each model's input format (loaded once a format), with the votes joined: the same
+    faces in the same order whatever the format, so probabilities average face by face."""
+    by_format: dict[tuple, Dataset] = {}
+    datasets = {}
+    for path in paths:
+        info = read_model_info(path)
+        key = (info.image_size, info.channels)
+        if key not in by_format:
+            by_format[key] = join_votes(load_dataset_for(info, data), data)
+        datasets[path] = by_format[key]
+        if list(info.class_names) != datasets[path].class_names:
+            raise ModelFileError(f"{path} has classes {list(info.class_names)}; the data set has "
+                                 f"{datasets[path].class_names}")
+    return datasets
 
 
 def against_reference(rows: list, reference: set[str], votes: Votes) -> dict[tuple, str]:
