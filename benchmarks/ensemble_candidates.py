@@ -32,7 +32,7 @@ import keras
 import numpy as np
 
 from fer.model_file import ModelFileError, describe_correction, read_model_info
-from training.data import VAL, Dataset, Votes, load_dataset_for
+from training.data import VAL, Dataset, DatasetError, Votes, load_dataset_for
 from training.ensemble import vote_prior
 from training.evaluate import (
     bootstrap_balanced_accuracy,
@@ -55,7 +55,10 @@ def main() -> int:
     args = parser.parse_args()
     if not {path.stem for path in args.reference} <= {path.stem for path in args.models}:
         parser.error("--reference names models that are not among the models to score")
-    datasets = datasets_for(args.models, args.data)
+    try:
+        datasets = datasets_for(args.models, args.data)
+    except (ModelFileError, DatasetError) as err:
+        parser.error(str(err))
     dataset = datasets[args.models[0]]
     validation = dataset.splits[VAL]
     votes = validation.votes
