@@ -32,8 +32,8 @@ import keras
 import numpy as np
 
 from fer.model_file import ModelFileError, describe_correction, read_model_info
-from training.data import VAL, Dataset, DatasetError, Votes, load_dataset_for
-from training.ensemble import vote_prior
+from training.data import VAL, Dataset, DatasetError, Votes
+from training.ensemble import load_members_dataset, vote_prior
 from training.evaluate import (
     bootstrap_balanced_accuracy,
     bootstrap_weights,
@@ -56,10 +56,9 @@ def main() -> int:
     if not {path.stem for path in args.reference} <= {path.stem for path in args.models}:
         parser.error("--reference names models that are not among the models to score")
     try:
-        datasets = datasets_for(args.models, args.data)
+        dataset, images = validation_faces(args.models, args.data)
     except (ModelFileError, DatasetError) as err:
         parser.error(str(err))
-    dataset = datasets[args.models[0]]
     validation = dataset.splits[VAL]
     votes = validation.votes
     prior = vote_prior(dataset) if votes is not None else None
@@ -67,7 +66,7 @@ def main() -> int:
     for path in args.models:
         model = keras.models.load_model(path, compile=False)
         for tta in TTAS:
-            probabilities[path.stem, tta] = predict_probabilities(model, datasets[path].splits[VAL].images, tta)
+            probabilities[path.stem, tta] = predict_probabilities(model, images[path], tta)
     rows = []
     for size in range(1, len(args.models) + 1):
         for subset in itertools.combinations([p.stem for p in args.models], size):
@@ -102,21 +101,17 @@ def main() -> int:
     return 0
 
 
-def datasets_for(paths: list[Path], data: str) -> dict[Path, Dataset]:
-    """The data set in each model's input format (loaded once a format), with the votes joined: the same
-    faces in the same order whatever the format, so probabilities average face by face."""
-    by_format: dict[tuple, Dataset] = {}
-    datasets = {}
+def validation_faces(paths: list[Path], data: str) -> tuple[Dataset, dict[Path, np.ndarray]]:
+    """The data set in the first model's format with the votes joined, and each model's validation faces in
+    its own format: loaded once a format, the same faces in the same order, so probabilities average face
+    by face."""
+    by_format: dict[tuple, list[Path]] = {}
     for path in paths:
         info = read_model_info(path)
-        key = (info.image_size, info.channels)
-        if key not in by_format:
-            by_format[key] = join_votes(load_dataset_for(info, data), data)
-        datasets[path] = by_format[key]
-        if list(info.class_names) != datasets[path].class_names:
-            raise ModelFileError(f"{path} has classes {list(info.class_names)}; the data set has "
-                                 f"{datasets[path].class_names}")
-    return datasets
+        by_format.setdefault((info.image_size, info.channels), []).append(path)
+    loaded = [load_members_dataset(group, data)[1] for group in by_format.values()]
+    images = {path: dataset.splits[VAL].images for group, dataset in zip(by_format.values(), loaded) for path in group}
+    return join_votes(loaded[0], data), images
 
 
 def against_reference(rows: list, reference: set[str], votes: Votes) -> dict[tuple, str]:
