@@ -1,6 +1,7 @@
-"""The GPU path the README gives, run here on the CPU: training (with the weights' moving average and cutmix),
-distillation from a `.keras` teacher and averaging into an ensemble on Keras' JAX backend where TensorFlow is
-not installed (as on a GPU machine), then the LiteRT export of the result back on the TensorFlow backend."""
+"""The GPU path the README gives, run here on the CPU: training (with the weights' moving average, cutmix and a
+shared trunk with two heads), distillation from a `.keras` teacher and averaging into an ensemble on Keras' JAX
+backend where TensorFlow is not installed (as on a GPU machine), then the LiteRT export of the result back on the
+TensorFlow backend."""
 
 from __future__ import annotations
 
@@ -55,11 +56,13 @@ def test_train_distil_and_average_on_jax_then_export_on_tensorflow(tmp_path: Pat
 
     student = tmp_path / "student.keras"
     # the weights' moving average restarts at the warm-up's end: under JAX a plain assignment there shared one
-    # buffer between two variables, and the next step failed
+    # buffer between two variables, and the next step failed. The student has a shared trunk and two heads.
     out = on_jax("training.train", *common, "--epochs", "2", "--width", "2", "--run-dir", str(tmp_path / "s"),
-                       "--output", str(student), "--teacher", str(teacher), "--ema", "0.9", "--cutmix", "1")
+                       "--output", str(student), "--teacher", str(teacher), "--ema", "0.9", "--cutmix", "1",
+                       "--heads", "2", "--head-logit-adjust", "0,0.5")
     assert out.returncode == 0, out.stderr
     assert ModelReport.load(student).training["distilled_from"] == "teacher.keras"
+    assert ModelReport.load(student).config["head_logit_adjust"] == [0, 0.5]
 
     ensemble = tmp_path / "ensemble.keras"
     out = on_jax("training.ensemble", "--members", str(teacher), str(student), "--data", str(data),

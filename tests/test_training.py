@@ -541,3 +541,60 @@ def test_degrade_reaches_the_batches_and_a_run_trains_with_it(tmp_path):
     assert parse_args(["--data", "x", "--degrade", "0.3"])[0].augment.degrade_probability == 0.3
     with pytest.raises(TrainingError, match="--degrade is the share"):
         train(tiny_config(tmp_path / "b", data, augment=AugmentConfig(degrade_probability=1.5)))
+
+
+def test_each_head_of_a_shared_trunk_model_gets_its_own_loss():
+    from training.losses import AdjustedCrossEntropy, BalancedAccuracy
+
+    prior = [0.6, 0.3, 0.1]
+    y_true = np.array([[1.0, 0.0, 0.0], [0.2, 0.8, 0.0]], np.float32)
+    ce_head = np.array([[0.7, 0.2, 0.1], [0.3, 0.3, 0.4]], np.float32)
+    adjusted_head = np.array([[0.5, 0.4, 0.1], [0.1, 0.8, 0.1]], np.float32)
+    both = np.concatenate([ce_head, adjusted_head], axis=1)
+    each = [float(AdjustedCrossEntropy(prior, tau)(y_true, head)) for tau, head in ((0, ce_head), (0.5, adjusted_head))]
+    assert float(AdjustedCrossEntropy(prior, 0, head_taus=[0, 0.5])(y_true, both)) == pytest.approx(np.mean(each))
+    metric = BalancedAccuracy(3, heads=2)  # scores the heads' mean, what the app runs: both right here
+    metric.update_state(y_true, both)
+    assert float(metric.result()) == pytest.approx(1.0)
+
+
+def test_a_shared_trunk_ensemble_trains_its_heads_and_saves_their_average(tmp_path):
+    import keras
+
+    data = make_pattern_dataset(tmp_path / "data", per_class=40)
+    config = tiny_config(tmp_path, data, epochs=5, batch_size=8, learning_rate=3e-3, heads=2, branch_blocks=1,
+                         head_logit_adjust=[0.0, 0.5])
+    model_path = train(config)
+    saved = keras.models.load_model(model_path, compile=False)
+    names = [layer.name for layer in saved.layers]
+    assert saved.output.shape[-1] == 3 and names[-1] == "probabilities"  # one output: the heads' mean
+    assert "b0_conv0" in names and "b1_conv0" not in names  # block 0 shared, block 1 one per head
+    assert {"h0_b1_conv0", "h1_b1_conv0", "h0_fc", "h1_fc"} <= set(names)
+    assert not np.allclose(saved.get_layer("h0_fc").get_weights()[0], saved.get_layer("h1_fc").get_weights()[0])
+    report = ModelReport.load(model_path)
+    assert report.config["heads"] == 2 and report.metrics("test")["accuracy"] > 0.6, "easy classes"
+    checkpoint = keras.models.load_model(Path(config.run_dir) / "best.keras")  # what --resume loads
+    assert checkpoint.loss.head_taus == [0.0, 0.5] and checkpoint.output.shape[-1] == 6
+    from fer.model_file import ModelFileError
+    from training.prune import read_architecture
+
+    with pytest.raises(ModelFileError, match="several heads is not pruned"):
+        read_architecture(saved)
+
+    # A one-head file starts every head (as --init does from a pruned network).
+    from training.model import build_model
+    from training.train import start_from
+
+    one_head = tiny_config(tmp_path / "one", data, epochs=1)
+    start = build_model((24, 24, 1), 3, width=4, blocks=2, dense_units=16, heads=2, branch_blocks=1)
+    start_from(start, str(train(one_head)))
+    source = keras.models.load_model(one_head.output, compile=False)
+    for head in ("h0_", "h1_"):
+        np.testing.assert_array_equal(start.get_layer(head + "fc").get_weights()[0],
+                                      source.get_layer("fc").get_weights()[0])
+
+    assert parse_args(["--data", "x", "--heads", "2", "--head-logit-adjust", "0,0.5"])[0].head_logit_adjust == [0, 0.5]
+    with pytest.raises(TrainingError, match="one tau a head"):
+        train(tiny_config(tmp_path / "b", data, heads=3, head_logit_adjust=[0.0, 0.5]))
+    with pytest.raises(TrainingError, match="--branch-blocks 0 to"):
+        train(tiny_config(tmp_path / "c", data, heads=2, branch_blocks=3))

@@ -38,6 +38,10 @@ class TrainConfig:
     convs_per_block: int = 2
     dense_units: int = 256
     dropout: float = 0.4
+    heads: int = 1  # > 1: an ensemble with a shared trunk (training.model), one loss a head
+    branch_blocks: int = 1  # conv blocks each head has of its own, after the shared ones (0: dense layers only)
+    head_logit_adjust: list[float] | None = None  # one tau a head (e.g. cross-entropy and logit-adjusted heads);
+    # default: --logit-adjust for every head
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     image_size: int | None = None
     color: str = "auto"

@@ -47,8 +47,10 @@ def read_architecture(model: keras.Model) -> Architecture:
     """The settings of a network written by `build_model`; another kind of network is an error."""
     names = {layer.name for layer in model.layers}
     if "b0_conv0" not in names or "fc" not in names:
-        raise ModelFileError(f"{model.name} is not a network built by training.model (no b0_conv0 / fc layers); "
-                             "for an ensemble file pass --member")
+        several_heads = "b0_conv0" in names and "h0_fc" in names
+        raise ModelFileError(f"{model.name} is not a one-head network built by training.model (no b0_conv0 / fc "
+                             "layers); " + ("a shared trunk with several heads is not pruned" if several_heads
+                                           else "for an ensemble file pass --member"))
     blocks = 1 + max(int(name[1:].split("_")[0]) for name in names if name.startswith("b") and "_conv" in name)
     convs = 1 + max(int(name.split("_conv")[1]) for name in names if name.startswith("b0_conv"))
     return Architecture(

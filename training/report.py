@@ -20,6 +20,7 @@ from training.config import selection_keys
 from training.data import TEST, TEST_ALL, VAL, Dataset
 from training.distill import teacher_name
 from training.evaluate import choose_output_correction, evaluate_model, predict_probabilities
+from training.model import average_heads
 
 
 def architecture(model: keras.Model) -> list[dict]:
@@ -54,7 +55,7 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
                  prior: np.ndarray | None = None) -> Path:
     """`prior`: the mean training target; with FER+ labels, a correction for it is chosen on validation."""
     output = Path(config.output)
-    model = float32_copy(keras.models.load_model(best_checkpoint))
+    model = float32_copy(average_heads(keras.models.load_model(best_checkpoint)))
     correction = None
     if config.labels == "ferplus" and prior is not None:
         validation = dataset.splits[VAL]

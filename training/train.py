@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import sys
@@ -34,7 +35,7 @@ from training.config import TrainConfig, selection_keys
 from training.data import TRAIN, VAL, Dataset, DatasetError, Split, load_dataset
 from training.distill import BatchTeacher, blended_targets, teacher_probabilities
 from training.ferplus import join_votes
-from training.losses import AdjustedCrossEntropy, BalancedAccuracy
+from training.losses import AdjustedCrossEntropy, BalancedAccuracy, HeadsAccuracy
 from training.model import build_model
 from training.report import export_model
 
@@ -328,6 +329,12 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     if not 0.0 <= config.weaken <= 1.0:
         raise TrainingError(f"--weaken is the share of expressive faces blended towards neutral: 0 to 1, "
                             f"not {config.weaken}")
+    if config.heads < 1 or not 0 <= config.branch_blocks <= config.blocks:
+        raise TrainingError(f"--heads takes 1 or more and --branch-blocks 0 to --blocks ({config.blocks}), "
+                            f"not {config.heads} and {config.branch_blocks}")
+    if config.head_logit_adjust is not None and len(config.head_logit_adjust) != config.heads:
+        raise TrainingError(f"--head-logit-adjust gives one tau a head: {config.heads} for --heads {config.heads}, "
+                            f"not {len(config.head_logit_adjust)}")
     # Batches are prepared in parallel by the workers; OpenCV's own thread pool, started for every warp
     # of a 48 px image, only adds overhead (and oversubscribes a many-core host next to the accelerator).
     cv2.setNumThreads(1)
@@ -381,15 +388,15 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
         model = build_model(
             (*dataset.image_size, dataset.channels), num_classes, width=config.width, blocks=config.blocks,
             convs_per_block=config.convs_per_block, dense_units=config.dense_units, dropout=config.dropout,
-            name=config.name,
+            heads=config.heads, branch_blocks=config.branch_blocks, name=config.name,
         )
         if config.init:
             start_from(model, config.init)
         model.compile(
             optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay,
                                              use_ema=config.ema > 0, ema_momentum=config.ema or 0.99),
-            loss=AdjustedCrossEntropy(prior, config.logit_adjust, config.label_smoothing),
-            metrics=["accuracy", BalancedAccuracy(num_classes)],
+            loss=AdjustedCrossEntropy(prior, config.logit_adjust, config.label_smoothing, config.head_logit_adjust),
+            metrics=[HeadsAccuracy(config.heads), BalancedAccuracy(num_classes, config.heads)],
         )
     done = state["epoch"] >= config.epochs or state.get("stopped_early")
     if not done:
@@ -434,17 +441,32 @@ def learning_splits(dataset: Dataset, config: TrainConfig) -> tuple[Split, Split
     return train_split, val_split, targets
 
 
+HEAD_PREFIX = re.compile(r"^h\d+_")  # a shared-trunk model's head layers: h0_fc, h1_b3_conv0, ...
+
+
 def start_from(model: keras.Model, path: str) -> None:
     """Copy every layer's weights from the model in `path`, which must have the same layers and shapes:
-    fine-tuning a pruned network (training.prune) instead of training one from scratch."""
+    fine-tuning a pruned network (training.prune) instead of training one from scratch. Each head of a
+    shared-trunk model (`h0_fc`, ...) starts from the same layer of a one-head model (`fc`) where the file
+    has no heads of its own."""
     try:
         source = keras.models.load_model(path, compile=False)
-        for layer in model.layers:
-            layer.set_weights(source.get_layer(layer.name).get_weights())
+        names = {layer.name for layer in source.layers}
+        for layer in (layer for layer in model.layers if layer.weights):
+            name = layer.name if layer.name in names else HEAD_PREFIX.sub("", layer.name)
+            layer.set_weights(source.get_layer(name).get_weights())
     except (OSError, ValueError) as err:  # a missing file, another architecture or width
         raise TrainingError(f"--init {path}: cannot start from it ({err}); it must be a .keras file with the same "
                          "layers as this run (its --width, --blocks, --dense-units)") from err
     print(f"starting from the weights of {path}", flush=True)
+
+
+def taus(text: str) -> list[float]:
+    """'0,0.5' -> [0.0, 0.5], for --head-logit-adjust."""
+    try:
+        return [float(value) for value in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"comma-separated numbers, one a head, not {text!r}") from None
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[str, str], bool]:
@@ -482,9 +504,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
         ("--max-train-samples", "max_train_samples", int), ("--teacher", "teacher", str),
         ("--distill-weight", "distill_weight", float), ("--temperature", "temperature", float),
         ("--init", "init", str), ("--votes", "votes", str), ("--logit-adjust", "logit_adjust", float),
-        ("--subtle-weight", "subtle_weight", float), ("--ema", "ema", float),
+        ("--subtle-weight", "subtle_weight", float), ("--ema", "ema", float), ("--heads", "heads", int),
+        ("--branch-blocks", "branch_blocks", int),
     ]:
         add(flag, dest=attr, type=kind, default=getattr(defaults, attr))
+    add("--head-logit-adjust", dest="head_logit_adjust", type=taus, default=None,
+        help="with --heads: one --logit-adjust tau a head, comma-separated (0,0.5: a cross-entropy head and a "
+             "logit-adjusted one)")
     add("--consistent-teacher", action="store_true",
         help="with a --teacher model file: it reads every augmented batch as the student sees it, instead of "
              "each clean face once before training (slower: the teacher runs every epoch)")
