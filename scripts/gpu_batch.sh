@@ -6,7 +6,8 @@
 #
 #   bash scripts/gpu_batch.sh RUNS_FILE      # each line: NAME then training.train options
 #
-# At most 6 width-64 runs a call: 8 files of at most 16 MiB, 64 MiB in all, come back.
+# At most 6 width-64 runs a call: 8 files of at most 16 MiB, 64 MiB in all, come back (a run with --heads 2
+# counts as two: its file comes in two parts).
 #
 # Environment: LIMIT (the call's timeout_s, default 600), DEADLINE (seconds after the start when the runs
 # still going are stopped; default LIMIT - 150), PY (default python3), RUNS_DIR (default /tmp/gpu-runs), OUT
@@ -54,13 +55,19 @@ done < "$runs_file"
 running() { for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done; return 1; }
 # A finished run's best epoch goes to $OUT as a float16 copy right away (its report goes in the archive).
 declare -A copied
+# A file over 16 MiB does not come back (a width-64 net with two heads, --heads 2, is 17 MB in float16): it comes
+# in 15 MiB parts, NAME.keras.part0, part1, ...; join them with `cat NAME.keras.part* > NAME.keras`.
+within_file_limit() {
+  local file=$OUT/$1.keras
+  [ "$(stat -c %s "$file")" -le 16777216 ] || { split -b 15M -d -a 1 "$file" "$file.part" && rm "$file"; }
+}
 copy_finished() {
   for name in "${!pids[@]}"; do
     final=$RUNS_DIR/$name/final/$name.keras
     if [ -z "${copied[$name]:-}" ] && ! kill -0 "${pids[$name]}" 2>/dev/null && [ -f "$final" ]; then
       copied[$name]=1
-      $PY -m training.float16_copy "$final" --output "$OUT/$name.keras" > "$RUNS_DIR/$name.float16.log" 2>&1 \
-        && mkdir -p "$RUNS_DIR/float16" && mv "$OUT/$name.json" "$RUNS_DIR/float16/" &
+      { $PY -m training.float16_copy "$final" --output "$OUT/$name.keras" > "$RUNS_DIR/$name.float16.log" 2>&1 \
+          && mkdir -p "$RUNS_DIR/float16" && mv "$OUT/$name.json" "$RUNS_DIR/float16/" && within_file_limit "$name"; } &
     fi
   done
 }
