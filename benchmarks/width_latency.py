@@ -46,7 +46,8 @@ def main() -> int:
     box = detect_faces(default_detector(), photo, max_side=DEFAULTS.photo_detection_side,
                        min_confidence=DEFAULTS.min_confidence)[0]
     crop = face_crop(photo, box, CROP_MARGIN)
-    print(f"width  heads  parameters  one face, 1 thread (EmotionClassifier.predict_crops, {file_kind(args)})")
+    kind = "int8 LiteRT" if args.int8 else "Keras, float32"
+    print(f"width  heads  parameters  one face, 1 thread (EmotionClassifier.predict_crops, {kind})")
     with tempfile.TemporaryDirectory() as folder:
         for width in args.widths:
             for heads in args.heads:
@@ -64,10 +65,6 @@ def main() -> int:
                 print(f"{width:5d}  {heads:5d}  {model.count_params():10,d}  median {figures['median_ms']:.2f} ms, "
                       f"p95 {figures['p95_ms']:.2f} ms", flush=True)
     return 0
-
-
-def file_kind(args: argparse.Namespace) -> str:
-    return "int8 LiteRT" if args.int8 else "Keras, float32"
 
 
 if __name__ == "__main__":
