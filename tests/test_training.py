@@ -561,8 +561,8 @@ def test_each_head_of_a_shared_trunk_model_gets_its_own_loss():
 def test_a_shared_trunk_ensemble_trains_its_heads_and_saves_their_average(tmp_path):
     import keras
 
-    data = make_pattern_dataset(tmp_path / "data", per_class=40)
-    config = tiny_config(tmp_path, data, epochs=5, batch_size=8, learning_rate=3e-3, heads=2, branch_blocks=1,
+    data = make_pattern_dataset(tmp_path / "data", per_class=100)  # as test_train_evaluate_and_report's
+    config = tiny_config(tmp_path, data, epochs=6, batch_size=8, learning_rate=3e-3, heads=2, branch_blocks=1,
                          head_logit_adjust=[0.0, 0.5])
     model_path = train(config)
     saved = keras.models.load_model(model_path, compile=False)
