@@ -55,11 +55,12 @@ def main() -> int:
                 model = average_heads(build_model((48, 48, 1), len(CLASS_NAMES), width=width, heads=heads,
                                                   branch_blocks=args.branch_blocks))
                 info = ModelInfo(path.stem, CLASS_NAMES, (48, 48), 1)
-                model.save(path)
-                write_model_info(path, info)
                 if args.int8:
                     path = path.with_suffix(".int8.tflite")
                     export_litert(model, info, path, weights="int8")
+                else:
+                    model.save(path)
+                    write_model_info(path, info)
                 classifier = EmotionClassifier(path)
                 figures = summary(timed(lambda classifier=classifier: classifier.predict_crops([crop]), args.repeats))
                 print(f"{width:5d}  {heads:5d}  {model.count_params():10,d}  median {figures['median_ms']:.2f} ms, "
