@@ -21,12 +21,13 @@ from latency import summary, timed  # first: importing it pins every library to 
 # isort: split
 from fer.classifier import EmotionClassifier
 from fer.detection import default_detector, detect_faces, face_crop
-from fer.model_file import ModelInfo, write_model_info
+from fer.model_file import ModelInfo
 from fer.recognizer import CROP_MARGIN
 from fer.settings import DEFAULTS
 from training.data import FER2013_CSV_CLASSES
 from training.export_litert import export_litert
 from training.model import average_heads, build_model
+from training.report import save_with_info
 
 CLASS_NAMES = tuple(sorted(FER2013_CSV_CLASSES))  # the 7 FER2013 classes, in the folder layout's order
 
@@ -59,8 +60,7 @@ def main() -> int:
                     path = path.with_suffix(".int8.tflite")
                     export_litert(model, info, path, weights="int8")
                 else:
-                    model.save(path)
-                    write_model_info(path, info)
+                    save_with_info(model, info, path)
                 classifier = EmotionClassifier(path)
                 figures = summary(timed(lambda classifier=classifier: classifier.predict_crops([crop]), args.repeats))
                 print(f"{width:5d}  {heads:5d}  {model.count_params():10,d}  median {figures['median_ms']:.2f} ms, "
