@@ -9,7 +9,6 @@ costs about a hundred extra face classifications, computed only when a user asks
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -97,15 +96,9 @@ def feature_maps(classifier: EmotionClassifier, rgb_crop: np.ndarray) -> list[Fe
     if classifier.path.suffix != ".tflite":
         raise ValueError("feature maps are read from .tflite models; convert this one with "
                          "`python -m training.export_litert`")
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from fer.runtime import inspecting_interpreter
 
-    from fer.runtime import native_log_lines_dropped
-
-    with native_log_lines_dropped(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "preserve_all_tensors is for debugging": this is a one-off look
-        interpreter = Interpreter(model_path=str(classifier.path), experimental_preserve_all_tensors=True,
-                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interpreter.allocate_tensors()
+    interpreter = inspecting_interpreter(classifier.path)
     face = prepare_face(rgb_crop, classifier.info.image_size, classifier.info.channels)[None].astype(np.float32)
     input_index = interpreter.get_input_details()[0]["index"]
     candidates = [d for d in interpreter.get_tensor_details() if d["name"] and d["index"] != input_index

@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -119,6 +120,20 @@ def native_log_lines_dropped() -> Iterator[None]:
             for line in caught.read().decode(errors="replace").splitlines(keepends=True):
                 if not line.startswith(NATIVE_NOISE_PREFIXES):
                     sys.stderr.write(line)
+
+
+def inspecting_interpreter(path: Path):
+    """A LiteRT interpreter that keeps every tensor of `path` readable after a call, for one-off looks inside
+    a file (feature maps, weights). Without the default delegate, which would fuse those tensors away; LiteRT's
+    warning that keeping them is for debugging is dropped, since a look inside is what it is for."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    with native_log_lines_dropped(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interpreter = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    return interpreter
 
 
 class KerasNetwork:

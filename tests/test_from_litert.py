@@ -10,14 +10,17 @@ import keras
 import numpy as np
 import pytest
 
+from fer.runtime import inspecting_interpreter
 from tests.conftest import ROOT
 from tests.test_prune import INFO, random_network
 from tests.test_training import make_pattern_dataset
 from training.ensemble import build_ensemble
 from training.export_litert import export_litert
-from training.from_litert import interpreter_for, members_in, rebuilt
+from training.from_litert import members_in, rebuilt
 
 pytest.importorskip("ai_edge_litert")
+# Reading a file back is a tool users run: LiteRT's "for debugging" warning about kept tensors is noise to them.
+pytestmark = pytest.mark.filterwarnings("error::UserWarning")
 
 
 def ramps(count: int, seed: int = 1) -> np.ndarray:
@@ -63,7 +66,7 @@ def features(model: keras.Model, faces: np.ndarray) -> np.ndarray:
 def test_each_member_is_rebuilt_with_the_outputs_it_was_exported_with(ensemble_files, weights, tolerance):
     """int8 weights are read back through their scales; float32 ones must come back all but exactly."""
     members, files = ensemble_files
-    interpreter = interpreter_for(files[weights])
+    interpreter = inspecting_interpreter(files[weights])
     found = members_in(interpreter)
     assert len(found) == 2 and found[0].blocks == 2 and len(found[0].convs) == 4
     faces = ramps(64)
@@ -81,7 +84,7 @@ def test_batch_norms_give_the_same_output_on_a_training_batch_as_at_inference(en
     norm must give in training what it gives at inference, or training would start from another network."""
     _, files = ensemble_files
     faces = ramps(64)
-    model = rebuilt(members_in(interpreter_for(files["float32"]))[0], INFO, faces)
+    model = rebuilt(members_in(inspecting_interpreter(files["float32"]))[0], INFO, faces)
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     inputs = keras.Model(model.input, [layer.input for layer in norms]).predict(faces, verbose=0)
     for layer, values in zip(norms, inputs, strict=True):  # one at a time: dropout acts between them in training

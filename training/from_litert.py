@@ -28,6 +28,7 @@ import keras
 import numpy as np
 
 from fer.model_file import ModelFileError, ModelInfo, read_model_info
+from fer.runtime import inspecting_interpreter
 from training.data import TRAIN, load_dataset_for
 from training.model import build_model
 from training.report import save_with_info
@@ -44,14 +45,6 @@ class Member:
     blocks: int
     dense: list[tuple[np.ndarray, np.ndarray]]
     probabilities_tensor: int
-
-
-def interpreter_for(path: Path):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True)
-    interpreter.allocate_tensors()
-    return interpreter
 
 
 def constant(interpreter, index: int) -> np.ndarray:
@@ -152,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     output = Path(args.output)
     try:
         source_info = read_model_info(Path(args.model))
-        interpreter = interpreter_for(Path(args.model))
+        interpreter = inspecting_interpreter(Path(args.model))
         members = members_in(interpreter)
         if not 0 <= args.member < len(members):
             raise ModelFileError(f"{args.model} holds {len(members)} network(s); --member must be 0 to "
