@@ -1,7 +1,7 @@
 """The GPU path the README gives, run here on the CPU: training (with the weights' moving average, cutmix and a
-shared trunk with two heads), distillation from a `.keras` teacher and averaging into an ensemble on Keras' JAX
-backend where TensorFlow is not installed (as on a GPU machine), then the LiteRT export of the result back on the
-TensorFlow backend."""
+shared trunk with two heads), distillation from a `.keras` teacher (its readings kept once, or read batch by
+batch) and averaging into an ensemble on Keras' JAX backend where TensorFlow is not installed (as on a GPU
+machine), then the LiteRT export of the result back on the TensorFlow backend."""
 
 from __future__ import annotations
 
@@ -63,6 +63,13 @@ def test_train_distil_and_average_on_jax_then_export_on_tensorflow(tmp_path: Pat
     assert out.returncode == 0, out.stderr
     assert ModelReport.load(student).training["distilled_from"] == "teacher.keras"
     assert ModelReport.load(student).config["head_logit_adjust"] == [0, 0.5]
+
+    # a teacher that reads every augmented batch: a `.keras` teacher in the batch threads, beside JAX's training
+    consistent = tmp_path / "consistent.keras"
+    out = on_jax("training.train", *common, "--epochs", "1", "--width", "2", "--run-dir", str(tmp_path / "c"),
+                       "--output", str(consistent), "--teacher", str(teacher), "--consistent-teacher")
+    assert out.returncode == 0, out.stderr
+    assert ModelReport.load(consistent).training["teacher_reads_batches"] is True
 
     ensemble = tmp_path / "ensemble.keras"
     out = on_jax("training.ensemble", "--members", str(teacher), str(student), "--data", str(data),
