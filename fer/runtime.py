@@ -16,12 +16,15 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from fer.model_file import ModelFileError
 from fer.settings import DEFAULTS, THREADS_VARIABLE
+
+if TYPE_CHECKING:
+    from ai_edge_litert.interpreter import Interpreter
 
 
 class Network(Protocol):
@@ -122,7 +125,7 @@ def native_log_lines_dropped() -> Iterator[None]:
                     sys.stderr.write(line)
 
 
-def inspecting_interpreter(path: Path):
+def inspecting_interpreter(path: Path) -> Interpreter:
     """A LiteRT interpreter that keeps every tensor of `path` readable after a call, for one-off looks inside
     a file (feature maps, weights). Without the default delegate, which would fuse those tensors away; LiteRT's
     warning that keeping them is for debugging is dropped, since a look inside is what it is for."""
