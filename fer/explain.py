@@ -18,6 +18,7 @@ from fer.classifier import EmotionClassifier
 from fer.detection import Box
 from fer.preprocessing import prepare_face
 from fer.recognizer import EmotionRecognizer
+from fer.runtime import inspecting_interpreter
 
 # A patch of a quarter of the face's side, moved a twelfth at a time: ten by ten positions on 48 px.
 PATCH_FRACTION = 0.25
@@ -96,8 +97,6 @@ def feature_maps(classifier: EmotionClassifier, rgb_crop: np.ndarray) -> list[Fe
     if classifier.path.suffix != ".tflite":
         raise ValueError("feature maps are read from .tflite models; convert this one with "
                          "`python -m training.export_litert`")
-    from fer.runtime import inspecting_interpreter
-
     interpreter = inspecting_interpreter(classifier.path)
     face = prepare_face(rgb_crop, classifier.info.image_size, classifier.info.channels)[None].astype(np.float32)
     input_index = interpreter.get_input_details()[0]["index"]
