@@ -598,3 +598,26 @@ def test_a_shared_trunk_ensemble_trains_its_heads_and_saves_their_average(tmp_pa
         train(tiny_config(tmp_path / "b", data, heads=3, head_logit_adjust=[0.0, 0.5]))
     with pytest.raises(TrainingError, match="--branch-blocks 0 to"):
         train(tiny_config(tmp_path / "c", data, heads=2, branch_blocks=3))
+
+
+
+def test_xla_compiles_the_whole_recipe_and_learns_as_without_it(tmp_path):
+    """--xla: the custom loss (two heads, one logit-adjusted), both metrics and the moving average compile under
+    XLA (Keras would quietly fall back to no XLA for a model it cannot compile: the checkpoint says which ran),
+    and the run learns the easy classes as the same run without it does. XLA draws the dropout masks from
+    another random stream, so the two runs are alike, not equal."""
+    import keras
+
+    data = make_pattern_dataset(tmp_path / "data", per_class=100)  # as the shared-trunk test's
+    recipe = dict(epochs=6, batch_size=8, learning_rate=3e-3, ema=0.9, heads=2, branch_blocks=1,
+                  head_logit_adjust=[0.0, 0.5])
+    first_losses = {}
+    for xla in (False, True):
+        config = tiny_config(tmp_path / str(xla), data, xla=xla, **recipe)
+        report = ModelReport.load(train(config))
+        assert report.metrics("test")["accuracy"] > 0.6, "easy classes"
+        assert report.config["xla"] is xla
+        assert keras.models.load_model(Path(config.run_dir) / "checkpoint.keras").jit_compile is xla  # for --resume
+        first_losses[xla] = report.history[0]["loss"]
+    assert first_losses[True] == pytest.approx(first_losses[False], rel=0.1)
+    assert parse_args(["--data", "x", "--xla"])[0].xla and not parse_args(["--data", "x"])[0].xla
