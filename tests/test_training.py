@@ -20,7 +20,14 @@ from training.augment import AugmentConfig
 from training.batches import AugmentedBatches
 from training.config import TrainConfig
 from training.data import Split, Votes
-from training.train import TrainingError, parse_args, sample_weights_for, settings_changed_on_resume, train
+from training.train import (
+    TrainingError,
+    compile_for_training,
+    parse_args,
+    sample_weights_for,
+    settings_changed_on_resume,
+    train,
+)
 
 CLASSES = ("horizontal", "vertical", "plain")
 
@@ -620,4 +627,18 @@ def test_xla_compiles_the_whole_recipe_and_learns_as_without_it(tmp_path):
         assert keras.models.load_model(Path(config.run_dir) / "checkpoint.keras").jit_compile is xla  # for --resume
         first_losses[xla] = report.history[0]["loss"]
     assert first_losses[True] == pytest.approx(first_losses[False], rel=0.1)
-    assert parse_args(["--data", "x", "--xla"])[0].xla and not parse_args(["--data", "x"])[0].xla
+
+    # A run that began without XLA may go on with it (the setting says how the steps run, not what they learn).
+    run_dir = tmp_path / "resumed" / "run"
+    interrupted = killed_after_an_epoch(tiny_command(data, tmp_path / "resumed", 3, "--workers", "1"), run_dir)
+    assert 1 <= interrupted["epoch"] < 3, "the run should have been killed part-way"
+    config, _, given, _ = parse_args(["--resume", "--run-dir", str(run_dir), "--xla"])
+    checkpoint = keras.models.load_model(run_dir / "checkpoint.keras")
+    kept = [v.numpy().copy() for v in checkpoint.optimizer.variables]
+    compile_for_training(checkpoint, checkpoint.optimizer, checkpoint.loss, config, num_classes=3)
+    assert int(checkpoint.optimizer.iterations) > 0 and checkpoint.jit_compile is True
+    for before, after in zip(kept, checkpoint.optimizer.variables, strict=True):  # its moments and average go on
+        np.testing.assert_array_equal(before, after.numpy())
+    train(config, resume=True, given=given)
+    assert json.loads((run_dir / "state.json").read_text())["epoch"] == 3
+    assert keras.models.load_model(run_dir / "checkpoint.keras").jit_compile is True

@@ -275,6 +275,8 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
         if "output" in (given or {}):
             saved["output"] = config.output
         saved["run_dir"], saved["workers"] = config.run_dir, config.workers  # where it was found; this machine's cores
+        if "xla" in (given or {}):  # how this machine runs the steps, not what they learn
+            saved["xla"] = config.xla
         config = TrainConfig(**{**saved, "augment": AugmentConfig(**saved["augment"])})
         print(f"{'finishing' if finish else 'resuming'} {run_dir} after epoch {state['epoch']}", flush=True)
     elif finish:
@@ -289,9 +291,9 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-# What a resumed run may change: where the data, the run and the result are, and how many threads
-# prepare batches (the batches do not depend on it).
-RESUME_OVERRIDES = frozenset({"data", "output", "run_dir", "workers"})
+# What a resumed run may change: where the data, the run and the result are, how many threads prepare
+# batches (the batches do not depend on it), and XLA (turned on for a run that began without it).
+RESUME_OVERRIDES = frozenset({"data", "output", "run_dir", "workers", "xla"})
 
 
 def settings_changed_on_resume(config: TrainConfig, saved: dict, given: dict[str, str]) -> list[str]:
@@ -376,7 +378,9 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     val_data = (val_split.images.astype(np.float32), keras.utils.to_categorical(val_split.labels, num_classes))
 
     if resume:
-        model = keras.models.load_model(run_dir / CHECKPOINT)
+        model = keras.models.load_model(run_dir / CHECKPOINT)  # compiled as the run was, XLA or not
+        if config.xla and not model.jit_compile:  # turned on now: the same optimizer, its state and loss
+            compile_for_training(model, model.optimizer, model.loss, config, num_classes)
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
         state = {
@@ -392,12 +396,12 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
         )
         if config.init:
             start_from(model, config.init)
-        model.compile(
-            optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay,
-                                             use_ema=config.ema > 0, ema_momentum=config.ema or 0.99),
-            loss=AdjustedCrossEntropy(prior, config.logit_adjust, config.label_smoothing, config.head_logit_adjust),
-            metrics=[HeadsAccuracy(config.heads), BalancedAccuracy(num_classes, config.heads)],
-            jit_compile=True if config.xla else "auto",  # the checkpoint keeps it: a resumed run goes on alike
+        compile_for_training(
+            model,
+            keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay,
+                                   use_ema=config.ema > 0, ema_momentum=config.ema or 0.99),
+            AdjustedCrossEntropy(prior, config.logit_adjust, config.label_smoothing, config.head_logit_adjust),
+            config, num_classes,
         )
     done = state["epoch"] >= config.epochs or state.get("stopped_early")
     if not done:
@@ -409,6 +413,15 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
             initial_epoch=state["epoch"], callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 0,
         )
     return export_model(config, state, dataset, run_dir / BEST, hardware_description(), prior)
+
+
+def compile_for_training(model: keras.Model, optimizer: keras.optimizers.Optimizer, loss: keras.losses.Loss,
+                         config: TrainConfig, num_classes: int) -> None:
+    """Compile with the run's metrics, and with XLA where --xla asks for it (Keras's own choice otherwise: on
+    with a GPU or JAX); the checkpoint keeps the choice, so a resumed run goes on alike."""
+    model.compile(optimizer=optimizer, loss=loss,
+                  metrics=[HeadsAccuracy(config.heads), BalancedAccuracy(num_classes, config.heads)],
+                  jit_compile=True if config.xla else "auto")
 
 
 def with_votes(dataset: Dataset, config: TrainConfig) -> Dataset:
