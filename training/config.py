@@ -50,7 +50,7 @@ class TrainConfig:
     seed: int = 42
     max_train_samples: int | None = None  # for quick experiments and tests
     xla: bool = False  # compile each training step with XLA on TensorFlow, which Keras leaves off without a GPU:
-    # a fifth faster on a 2-core AVX2 CPU (benchmarks/training_backends.py); JAX and a GPU compile with it anyway
+    # a fifth to a third less time an epoch on a 2-core AVX2 CPU; JAX and a GPU compile with it anyway
     workers: int = 0  # threads preparing batches (0: one per core, up to 8); the batches do not depend on it
     teacher: str | None = None  # distil from this model's probabilities (training.distill)
     distill_weight: float = 0.7  # share of the teacher in each target; the rest is the true label

@@ -526,8 +526,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
         help="with --heads: one --logit-adjust tau a head, comma-separated (0,0.5: a cross-entropy head and a "
              "logit-adjusted one)")
     add("--xla", action="store_true",
-        help="compile each training step with XLA (TensorFlow on a CPU: about a fifth faster; Keras turns it on "
-             "by itself with a GPU or JAX)")
+        help="compile each training step with XLA (TensorFlow on a CPU: a fifth to a third less time an epoch; "
+             "Keras turns it on by itself with a GPU or JAX)")
     add("--consistent-teacher", action="store_true",
         help="with a --teacher model file: it reads every augmented batch as the student sees it, instead of "
              "each clean face once before training (slower: the teacher runs every epoch)")
