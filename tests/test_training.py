@@ -607,7 +607,6 @@ def test_a_shared_trunk_ensemble_trains_its_heads_and_saves_their_average(tmp_pa
         train(tiny_config(tmp_path / "c", data, heads=2, branch_blocks=3))
 
 
-
 def test_xla_compiles_the_whole_recipe_and_learns_as_without_it(tmp_path):
     """--xla: the custom loss (two heads, one logit-adjusted), both metrics and the moving average compile under
     XLA (Keras would quietly fall back to no XLA for a model it cannot compile: the checkpoint says which ran),
