@@ -6,6 +6,10 @@
 #
 #   bash scripts/gpu_batch.sh RUNS_FILE      # each line: NAME then training.train options
 #
+# A line `NAME after:PARENT OPTIONS` (below PARENT's line) waits for PARENT's best epoch, prunes it to the
+# --width that OPTIONS give (training.prune) and trains from it (--init): the live-size network from a
+# width-64 parent in the same call, where the CPU would take hours. It does not start after the deadline.
+#
 # At most 6 width-64 runs a call: 8 files of at most 16 MiB, 64 MiB in all, come back (a run with --heads 2
 # counts as two: its file comes in two parts).
 #
@@ -44,11 +48,35 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 monitor=$!
 
 declare -A pids
+train() {  # NAME OPTIONS...: one run, its checkpoints in $RUNS_DIR/NAME, its best epoch in NAME/final/
+  local name=$1; shift
+  # shellcheck disable=SC2086 # EXTRA's options are words
+  exec $PY -m training.train --data .gpu/fer2013.zip --votes $votes --name "$name" --run-dir "$RUNS_DIR/$name" \
+      --output "$RUNS_DIR/$name/final/$name.keras" "$@" ${EXTRA:-}
+}
+train_after() {  # NAME PARENT OPTIONS...: PARENT's best epoch pruned to OPTIONS' --width, then trained on
+  local name=$1 parent=$2; shift 2
+  local parent_file=$RUNS_DIR/$parent/final/$parent.keras width
+  width=$(sed -n 's/.*--width \([0-9]*\).*/\1/p' <<< "$*")
+  [ -n "$width" ] && [ -n "${pids[$parent]:-}" ] || { echo "$name: needs --width and a run named $parent above it"; exit 1; }
+  while [ ! -f "$parent_file" ]; do
+    kill -0 "${pids[$parent]}" 2>/dev/null || { echo "$name: $parent ended without a file"; exit 1; }
+    [ "$(elapsed)" -lt "$DEADLINE" ] || { echo "$name: $parent was not done by the deadline"; exit 1; }
+    sleep 5
+  done
+  echo "$name: pruning $parent to width $width at $(elapsed)s"
+  mkdir -p "$RUNS_DIR/$name"
+  $PY -m training.prune "$parent_file" --width "$width" --output "$RUNS_DIR/$name/pruned.keras" || exit 1
+  [ "$(elapsed)" -lt "$DEADLINE" ] || { echo "$name: pruned after the deadline, not trained"; exit 1; }
+  train "$name" --init "$RUNS_DIR/$name/pruned.keras" "$@"
+}
 while read -r name options; do
   [ -z "$name" ] && continue
   # shellcheck disable=SC2086 # the options are words
-  $PY -m training.train --data .gpu/fer2013.zip --votes $votes --name "$name" --run-dir "$RUNS_DIR/$name" \
-      --output "$RUNS_DIR/$name/final/$name.keras" $options ${EXTRA:-} > "$RUNS_DIR/$name.log" 2>&1 &
+  case $options in
+    after:*) parent=${options%% *}; (train_after "$name" "${parent#after:}" ${options#* }) > "$RUNS_DIR/$name.log" 2>&1 & ;;
+    *) (train "$name" $options) > "$RUNS_DIR/$name.log" 2>&1 & ;;
+  esac
   pids[$name]=$!
 done < "$runs_file"
 
