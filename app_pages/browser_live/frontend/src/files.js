@@ -16,6 +16,11 @@ export function setVersions(/** @type {Record<string, string> | undefined} */ se
 }
 
 const FREE_TICK_MS = 100;
+// How long the engine waits on its cache before it takes the network. Cache Storage answered in 7-130 ms in
+// Chromium and WebKitGTK here (2026-11-28), yet once in CI's loaded 2-core run a look-up took over 2 s of the
+// page's free time and the live model came over the network again. A cache that hangs for good (WebKitGTK
+// under WebDriver did, 2026-11-25) costs this wait once per visit, beside a first visit's 8.7 MB.
+const CACHE_PATIENCE_MS = 10_000;
 
 /**
  * `promise`, or `fallback` if it has not settled while this page had `ms` free to hear back: a cache that
@@ -52,7 +57,7 @@ export function within(promise, ms, fallback) {
 
 async function openCache() {
   try {
-    return globalThis.caches ? await within(caches.open(CACHE), 2000, null) : null;
+    return globalThis.caches ? await within(caches.open(CACHE), CACHE_PATIENCE_MS, null) : null;
   } catch {
     return null;  // storage off (private windows, policies): the network every time
   }
@@ -76,8 +81,8 @@ export async function engineResponse(base, path, {gzipped = false} = {}) {
   const version = versions[path];
   const key = `${url}?v=${version}`;
   const cache = version ? await openCache() : null;
-  let response = cache ? await within(cache.match(key, {ignoreVary: true}), 2000, undefined).catch(() => undefined)
-    : undefined;
+  const lookup = cache ? within(cache.match(key, {ignoreVary: true}), CACHE_PATIENCE_MS, undefined) : undefined;
+  let response = await lookup?.catch(() => undefined);
   if (!response) {
     response = await fetch(url);
     if (!response.ok) throw new Error(`${url} could not be loaded (HTTP ${response.status})`);
