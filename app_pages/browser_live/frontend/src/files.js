@@ -16,7 +16,7 @@ export function setVersions(/** @type {Record<string, string> | undefined} */ se
 }
 
 const FREE_TICK_MS = 100;
-// How long the engine waits on its cache before it takes the network. Cache Storage answered in 7-130 ms in
+// How long the engine waits on its cache before it takes the network. Cache Storage answered in 1-130 ms in
 // Chromium and WebKitGTK here (2026-11-28), yet once in CI's loaded 2-core run a look-up took over 2 s of the
 // page's free time and the live model came over the network again. A cache that hangs for good (WebKitGTK
 // under WebDriver did, 2026-11-25) costs this wait once per visit, beside a first visit's 8.7 MB.
