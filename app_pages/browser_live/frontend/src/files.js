@@ -63,6 +63,25 @@ async function openCache() {
   }
 }
 
+/** @type {Promise<Cache | null> | undefined} */
+let pagesCache;
+
+/**
+ * The engine's cache, opened once a page and shared by its files (they load side by side); null for the rest
+ * of the page once it refused or ran out of patience, so a cache that hangs costs one wait, not one a file.
+ */
+function engineCache() {
+  pagesCache ??= openCache();
+  return pagesCache;
+}
+
+/** Forgets the page's cache, as a new page would: for tests, which load many pages' worth of files. */
+export function forgetCache() {
+  pagesCache = undefined;
+}
+
+const GAVE_UP = Symbol('the cache ran out of patience');
+
 /**
  * The bytes of `path` (relative to the engine's folder `base`), unpacked if `gzipped`.
  * @param {URL} base @param {string} path @param {{gzipped?: boolean}} [options] @returns {Promise<ArrayBuffer>}
@@ -80,9 +99,15 @@ export async function engineResponse(base, path, {gzipped = false} = {}) {
   const url = new URL(path, base).href;
   const version = versions[path];
   const key = `${url}?v=${version}`;
-  const cache = version ? await openCache() : null;
-  const lookup = cache ? within(cache.match(key, {ignoreVary: true}), CACHE_PATIENCE_MS, undefined) : undefined;
-  let response = await lookup?.catch(() => undefined);
+  const cache = version ? await engineCache() : null;
+  /** @type {Response | undefined} */
+  let response;
+  if (cache) {
+    const found = await within(cache.match(key, {ignoreVary: true}), CACHE_PATIENCE_MS, GAVE_UP)
+        .catch(() => undefined);
+    if (found === GAVE_UP) pagesCache = Promise.resolve(null);  // the page's later files take the network
+    else response = found;
+  }
   if (!response) {
     response = await fetch(url);
     if (!response.ok) throw new Error(`${url} could not be loaded (HTTP ${response.status})`);

@@ -1,7 +1,8 @@
-// node --test: the cache's guard against a hang (files.js) tells a hang from a page that was busy.
+// node --test: the cache's guard against a hang (files.js) tells a hang from a page that was busy, and the
+// engine's files share one cache a page.
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
-import {within} from '../src/files.js';
+import {engineResponse, forgetCache, setVersions, within} from '../src/files.js';
 
 const never = new Promise(() => undefined);
 const after = (ms, value) => new Promise((resolve) => setTimeout(() => resolve(value), ms));
@@ -39,4 +40,51 @@ test('a busy page still gives up on a cache that never answers', async () => {
   const guarded = within(never, 300, 'network');
   busy(600);
   assert.equal(await guarded, 'network');
+});
+
+/** A Cache Storage stand-in that counts its calls; `match` answers with `answer` (never, when left out). */
+function countingCaches(answer) {
+  const calls = {open: 0, match: 0, put: 0};
+  const cache = {
+    match: () => { calls.match += 1; return answer ? Promise.resolve(answer()) : never; },
+    put: () => { calls.put += 1; return Promise.resolve(); },
+    keys: () => Promise.resolve([]),
+    delete: () => Promise.resolve(true),
+  };
+  return {calls, caches: {open: () => { calls.open += 1; return Promise.resolve(cache); }}};
+}
+
+/** Loads `paths` side by side, as the engine's detector, classifier and runtimes do. */
+async function loadPage(paths, caches, fetched) {
+  forgetCache();
+  globalThis.caches = caches;
+  globalThis.fetch = async (url) => { fetched.push(String(url)); return new Response('from the network'); };
+  setVersions(Object.fromEntries(paths.map((path) => [path, 'v1'])));
+  const base = new URL('https://app.example/engine/');
+  return Promise.all(paths.map(async (path) => (await engineResponse(base, path)).text()));
+}
+
+test('the files of one page share one opening of the cache', async () => {
+  const {calls, caches} = countingCaches(() => new Response('from the cache'));
+  const fetched = [];
+  const bodies = await loadPage(['a.wasm', 'b.tflite', 'c.tflite'], caches, fetched);
+  assert.deepEqual(bodies, ['from the cache', 'from the cache', 'from the cache']);
+  assert.deepEqual([calls.open, calls.match, fetched.length], [1, 3, 0]);
+});
+
+test('a cache that hangs is waited for once, then the page\'s later files skip it', async (t) => {
+  t.mock.timers.enable({apis: ['setTimeout']});
+  const {calls, caches} = countingCaches();
+  const fetched = [];
+  const first = loadPage(['a.wasm', 'b.tflite'], caches, fetched);
+  for (let tick = 0; tick < 120 && fetched.length < 2; tick += 1) {
+    await new Promise((resolve) => setImmediate(resolve));
+    t.mock.timers.tick(100);
+  }
+  assert.deepEqual(await first, ['from the network', 'from the network']);
+  // The label font comes later on the same page: straight from the network, no second wait.
+  globalThis.fetch = async (url) => { fetched.push(String(url)); return new Response('font'); };
+  const font = await (await engineResponse(new URL('https://app.example/engine/'), 'a.wasm')).text();
+  assert.equal(font, 'font');
+  assert.deepEqual([calls.open, calls.match, fetched.length], [1, 2, 3]);
 });
