@@ -134,6 +134,13 @@ def engine_files_fetched(frame) -> list[str]:
     return sorted(name.rsplit("/", 1)[-1] for name in names if ENGINE_LARGE_FILE.search(name))
 
 
+def engine_network_reasons(frame) -> dict[str, str]:
+    """Why the engine says each file it fetched came over the network (its 'fer-engine-network' marks):
+    not in the cache, the cache refused or ran out of patience, or no cache or version to look it up by."""
+    marks = frame.evaluate("() => performance.getEntriesByName('fer-engine-network').map(m => m.detail)")
+    return {mark["path"].rsplit("/", 1)[-1]: mark["why"] for mark in marks}
+
+
 def wait_for_engine_cache(frame, files: int) -> None:
     """Until the engine's Cache Storage holds `files` files: it stores what it fetched while it goes on, so a
     page closed at once can leave a write unfinished."""

@@ -23,6 +23,7 @@ from app_harness.browser import (
     ENGINE_IFRAME,
     engine_files_fetched,
     engine_frame,
+    engine_network_reasons,
     launch_chromium,
     streamlit_server,
     wait_for_engine_cache,
@@ -56,7 +57,8 @@ def visit(context, url: str, slowdown: float, cached_files: int) -> dict:
     page.frame_locator(ENGINE_IFRAME).get_by_text("Ready").wait_for()
     ready = time.perf_counter() - started
     frame = engine_frame(page)
-    fetched = engine_files_fetched(frame)
+    reasons = engine_network_reasons(frame)
+    fetched = [f"{name} ({reasons.get(name, 'no reason marked')})" for name in engine_files_fetched(frame)]
     answers = frame.evaluate("() => self.__cacheAnswers")
     wait_for_engine_cache(frame, cached_files or len(fetched))
     page.close()

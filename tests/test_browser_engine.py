@@ -27,6 +27,7 @@ from app_harness.browser import (
     ENGINE_IFRAME,
     engine_files_fetched,
     engine_frame,
+    engine_network_reasons,
     frames_analysed,
     launch_chromium,
     start_button,
@@ -141,16 +142,17 @@ def test_a_repeat_visit_takes_the_runtimes_and_models_from_the_browser_cache(ser
     on every visit; the engine now keeps them in Cache Storage under versions the page sends."""
     context = chromium.new_context()
     try:
-        fetched = []
+        fetched, why = [], []
         for _ in range(2):
             page = context.new_page()
             open_engine(page, server)
             frame = engine_frame(page)
             fetched.append(engine_files_fetched(frame))
+            why.append(engine_network_reasons(frame))
             wait_for_engine_cache(frame, len(fetched[0]))
             page.close()
         assert len(fetched[0]) >= 4, fetched  # two runtimes, two models and the font came over the network once
-        assert fetched[1] == [], fetched  # and from the cache the second time
+        assert fetched[1] == [], (fetched, why)  # and from the cache the second time
     finally:
         context.close()
 

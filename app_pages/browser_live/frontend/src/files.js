@@ -81,6 +81,16 @@ export function forgetCache() {
 }
 
 const GAVE_UP = Symbol('the cache ran out of patience');
+const REFUSED = Symbol('the cache refused the look-up');
+
+/**
+ * Says in the page's performance timeline why `path` came over the network (`why`): a repeat visit that
+ * fetched a file again is otherwise silent about it, in a test's failure and in a visitor's console alike
+ * (`performance.getEntriesByName('fer-engine-network')`).
+ */
+function markNetwork(/** @type {string} */ path, /** @type {string} */ why) {
+  performance.mark('fer-engine-network', {detail: {path, why}});
+}
 
 /**
  * The bytes of `path` (relative to the engine's folder `base`), unpacked if `gzipped`.
@@ -102,13 +112,23 @@ export async function engineResponse(base, path, {gzipped = false} = {}) {
   const cache = version ? await engineCache() : null;
   /** @type {Response | undefined} */
   let response;
+  let why = version ? 'no cache this page' : 'no version from the page';
   if (cache) {
     const found = await within(cache.match(key, {ignoreVary: true}), CACHE_PATIENCE_MS, GAVE_UP)
-        .catch(() => undefined);
-    if (found === GAVE_UP) pagesCache = Promise.resolve(null);  // the page's later files take the network
-    else response = found;
+        .catch(() => REFUSED);
+    if (found === GAVE_UP) {
+      pagesCache = Promise.resolve(null);  // the page's later files take the network
+      why = 'the cache ran out of patience';
+    } else if (found === REFUSED) {
+      why = 'the cache refused the look-up';
+    } else if (found instanceof Response) {
+      response = found;
+    } else {
+      why = 'not in the cache';
+    }
   }
   if (!response) {
+    markNetwork(path, why);
     response = await fetch(url);
     if (!response.ok) throw new Error(`${url} could not be loaded (HTTP ${response.status})`);
     if (cache) keep(cache, key, url, response.clone());  // not awaited: the engine goes on meanwhile

@@ -74,6 +74,7 @@ test('the files of one page share one opening of the cache', async () => {
 
 test('a cache that hangs is waited for once, then the page\'s later files skip it', async (t) => {
   t.mock.timers.enable({apis: ['setTimeout']});
+  performance.clearMarks('fer-engine-network');
   const {calls, caches} = countingCaches();
   const fetched = [];
   const first = loadPage(['a.wasm', 'b.tflite'], caches, fetched);
@@ -87,4 +88,34 @@ test('a cache that hangs is waited for once, then the page\'s later files skip i
   const font = await (await engineResponse(new URL('https://app.example/engine/'), 'a.wasm')).text();
   assert.equal(font, 'font');
   assert.deepEqual([calls.open, calls.match, fetched.length], [1, 2, 3]);
+  assert.deepEqual(networkReasons(), [['a.wasm', 'the cache ran out of patience'],
+    ['b.tflite', 'the cache ran out of patience'], ['a.wasm', 'no cache this page']]);
+});
+
+/** What the page's performance timeline says of each file that came over the network, and clears it. */
+function networkReasons() {
+  const reasons = performance.getEntriesByName('fer-engine-network').map(({detail}) => [detail.path, detail.why]);
+  performance.clearMarks('fer-engine-network');
+  return reasons;
+}
+
+test('each file that comes over the network says why: missing, refused, or no version to look it up by', async () => {
+  const cache = {
+    match: (key) => (key.includes('refused') ? Promise.reject(new Error('storage error')) : Promise.resolve(undefined)),
+    put: () => Promise.resolve(),
+    keys: () => Promise.resolve([]),
+    delete: () => Promise.resolve(true),
+  };
+  performance.clearMarks('fer-engine-network');
+  await loadPage(['missing.tflite', 'refused.tflite'], {open: () => Promise.resolve(cache)}, []);
+  setVersions({});
+  await (await engineResponse(new URL('https://app.example/engine/'), 'unversioned.ttf')).text();
+  assert.deepEqual(networkReasons(), [['missing.tflite', 'not in the cache'],
+    ['refused.tflite', 'the cache refused the look-up'], ['unversioned.ttf', 'no version from the page']]);
+});
+
+test('a file found in the cache leaves no mark', async () => {
+  performance.clearMarks('fer-engine-network');
+  await loadPage(['a.wasm'], countingCaches(() => new Response('from the cache')).caches, []);
+  assert.deepEqual(networkReasons(), []);
 });
