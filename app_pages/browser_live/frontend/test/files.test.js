@@ -1,11 +1,13 @@
 // node --test: the cache's guard against a hang (files.js) tells a hang from a page that was busy, and the
 // engine's files share one cache a page.
 import assert from 'node:assert/strict';
-import {test} from 'node:test';
+import {beforeEach, test} from 'node:test';
 import {engineResponse, forgetCache, setVersions, within} from '../src/files.js';
 
 const never = new Promise(() => undefined);
 const after = (ms, value) => new Promise((resolve) => setTimeout(() => resolve(value), ms));
+
+beforeEach(() => performance.clearMarks('fer-engine-network'));  // each test reads only its own page's marks
 
 /** Holds this thread for `ms` without yielding, as a page busy rendering does. */
 function busy(ms) {
@@ -42,11 +44,11 @@ test('a busy page still gives up on a cache that never answers', async () => {
   assert.equal(await guarded, 'network');
 });
 
-/** A Cache Storage stand-in that counts its calls; `match` answers with `answer` (never, when left out). */
+/** A Cache Storage stand-in that counts its calls; `match` answers with `answer(key)` (never, when left out). */
 function countingCaches(answer) {
   const calls = {open: 0, match: 0};
   const cache = {
-    match: () => { calls.match += 1; return answer ? Promise.resolve(answer()) : never; },
+    match: (key) => { calls.match += 1; return answer ? Promise.resolve(answer(key)) : never; },
     put: () => Promise.resolve(),
     keys: () => Promise.resolve([]),
     delete: () => Promise.resolve(true),
@@ -74,7 +76,6 @@ test('the files of one page share one opening of the cache', async () => {
 
 test('a cache that hangs is waited for once, then the page\'s later files skip it', async (t) => {
   t.mock.timers.enable({apis: ['setTimeout']});
-  performance.clearMarks('fer-engine-network');
   const {calls, caches} = countingCaches();
   const fetched = [];
   const first = loadPage(['a.wasm', 'b.tflite'], caches, fetched);
@@ -92,22 +93,15 @@ test('a cache that hangs is waited for once, then the page\'s later files skip i
     ['b.tflite', 'the cache ran out of patience'], ['a.wasm', 'no cache this page']]);
 });
 
-/** What the page's performance timeline says of each file that came over the network, and clears it. */
+/** What the page's performance timeline says of each file that came over the network. */
 function networkReasons() {
-  const reasons = performance.getEntriesByName('fer-engine-network').map(({detail}) => [detail.path, detail.why]);
-  performance.clearMarks('fer-engine-network');
-  return reasons;
+  return performance.getEntriesByName('fer-engine-network').map(({detail}) => [detail.path, detail.why]);
 }
 
 test('each file that comes over the network says why: missing, refused, or no version to look it up by', async () => {
-  const cache = {
-    match: (key) => (key.includes('refused') ? Promise.reject(new Error('storage error')) : Promise.resolve(undefined)),
-    put: () => Promise.resolve(),
-    keys: () => Promise.resolve([]),
-    delete: () => Promise.resolve(true),
-  };
-  performance.clearMarks('fer-engine-network');
-  await loadPage(['missing.tflite', 'refused.tflite'], {open: () => Promise.resolve(cache)}, []);
+  const {caches} = countingCaches((key) => (key.includes('refused') ? Promise.reject(new Error('storage error'))
+    : undefined));
+  await loadPage(['missing.tflite', 'refused.tflite'], caches, []);
   setVersions({});
   await (await engineResponse(new URL('https://app.example/engine/'), 'unversioned.ttf')).text();
   assert.deepEqual(networkReasons(), [['missing.tflite', 'not in the cache'],
@@ -115,7 +109,6 @@ test('each file that comes over the network says why: missing, refused, or no ve
 });
 
 test('a file found in the cache leaves no mark', async () => {
-  performance.clearMarks('fer-engine-network');
   await loadPage(['a.wasm'], countingCaches(() => new Response('from the cache')).caches, []);
   assert.deepEqual(networkReasons(), []);
 });
