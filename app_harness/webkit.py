@@ -34,10 +34,12 @@ MISSING = ("WebKitGTK is not installed (apt-get install webkit2gtk-driver xvfb)"
 
 
 class MiniBrowserOptions(Options):
-    """WebKitWebDriver refuses a session that names its browser ("Failed to match capabilities")."""
+    """WebKitWebDriver refuses a session that names its browser ("Failed to match capabilities"). The name is
+    left out of a copy: Selenium's own method returns the options' dict itself, and Selenium reads the name
+    from it again at each start, so taking it out there made every start after the first one fail."""
 
     def to_capabilities(self) -> dict:
-        capabilities = super().to_capabilities()
+        capabilities = dict(super().to_capabilities())
         capabilities.pop("browserName", None)
         return capabilities
 
@@ -65,7 +67,7 @@ def virtual_display(size: str = "1400x1100x24") -> Iterator[str]:
 STARTS, START_SECONDS = 3, 60.0
 
 
-def _started(options: Options, display: str) -> tuple[webdriver.WebKitGTK | None, str]:
+def start_session(options: Options, display: str) -> tuple[webdriver.WebKitGTK | None, str]:
     """A session, or None and why: WebKitWebDriver failed to start, or has not opened a session within
     START_SECONDS (on a loaded machine it once waited for MiniBrowser for more than 8 minutes, with no
     browser running; its driver process is then stopped, which ends the waiting request)."""
@@ -90,16 +92,22 @@ def _started(options: Options, display: str) -> tuple[webdriver.WebKitGTK | None
     return None, failures[-1] if failures else f"no session within {START_SECONDS:.0f} s"
 
 
-@contextmanager
-def webkit(display: str) -> Iterator[webdriver.WebKitGTK]:
-    """MiniBrowser with media streams on, driven over WebDriver."""
+def minibrowser_options() -> MiniBrowserOptions:
+    """MiniBrowser under automation, with media streams and its mock capture devices on."""
     options = MiniBrowserOptions()
     options.binary_location = MINIBROWSER
     for argument in ("--automation", "--enable-media-stream=true", "--enable-mock-capture-devices=true"):
         options.add_argument(argument)
+    return options
+
+
+@contextmanager
+def webkit(display: str) -> Iterator[webdriver.WebKitGTK]:
+    """MiniBrowser with media streams on, driven over WebDriver; a start that fails is tried again."""
+    options = minibrowser_options()
     driver, why = None, ""
     for _ in range(STARTS):
-        driver, why = _started(options, display)
+        driver, why = start_session(options, display)
         if driver is not None:
             break
     assert driver is not None, f"MiniBrowser did not start in {STARTS} tries (the last: {why})"

@@ -149,6 +149,18 @@ def display():
         yield name
 
 
+@needs_webkit
+def test_a_webkit_start_tried_again_opens_a_session(display):
+    """The harness tries a failed start again with the same options. A fresh-clone CI run's first start
+    stalled, and both tries after it failed with KeyError 'browserName': the first had taken the name out of
+    the options themselves, where Selenium reads it at each start."""
+    options = webkit.minibrowser_options()
+    for _ in range(2):
+        driver, why = webkit.start_session(options, display)
+        assert driver is not None, why
+        driver.quit()
+
+
 @pytest.fixture
 def safari(display):
     with webkit.webkit(display) as driver:
