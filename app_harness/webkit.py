@@ -105,12 +105,13 @@ def minibrowser_options() -> MiniBrowserOptions:
 def webkit(display: str) -> Iterator[webdriver.WebKitGTK]:
     """MiniBrowser with media streams on, driven over WebDriver; a start that fails is tried again."""
     options = minibrowser_options()
-    driver, why = None, ""
+    driver, failures = None, []
     for _ in range(STARTS):
         driver, why = start_session(options, display)
         if driver is not None:
             break
-    assert driver is not None, f"MiniBrowser did not start in {STARTS} tries (the last: {why})"
+        failures.append(why)
+    assert driver is not None, f"MiniBrowser did not start in {STARTS} tries: {'; '.join(failures)}"
     driver.set_script_timeout(120)
     try:
         yield driver

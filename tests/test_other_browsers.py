@@ -161,6 +161,16 @@ def test_a_webkit_start_tried_again_opens_a_session(display):
         driver.quit()
 
 
+@needs_webkit
+def test_a_webkit_that_never_starts_says_why_at_each_try(display, monkeypatch):
+    """When every try fails, the message gives each try's reason, not only the last one's: a CI run's
+    message named only the last (KeyError 'browserName'), which hid that the first try had stalled."""
+    monkeypatch.setattr(webkit, "MINIBROWSER", "/nonexistent/MiniBrowser")
+    with pytest.raises(AssertionError) as failed, webkit.webkit(display):
+        pass
+    assert str(failed.value).count("/nonexistent/MiniBrowser") == webkit.STARTS
+
+
 @pytest.fixture
 def safari(display):
     with webkit.webkit(display) as driver:
