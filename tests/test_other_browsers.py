@@ -151,9 +151,9 @@ def display():
 
 @needs_webkit
 def test_a_webkit_start_tried_again_opens_a_session(display):
-    """The harness tries a failed start again with the same options. A fresh-clone CI run's first start
-    stalled, and both tries after it failed with KeyError 'browserName': the first had taken the name out of
-    the options themselves, where Selenium reads it at each start."""
+    """The harness tries a failed start again with the same options. In a CI run a first start failed and
+    both tries after it failed with KeyError 'browserName': the first had taken the name out of the options
+    themselves, where Selenium reads it at each start."""
     options = webkit.minibrowser_options()
     for _ in range(2):
         driver, why = webkit.start_session(options, display)
@@ -164,7 +164,7 @@ def test_a_webkit_start_tried_again_opens_a_session(display):
 @needs_webkit
 def test_a_webkit_that_never_starts_says_why_at_each_try(display, monkeypatch):
     """When every try fails, the message gives each try's reason, not only the last one's: a CI run's
-    message named only the last (KeyError 'browserName'), which hid that the first try had stalled."""
+    message named only the last (KeyError 'browserName'), which hid why the first try had failed."""
     monkeypatch.setattr(webkit, "MINIBROWSER", "/nonexistent/MiniBrowser")
     with pytest.raises(AssertionError) as failed, webkit.webkit(display):
         pass
