@@ -22,7 +22,8 @@ class TrainConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 0.01
     warmup_epochs: int = 2
-    schedule: str = "cosine"  # or "plateau": halve the rate after `plateau_patience` flat epochs
+    schedule: str = "cosine"  # or "plateau": halve the rate after `plateau_patience` flat epochs; or "constant"
+    # (the rate stays at `learning_rate` after the warm-up: epochs whose weights are then averaged, SWA)
     plateau_patience: int = 4
     patience: int = 15  # early stop after this many epochs without a better validation accuracy
     label_smoothing: float = 0.1
@@ -61,9 +62,14 @@ class TrainConfig:
     labels: str = "fer2013"  # or "ferplus": learn the FER+ vote distribution of each face (training.ferplus)
     votes: str | None = None  # the FER+ labels.csv (default: ferplus/labels.csv beside the data folder)
     logit_adjust: float = 0.0  # tau of the logit-adjusted loss (training.losses): > 0 favours rare classes
+    keep_epochs: bool = False  # keep every epoch's weights (epochs/epoch_NNN.weights.h5) for training.average_weights
     select: str = "auto"  # the validation figure that picks the epoch: accuracy, balanced_accuracy, or auto
     # (balanced accuracy, then accuracy, with --labels ferplus; accuracy otherwise)
 
+    @classmethod
+    def from_json(cls, saved: dict) -> TrainConfig:
+        """The settings a run saved in its state (`dataclasses.asdict`); settings added since take their defaults."""
+        return cls(**{**saved, "augment": AugmentConfig(**saved["augment"])})
 
 
 def selection_keys(config: TrainConfig) -> list[str]:

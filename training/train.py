@@ -42,6 +42,12 @@ from training.report import export_model
 CHECKPOINT = "checkpoint.keras"
 BEST = "best.keras"
 STATE = "state.json"
+EPOCHS = "epochs"  # with --keep-epochs: every epoch's weights, for training.average_weights
+
+
+def epoch_weights_path(run_dir: Path, epoch: int) -> Path:
+    """Where --keep-epochs puts the weights the model held at the end of `epoch` (counted from 1)."""
+    return run_dir / EPOCHS / f"epoch_{epoch:03d}.weights.h5"
 
 
 class TrainingError(Exception):
@@ -150,6 +156,9 @@ class EpochKeeper(keras.callbacks.Callback):
             self.model.stop_training = True
         # Checkpoint first, then the state that points at it: a crash in between only repeats an epoch.
         save_atomic(self.model, self.run_dir / CHECKPOINT)
+        if self.config.keep_epochs:
+            with staged_path(epoch_weights_path(self.run_dir, epoch + 1)) as staged:
+                self.model.save_weights(staged)
         if improved:
             copy_atomic(self.run_dir / CHECKPOINT, self.run_dir / BEST)
         write_text_atomic(self.run_dir / STATE, json.dumps(state, indent=1))
@@ -170,6 +179,8 @@ def learning_rate_for(epoch: int, config: TrainConfig, state: dict) -> float:
         return base * (epoch + 1) / (config.warmup_epochs + 1)
     if config.schedule == "plateau":
         return base * state["lr_scale"]
+    if config.schedule == "constant":
+        return base
     progress = (epoch - config.warmup_epochs) / max(1, config.epochs - config.warmup_epochs)
     return base * 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -277,7 +288,7 @@ def train(config: TrainConfig, *, resume: bool = False, dataset: Dataset | None 
         saved["run_dir"], saved["workers"] = config.run_dir, config.workers  # where it was found; this machine's cores
         if "xla" in (given or {}):  # how this machine runs the steps, not what they learn
             saved["xla"] = config.xla
-        config = TrainConfig(**{**saved, "augment": AugmentConfig(**saved["augment"])})
+        config = TrainConfig.from_json(saved)
         print(f"{'finishing' if finish else 'resuming'} {run_dir} after epoch {state['epoch']}", flush=True)
     elif finish:
         raise TrainingError("--finish exports a run that was stopped: it needs --resume and the run's --run-dir")
@@ -343,13 +354,7 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     keras.utils.set_random_seed(config.seed)
     precision = choose_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)
-    dataset = dataset or load_dataset(
-        config.data, image_size=config.image_size, color=config.color,
-        val_fraction=config.val_fraction, seed=config.seed,
-    )
-    fingerprint = dataset.fingerprint() if config.labels == "fer2013" else None
-    dataset = with_votes(dataset, config)
-    fingerprint = fingerprint or dataset.fingerprint()  # a FER+ run's targets are part of its data
+    dataset, fingerprint = prepared_dataset(config, dataset)
     num_classes = len(dataset.class_names)
     print(f"data: {dataset.source}; classes {dataset.class_names}; "
           + ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items()), flush=True)
@@ -422,6 +427,18 @@ def compile_for_training(model: keras.Model, optimizer: keras.optimizers.Optimiz
     model.compile(optimizer=optimizer, loss=loss,
                   metrics=[HeadsAccuracy(config.heads), BalancedAccuracy(num_classes, config.heads)],
                   jit_compile=True if config.xla else "auto")
+
+
+def prepared_dataset(config: TrainConfig, dataset: Dataset | None = None) -> tuple[Dataset, str]:
+    """The run's faces (loaded unless given) with the FER+ votes joined, and the fingerprint a resumed run
+    must match: a FER+ run's covers the votes too, since they are its targets."""
+    dataset = dataset or load_dataset(
+        config.data, image_size=config.image_size, color=config.color,
+        val_fraction=config.val_fraction, seed=config.seed,
+    )
+    fingerprint = dataset.fingerprint() if config.labels == "fer2013" else None
+    dataset = with_votes(dataset, config)
+    return dataset, fingerprint or dataset.fingerprint()
 
 
 def with_votes(dataset: Dataset, config: TrainConfig) -> Dataset:
@@ -531,7 +548,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
     add("--consistent-teacher", action="store_true",
         help="with a --teacher model file: it reads every augmented batch as the student sees it, instead of "
              "each clean face once before training (slower: the teacher runs every epoch)")
-    add("--schedule", choices=["cosine", "plateau"], default=defaults.schedule)
+    add("--schedule", choices=["cosine", "plateau", "constant"], default=defaults.schedule,
+        help="the learning rate after the warm-up: cosine decay to zero, halved at each plateau, or constant "
+             "(for epochs whose weights are averaged: --keep-epochs, then training.average_weights)")
+    add("--keep-epochs", action="store_true",
+        help="keep each epoch's weights in the run folder's epochs/, for training.average_weights (SWA)")
     add("--class-weights", choices=["none", "balanced", "sqrt"], default=defaults.class_weights)
     add("--labels", choices=["fer2013", "ferplus"], default=defaults.labels,
         help="fer2013: the folder labels; ferplus: each face's FER+ vote distribution (see --votes)")
