@@ -52,8 +52,10 @@ def float32_copy(model: keras.Model) -> keras.Model:
 
 
 def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, hardware: dict,
-                 prior: np.ndarray | None = None) -> Path:
-    """`prior`: the mean training target; with FER+ labels, a correction for it is chosen on validation."""
+                 prior: np.ndarray | None = None, averaged_epochs: list[int] | None = None) -> Path:
+    """`prior`: the mean training target; with FER+ labels, a correction for it is chosen on validation.
+    `averaged_epochs`: the model is the mean of these epochs' weights (training.average_weights), not the
+    checkpoint validation chose."""
     output = Path(config.output)
     model = float32_copy(average_heads(keras.models.load_model(best_checkpoint)))
     correction = None
@@ -72,9 +74,8 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
             "epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
             "best_val_accuracy": state["best_val_accuracy"], "stopped_early": state["stopped_early"],
             "train_seconds": round(state["train_seconds"], 1), "hardware": hardware,
-            "selection": "checkpoint with the best " + " then ".join(
-                key.removeprefix("val_").replace("_", " ") for key in selection_keys(config))
-                + (" (FER+ majority of PublicTest)" if config.labels == "ferplus" else "") + " on validation",
+            "selection": selection(config, averaged_epochs),
+            **({"averaged_epochs": averaged_epochs} if averaged_epochs else {}),
             "labels": config.labels,
             **({"prior_correction": correction.to_json()} if correction else {}),
             **({"distilled_from": teacher_name(config.teacher), "distill_weight": config.distill_weight,
@@ -89,6 +90,16 @@ def export_model(config, state: dict, dataset: Dataset, best_checkpoint: Path, h
     )
     save_report(report_path_for(output), report)
     return output
+
+
+def selection(config, averaged_epochs: list[int] | None) -> str:
+    """How the exported weights were chosen, in words, for the report."""
+    if averaged_epochs:
+        return (f"mean of the weights at the end of epochs {averaged_epochs[0]}-{averaged_epochs[-1]}, batch-norm "
+                "statistics measured again on the training faces; no epoch chosen on validation")
+    return ("checkpoint with the best " + " then ".join(
+        key.removeprefix("val_").replace("_", " ") for key in selection_keys(config))
+        + (" (FER+ majority of PublicTest)" if config.labels == "ferplus" else "") + " on validation")
 
 
 def litert_copy(model: keras.Model, info: ModelInfo, output: Path, dataset: Dataset) -> dict:
