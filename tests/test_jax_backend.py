@@ -1,7 +1,8 @@
 """The GPU path the README gives, run here on the CPU: training (with the weights' moving average, cutmix and a
-shared trunk with two heads), distillation from a `.keras` teacher (its readings kept once, or read batch by
-batch) and averaging into an ensemble on Keras' JAX backend where TensorFlow is not installed (as on a GPU
-machine), then the LiteRT export of the result back on the TensorFlow backend."""
+shared trunk with two heads, whose kept epochs are then averaged), distillation from a `.keras` teacher (its
+readings kept once, or read batch by batch) and averaging into an ensemble on Keras' JAX backend where
+TensorFlow is not installed (as on a GPU machine), then the LiteRT export of the result back on the TensorFlow
+backend."""
 
 from __future__ import annotations
 
@@ -59,10 +60,15 @@ def test_train_distil_and_average_on_jax_then_export_on_tensorflow(tmp_path: Pat
     # buffer between two variables, and the next step failed. The student has a shared trunk and two heads.
     out = on_jax("training.train", *common, "--epochs", "2", "--width", "2", "--run-dir", str(tmp_path / "s"),
                        "--output", str(student), "--teacher", str(teacher), "--ema", "0.9", "--cutmix", "1",
-                       "--heads", "2", "--head-logit-adjust", "0,0.5")
+                       "--heads", "2", "--head-logit-adjust", "0,0.5", "--keep-epochs")
     assert out.returncode == 0, out.stderr
     assert ModelReport.load(student).training["distilled_from"] == "teacher.keras"
     assert ModelReport.load(student).config["head_logit_adjust"] == [0, 0.5]
+    # its two kept epochs averaged (SWA): batch norm measured again in eager JAX calls
+    averaged = tmp_path / "averaged.keras"
+    out = on_jax("training.average_weights", "--run-dir", str(tmp_path / "s"), "--output", str(averaged))
+    assert out.returncode == 0, out.stderr
+    assert ModelReport.load(averaged).training["averaged_epochs"] == [1, 2]
 
     # a teacher that reads every augmented batch: a `.keras` teacher in the batch threads, beside JAX's training
     consistent = tmp_path / "consistent.keras"
