@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -37,7 +38,6 @@ from training.train import (
     hardware_description,
     learning_splits,
     prepared_dataset,
-    save_atomic,
 )
 
 KEPT = re.compile(r"^epoch_(\d+)\.weights\.h5$")
@@ -106,10 +106,11 @@ def average_run(run_dir: Path, output: Path, first_epoch: int = 1, data: str | N
     batches = measure_batch_norm(model, train_split.images, config)
     print(f"averaged epochs {min(kept)}-{max(kept)} of {run_dir}; batch-norm statistics over {batches} batches of "
           "training faces", flush=True)
-    averaged = run_dir / "averaged.keras"
-    save_atomic(model, averaged)
-    return export_model(config, state, dataset, averaged, hardware_description(), targets.mean(axis=0),
-                        averaged_epochs=list(kept))
+    with tempfile.TemporaryDirectory(prefix="fer-average-") as folder:  # its own: two averagings never meet
+        averaged = Path(folder) / "averaged.keras"
+        model.save(averaged)
+        return export_model(config, state, dataset, averaged, hardware_description(), targets.mean(axis=0),
+                            averaged_epochs=list(kept))
 
 
 def main(argv: list[str] | None = None) -> int:
