@@ -32,7 +32,7 @@ def test_kept_epochs_average_into_a_model_with_its_report(tmp_path):
     run_dir = Path(config.run_dir)
     state = json.loads((run_dir / "state.json").read_text())
     assert [record["learning_rate"] for record in state["history"]] == pytest.approx([3e-3] * 3)
-    kept = kept_epochs(run_dir)
+    kept = kept_epochs(run_dir, state["epoch"])
     assert list(kept) == [1, 2, 3]
 
     model = keras.models.load_model(run_dir / "checkpoint.keras", compile=False)

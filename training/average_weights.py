@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -34,21 +33,20 @@ from training.train import (
     EPOCHS,
     STATE,
     TrainingError,
-    choose_precision,
+    epoch_weights_path,
     hardware_description,
     learning_splits,
     prepared_dataset,
 )
 
-KEPT = re.compile(r"^epoch_(\d+)\.weights\.h5$")
 MEASURING = 2**32 - 1  # the random stream of the pass that measures batch norm: no epoch's (seed, epoch) stream
 
 
-def kept_epochs(run_dir: Path) -> dict[int, Path]:
-    """The epochs whose weights the run kept (`--keep-epochs`), by number."""
-    folder = run_dir / EPOCHS
-    found = {int(m.group(1)): path for path in folder.glob("epoch_*.weights.h5") if (m := KEPT.match(path.name))}
-    return dict(sorted(found.items()))
+def kept_epochs(run_dir: Path, last_epoch: int) -> dict[int, Path]:
+    """The epochs up to the run's `last_epoch` whose weights it kept (`--keep-epochs`), by number; a file
+    written after the run's state (a kill in between) belongs to an epoch the run will train again."""
+    paths = {epoch: epoch_weights_path(run_dir, epoch) for epoch in range(1, last_epoch + 1)}
+    return {epoch: path for epoch, path in paths.items() if path.exists()}
 
 
 def mean_weights(model: keras.Model, paths: list[Path]) -> list[np.ndarray]:
@@ -91,11 +89,10 @@ def average_run(run_dir: Path, output: Path, first_epoch: int = 1, data: str | N
     state = json.loads(state_path.read_text())
     config = TrainConfig.from_json({**state["config"], "output": str(output), "run_dir": str(run_dir),
                                     **({"data": data} if data else {})})
-    kept = {epoch: path for epoch, path in kept_epochs(run_dir).items() if epoch >= first_epoch}
+    kept = {epoch: path for epoch, path in kept_epochs(run_dir, state["epoch"]).items() if epoch >= first_epoch}
     if len(kept) < 2:
         raise TrainingError(f"{run_dir}/{EPOCHS} keeps {len(kept)} epoch(s) from epoch {first_epoch} on; averaging "
                             "needs two or more: train with --keep-epochs (and --schedule constant)")
-    keras.mixed_precision.set_global_policy(choose_precision(config.precision))
     dataset, fingerprint = prepared_dataset(config)
     if fingerprint != state["dataset_fingerprint"]:
         raise TrainingError("the dataset differs from the one this run was trained on")
