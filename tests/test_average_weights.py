@@ -74,6 +74,23 @@ def test_batch_norm_statistics_are_the_plain_mean_over_the_faces():
     np.testing.assert_allclose(layer.moving_variance.numpy(), [pixels.var(axis=1).mean()], rtol=1e-4)
 
 
+def test_every_batch_norm_layer_of_the_trained_network_is_measured_again():
+    """The network `training.train` builds (shared trunk and heads too): no batch-norm layer keeps any of
+    the statistics it had (a far-off mean would linger at momentum 0.99), and each gets its momentum back."""
+    from training.model import build_model
+
+    model = build_model((12, 12, 1), 3, width=4, blocks=2, dense_units=8, heads=2)
+    norms = [layer for layer in model.layers if "bn" in layer.name]
+    assert len(norms) == 2 + 2 * (2 + 1)  # the shared block's two convs; each head: its block's two, fc_bn
+    for layer in norms:
+        layer.moving_mean.assign(np.full(layer.moving_mean.shape, 1e6, np.float32))
+    images = np.random.default_rng(1).integers(0, 256, (20, 12, 12, 1)).astype(np.uint8)
+    measure_batch_norm(model, images, TrainConfig(data="x"), batch_size=10)
+    for layer in norms:
+        assert layer.momentum == 0.99
+        assert np.abs(layer.moving_mean.numpy()).max() < 1e3, layer.name
+
+
 def test_a_run_without_kept_epochs_is_refused_in_one_line(tmp_path):
     data = make_pattern_dataset(tmp_path / "data", per_class=10)
     config = tiny_config(tmp_path, data, epochs=1)

@@ -64,7 +64,8 @@ def measure_batch_norm(model: keras.Model, images: np.ndarray, config: TrainConf
     """Every batch-norm layer's moving mean and variance, measured again as the plain mean over one pass of
     `images` (augmented as training augments them, dropout on, as in training): each batch's momentum is
     n / (n + 1), so batch n weighs what the others do. Returns the number of batches."""
-    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    # A run's network is one flat functional model (training.model), so its own layers are all there are.
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     momenta = [layer.momentum for layer in norms]
     order = np.random.default_rng([config.seed, MEASURING]).permutation(len(images))
     batches = range(0, len(images), batch_size)
