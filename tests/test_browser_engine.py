@@ -266,7 +266,7 @@ def test_the_camera_is_analysed_in_the_browser_and_its_rows_reach_the_timeline_a
     assert sum(row["label"] == "happy" for row in rows) >= 0.9 * len(rows)
     zip_button = engine_ui.get_by_role("button", name="Download the clip and the timeline (ZIP)")
     try:  # the clip never left the browser: it zips it with the timeline the page sent after Stop
-        zip_button.wait_for(timeout=60_000)
+        zip_button.wait_for(timeout=90_000)
     except playwright_api.TimeoutError:  # which half never came: the clip (no buttons) or the timeline (one)
         pytest.fail(f"no ZIP offered; the engine shows: {frame.locator('body').inner_text()!r}")
     with page.expect_download() as download:
