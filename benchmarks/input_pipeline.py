@@ -31,7 +31,7 @@ from training.batches import AugmentedBatches, batch_workers
 from training.config import TrainConfig
 from training.data import TRAIN, load_dataset
 from training.model import build_model
-from training.train import choose_precision, copy_atomic, save_atomic
+from training.train import choose_precision, choose_xla, copy_atomic, save_atomic
 
 FULL_EPOCH = 28709
 
@@ -45,13 +45,15 @@ def augmentation_rate(images: np.ndarray, labels: np.ndarray, threads: int, batc
 
 
 def epoch_seconds(images: np.ndarray, labels: np.ndarray, width: int, workers: int) -> float:
-    """The second epoch's seconds of `model.fit` as training runs it (same model, optimizer, precision,
-    batches), scaled to a full FER2013 epoch."""
-    keras.mixed_precision.set_global_policy(choose_precision("auto"))
+    """The second epoch's seconds of `model.fit` as training runs it (same model, optimizer, precision, XLA
+    or not, batches), scaled to a full FER2013 epoch."""
+    precision = choose_precision("auto")
+    keras.mixed_precision.set_global_policy(precision)
     config = TrainConfig(data="x", width=width, workers=workers)
     model = build_model((*images.shape[1:3], images.shape[3]), 7, width=width)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=0.01),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1), metrics=["accuracy"])
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1), metrics=["accuracy"],
+                  jit_compile=True if choose_xla(None, precision) else "auto")
     times: list[float] = []
     timer = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: times.append(time.perf_counter()),
                                            on_epoch_end=lambda epoch, logs: times.append(time.perf_counter()))

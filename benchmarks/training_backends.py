@@ -1,9 +1,10 @@
-"""Seconds per training epoch on this machine's CPU: TensorFlow as training runs it, TensorFlow with XLA, JAX.
+"""Seconds per training epoch on this machine's CPU: TensorFlow without XLA, TensorFlow with XLA, JAX.
 
     python benchmarks/training_backends.py [--width 48] [--samples 1536]
 
-Keras leaves XLA off for TensorFlow on a machine without a GPU, and the GPU path trains on JAX; this
-says whether either would make the CPU runs (hours on 2 cores) faster. Each setting trains the
+Keras leaves XLA off for TensorFlow on a machine without a GPU, `training.train` turns it on by itself
+for float32 on an x86-64 CPU (`training.train.choose_xla`), and the GPU path trains on JAX; this says
+which is fastest for the CPU runs (hours on 2 cores) on this machine. Each setting trains the
 network `training.train` builds, with the same optimizer (AdamW with the weights' moving average), on
 random faces for three epochs in a fresh process; the mean of the last two epochs is scaled to
 FER2013's 28,709 training faces. Random faces and plain cross-entropy leave out augmentation and the
@@ -22,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_FACES = 28_709
 SETTINGS = {  # name: (KERAS_BACKEND, jit_compile)
-    "tensorflow (as training runs)": ("tensorflow", False),
+    "tensorflow, no XLA (--no-xla)": ("tensorflow", False),
     "tensorflow + XLA": ("tensorflow", True),
     "jax": ("jax", True),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from training.config import TrainConfig
 from training.data import Split, Votes
 from training.train import (
     TrainingError,
+    choose_xla,
     compile_for_training,
     parse_args,
     sample_weights_for,
@@ -53,6 +55,7 @@ def tiny_config(tmp_path: Path, data: Path, **overrides) -> TrainConfig:
         data=str(data), output=str(tmp_path / "models" / "tiny.keras"), run_dir=str(tmp_path / "run"), name="tiny",
         epochs=3, batch_size=16, width=4, blocks=2, dense_units=16, precision="float32", warmup_epochs=1,
         augment=AugmentConfig(rotate_degrees=5, shift=0.05, zoom=0.05, erase_probability=0.2),
+        xla=False,  # the machine's choice is tested on its own; compiling every tiny run would only add time
     )
     values.update(overrides)
     return TrainConfig(**values)
@@ -63,7 +66,8 @@ def tiny_command(data: Path, out: Path, epochs: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "training.train", "--data", str(data), "--run-dir", str(out / "run"),
             "--output", str(out / "tiny.keras"), "--name", "tiny", "--epochs", str(epochs),
             "--batch-size", "8", "--width", "4", "--blocks", "2", "--dense-units", "16", "--precision", "float32",
-            "--warmup-epochs", "1", "--rotate", "5", "--shift", "0.05", "--zoom", "0.05", "--erase", "0.2", *extra]
+            "--warmup-epochs", "1", "--rotate", "5", "--shift", "0.05", "--zoom", "0.05", "--erase", "0.2", "--no-xla",
+            *extra]
 
 
 def killed_after_an_epoch(command: list[str], run_dir: Path) -> dict:
@@ -144,7 +148,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
         train(changed, resume=True, given=given)
     assert json.loads(state_file.read_text())["epoch"] == interrupted["epoch"]
     same, _, given, _ = parse_args([*command[3:], "--resume"])
-    assert len(given) == 16 and settings_changed_on_resume(same, interrupted["config"], given) == []
+    assert len(given) == 17 and settings_changed_on_resume(same, interrupted["config"], given) == []
 
     # As the README writes it, plus a new place for the result (where things are may change on resume).
     moved = tmp_path / "b" / "moved.keras"
@@ -641,3 +645,24 @@ def test_xla_compiles_the_whole_recipe_and_learns_as_without_it(tmp_path):
     train(config, resume=True, given=given)
     assert json.loads((run_dir / "state.json").read_text())["epoch"] == 3
     assert keras.models.load_model(run_dir / "checkpoint.keras").jit_compile is True
+
+
+def test_a_run_that_leaves_xla_to_the_machine_records_and_compiles_the_choice(tmp_path):
+    """No --xla or --no-xla: the run takes this machine's choice when it starts (on for TensorFlow on an x86-64
+    CPU in float32, where it was measured faster; off in bfloat16, where it was twice as slow), saves it in its
+    state and report and compiles the steps with it, so a resumed run goes on alike."""
+    import keras
+
+    assert parse_args(["--data", "x"])[0].xla is None
+    assert parse_args(["--data", "x", "--no-xla"])[0].xla is False
+    assert choose_xla(None, "mixed_bfloat16") is False
+    assert choose_xla(True, "mixed_bfloat16") is True and choose_xla(False, "float32") is False
+    expected = choose_xla(None, "float32")
+    assert expected is (platform.machine().lower() in ("x86_64", "amd64"))  # this suite runs TensorFlow on a CPU
+
+    data = make_pattern_dataset(tmp_path / "data", per_class=40)
+    config = tiny_config(tmp_path / "auto", data, epochs=1, xla=None)
+    report = ModelReport.load(train(config))
+    assert report.config["xla"] is expected
+    assert json.loads((Path(config.run_dir) / "state.json").read_text())["config"]["xla"] is expected
+    assert keras.models.load_model(Path(config.run_dir) / "checkpoint.keras").jit_compile is expected

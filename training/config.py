@@ -50,8 +50,9 @@ class TrainConfig:
     precision: str = "auto"  # "mixed_bfloat16" where the hardware has fast bf16, else float32
     seed: int = 42
     max_train_samples: int | None = None  # for quick experiments and tests
-    xla: bool = False  # compile each training step with XLA on TensorFlow, which Keras leaves off without a GPU:
-    # a fifth to a third less time an epoch on a 2-core AVX2 CPU; JAX and a GPU compile with it anyway
+    xla: bool | None = None  # compile each training step with XLA on TensorFlow, which Keras leaves off without a
+    # GPU: a third to a half less time an epoch on a 2-core AVX2 CPU, slower where bfloat16 runs through oneDNN.
+    # None: this machine's choice when the run starts (training.train.choose_xla); JAX and a GPU compile anyway
     workers: int = 0  # threads preparing batches (0: one per core, up to 8); the batches do not depend on it
     teacher: str | None = None  # distil from this model's probabilities (training.distill)
     distill_weight: float = 0.7  # share of the teacher in each target; the rest is the true label

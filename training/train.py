@@ -18,7 +18,7 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -233,6 +233,19 @@ def choose_precision(requested: str) -> str:
     return "mixed_bfloat16" if ("amx_bf16" in flags or "avx512_bf16" in flags) else "float32"
 
 
+def choose_xla(requested: bool | None, precision: str) -> bool:
+    """XLA for a run that leaves it to the machine: on where it was measured faster, TensorFlow on an x86-64 CPU
+    in float32 (a third to a half less time an epoch on 2-core AVX2 EPYCs); off in bfloat16, which XLA's CPU path
+    made twice as slow, and wherever Keras already decides (a GPU, JAX)."""
+    if requested is not None:
+        return requested
+    if keras.backend.backend() != "tensorflow" or precision != "float32":
+        return False
+    import tensorflow as tf
+
+    return platform.machine().lower() in ("x86_64", "amd64") and not tf.config.list_physical_devices("GPU")
+
+
 def hardware_description() -> dict:
     info = {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count()}
     cpuinfo = Path("/proc/cpuinfo")
@@ -354,6 +367,7 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     keras.utils.set_random_seed(config.seed)
     precision = choose_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)
+    config = replace(config, xla=choose_xla(config.xla, precision))  # saved resolved: a resumed run goes on alike
     dataset, fingerprint = prepared_dataset(config, dataset)
     num_classes = len(dataset.class_names)
     print(f"data: {dataset.source}; classes {dataset.class_names}; "
@@ -383,9 +397,9 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
     val_data = (val_split.images.astype(np.float32), keras.utils.to_categorical(val_split.labels, num_classes))
 
     if resume:
-        model = keras.models.load_model(run_dir / CHECKPOINT)  # compiled as the run was, XLA or not
-        if config.xla and not model.jit_compile:  # turned on now: the same optimizer, its state and loss
-            compile_for_training(model, model.optimizer, model.loss, config, num_classes)
+        model = keras.models.load_model(run_dir / CHECKPOINT)
+        # Compiled again, XLA or not as the run now asks: the same optimizer, its state and loss go on.
+        compile_for_training(model, model.optimizer, model.loss, config, num_classes)
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
         state = {
@@ -422,8 +436,8 @@ def _train(config: TrainConfig, state: dict | None, run_dir: Path, dataset: Data
 
 def compile_for_training(model: keras.Model, optimizer: keras.optimizers.Optimizer, loss: keras.losses.Loss,
                          config: TrainConfig, num_classes: int) -> None:
-    """Compile with the run's metrics, and with XLA where --xla asks for it (Keras's own choice otherwise: on
-    with a GPU or JAX); the checkpoint keeps the choice, so a resumed run goes on alike."""
+    """Compile with the run's metrics, and with XLA where the run asks for it (`--xla`, or `choose_xla`'s choice;
+    Keras's own otherwise: on with a GPU or JAX)."""
     model.compile(optimizer=optimizer, loss=loss,
                   metrics=[HeadsAccuracy(config.heads), BalancedAccuracy(num_classes, config.heads)],
                   jit_compile=True if config.xla else "auto")
@@ -542,9 +556,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, dict[s
     add("--head-logit-adjust", dest="head_logit_adjust", type=taus, default=None,
         help="with --heads: one --logit-adjust tau a head, comma-separated (0,0.5: a cross-entropy head and a "
              "logit-adjusted one)")
-    add("--xla", action="store_true",
-        help="compile each training step with XLA (TensorFlow on a CPU: a fifth to a third less time an epoch; "
-             "Keras turns it on by itself with a GPU or JAX)")
+    add("--xla", dest="xla", action="store_const", const=True, default=None,
+        help="compile each training step with XLA (default: on for TensorFlow on an x86-64 CPU in float32, a third "
+             "to a half less time an epoch there; Keras turns it on by itself with a GPU or JAX)")
+    add("--no-xla", dest="xla", action="store_const", const=False,
+        help="leave XLA off (faster where bfloat16 goes through oneDNN; with --resume, switches a run back)")
     add("--consistent-teacher", action="store_true",
         help="with a --teacher model file: it reads every augmented batch as the student sees it, instead of "
              "each clean face once before training (slower: the teacher runs every epoch)")
