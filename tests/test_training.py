@@ -643,7 +643,8 @@ def test_xla_compiles_the_whole_recipe_and_learns_as_without_it(tmp_path):
     for before, after in zip(kept, checkpoint.optimizer.variables, strict=True):  # its moments and average go on
         np.testing.assert_array_equal(before, after.numpy())
     train(config, resume=True, given=given)
-    assert json.loads((run_dir / "state.json").read_text())["epoch"] == 3
+    resumed = json.loads((run_dir / "state.json").read_text())
+    assert resumed["epoch"] == 3 and resumed["config"]["xla"] is True  # a later --resume keeps it
     assert keras.models.load_model(run_dir / "checkpoint.keras").jit_compile is True
 
 

@@ -51,7 +51,7 @@ class TrainConfig:
     seed: int = 42
     max_train_samples: int | None = None  # for quick experiments and tests
     xla: bool | None = None  # compile each training step with XLA on TensorFlow, which Keras leaves off without a
-    # GPU: a third to a half less time an epoch on a 2-core AVX2 CPU, slower where bfloat16 runs through oneDNN.
+    # GPU: about a third less time an epoch on a 2-core AVX2 CPU, slower where bfloat16 runs through oneDNN.
     # None: this machine's choice when the run starts (training.train.choose_xla); JAX and a GPU compile anyway
     workers: int = 0  # threads preparing batches (0: one per core, up to 8); the batches do not depend on it
     teacher: str | None = None  # distil from this model's probabilities (training.distill)
